@@ -1,0 +1,23 @@
+//! The sans-IO core: every behaviour of the client, with no browser, no clock and no randomness.
+//!
+//! The driver (`crate::web` in a browser, a scenario harness in tests) feeds it inputs and
+//! carries out what it asks for; see [`Client`] for the calling contract.
+
+mod client;
+mod config;
+pub mod events;
+pub mod protocol;
+pub mod snapshot;
+mod time;
+
+pub use client::{
+    Client, ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason,
+    Status, Timer, Transmit,
+};
+pub use config::Config;
+pub use events::{
+    ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
+    JobResult, JobStatus, Progress, Queued, StatusChange,
+};
+pub use protocol::{Channel, ClientFrame, DecodeError, ServerFrame};
+pub use time::Instant;

@@ -1,0 +1,12 @@
+//! jobsocket: a resilient realtime client for job-progress servers.
+//!
+//! - [`core`]: the sans-IO state machine and the wire protocol, plain Rust, tested on the host.
+//! - `web` (wasm32 only): the browser driver, the only code that touches browser APIs.
+//! - `bindings` (wasm32 only): the `#[wasm_bindgen]` surface JavaScript sees.
+
+pub mod core;
+
+#[cfg(target_arch = "wasm32")]
+mod bindings;
+#[cfg(target_arch = "wasm32")]
+pub mod web;

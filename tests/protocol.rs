@@ -1,0 +1,247 @@
+//! Wire protocol v1: every frame round-trips through its encoder and decoder, and no input,
+//! however mangled, makes the decoder panic.
+
+use jobsocket::core::events::{
+    ClipCompleted, EncodingProgress, JobFailure, JobResult, JobStatus, Progress, Queued,
+    StatusChange,
+};
+use jobsocket::core::{
+    Channel, ClientFrame, CompositionEvent, DecodeError, GenerationEvent, JobEvent, ServerFrame,
+};
+
+fn result() -> JobResult {
+    JobResult {
+        video_url: "/videos/gen_1.mp4".to_owned(),
+        thumbnail_url: "/thumbnails/gen_1/1.svg".to_owned(),
+        duration: 12.5,
+    }
+}
+
+fn failure() -> JobFailure {
+    JobFailure {
+        code: "generation_failed".to_owned(),
+        message: "the model ran out of memory".to_owned(),
+        recoverable: false,
+    }
+}
+
+fn every_event() -> Vec<JobEvent> {
+    vec![
+        JobEvent::Generation(GenerationEvent::Queued(Queued { position: 3 })),
+        JobEvent::Generation(GenerationEvent::Progress(Progress {
+            step: "rendering".to_owned(),
+            clip_number: 2,
+            total_clips: 4,
+            percentage: 37.5,
+            message: "Rendering clip 2 of 4".to_owned(),
+        })),
+        JobEvent::Generation(GenerationEvent::ClipCompleted(ClipCompleted {
+            clip_id: "gen_1_clip_2".to_owned(),
+            thumbnail_url: "/thumbnails/gen_1/2.svg".to_owned(),
+            duration: 4.0,
+        })),
+        JobEvent::Generation(GenerationEvent::StatusChange(StatusChange {
+            old_status: JobStatus::Queued,
+            new_status: JobStatus::Processing,
+            message: "started".to_owned(),
+        })),
+        JobEvent::Generation(GenerationEvent::Completed(result())),
+        JobEvent::Generation(GenerationEvent::Error(failure())),
+        JobEvent::Composition(CompositionEvent::EncodingProgress(EncodingProgress {
+            percentage: 50.0,
+            frames_processed: 120,
+            total_frames: 240,
+            estimated_remaining: 2.5,
+        })),
+        JobEvent::Composition(CompositionEvent::Completed(result())),
+        JobEvent::Composition(CompositionEvent::Error(failure())),
+    ]
+}
+
+fn every_server_frame() -> Vec<ServerFrame> {
+    let mut frames = vec![
+        ServerFrame::Connected {
+            client_id: "c_1".to_owned(),
+            heartbeat_ms: 30_000,
+        },
+        ServerFrame::Subscribed {
+            channel: Channel::Composition,
+            id: "comp_1".to_owned(),
+            seq: 7,
+        },
+        ServerFrame::Pong { t: 1234.5 },
+        ServerFrame::Ack {
+            id: "m_1".to_owned(),
+        },
+        ServerFrame::Error {
+            code: "unknown_job".to_owned(),
+            message: "no job gen_9".to_owned(),
+        },
+    ];
+    frames.extend(
+        every_event()
+            .into_iter()
+            .enumerate()
+            .map(|(index, event)| ServerFrame::Event {
+                id: "job_1".to_owned(),
+                seq: index as u64 + 1,
+                event,
+            }),
+    );
+    frames
+}
+
+#[test]
+fn every_server_frame_round_trips() {
+    for frame in every_server_frame() {
+        let text = frame.encode();
+        assert_eq!(ServerFrame::decode(&text), Ok(frame), "{text}");
+    }
+}
+
+#[test]
+fn a_batch_of_every_frame_round_trips_in_order() {
+    let frames = every_server_frame();
+    let decoded: Vec<ServerFrame> = ServerFrame::decode_all(&ServerFrame::encode_batch(&frames))
+        .into_iter()
+        .collect::<Result<_, _>>()
+        .expect("a batch of valid frames decodes");
+    assert_eq!(decoded, frames);
+}
+
+#[test]
+fn every_client_frame_round_trips() {
+    let frames = vec![
+        ClientFrame::Subscribe {
+            channel: Channel::Generation,
+            id: "gen_1".to_owned(),
+            since: Some(4),
+        },
+        ClientFrame::Subscribe {
+            channel: Channel::Composition,
+            id: "comp_1".to_owned(),
+            since: None,
+        },
+        ClientFrame::Unsubscribe {
+            channel: Channel::Generation,
+            id: "gen_1".to_owned(),
+        },
+        ClientFrame::Ping { t: 99.0 },
+        ClientFrame::Message {
+            id: "m_1".to_owned(),
+            event: "cancel".to_owned(),
+            data: serde_json::json!({"job": "gen_1"}),
+        },
+    ];
+    for frame in frames {
+        let text = frame.encode();
+        let decoded: ClientFrame = serde_json::from_str(&text).expect("valid JSON");
+        assert_eq!(decoded, frame, "{text}");
+    }
+}
+
+#[test]
+fn client_frames_have_the_documented_shape() {
+    let subscribe = ClientFrame::Subscribe {
+        channel: Channel::Generation,
+        id: "gen_1".to_owned(),
+        since: None,
+    };
+    assert_eq!(
+        subscribe.encode(),
+        r#"{"type":"subscribe","channel":"generation","id":"gen_1"}"#
+    );
+    assert_eq!(
+        ClientFrame::Ping { t: 5.0 }.encode(),
+        r#"{"type":"ping","t":5.0}"#
+    );
+}
+
+#[test]
+fn an_event_frame_has_the_documented_shape() {
+    let frame = ServerFrame::Event {
+        id: "gen_1".to_owned(),
+        seq: 1,
+        event: JobEvent::Generation(GenerationEvent::Queued(Queued { position: 1 })),
+    };
+    assert_eq!(
+        frame.to_json(),
+        serde_json::json!({
+            "type": "event", "channel": "generation", "id": "gen_1", "seq": 1,
+            "event": "queued", "data": {"position": 1}
+        })
+    );
+}
+
+#[test]
+fn unknown_fields_are_ignored_for_forward_compatibility() {
+    let text = r#"{"type":"pong","t":1,"region":"eu"}"#;
+    assert_eq!(ServerFrame::decode(text), Ok(ServerFrame::Pong { t: 1.0 }));
+}
+
+#[test]
+fn an_event_name_of_the_other_channel_is_unknown() {
+    let text = r#"{"type":"event","channel":"composition","id":"c","seq":1,"event":"queued","data":{"position":1}}"#;
+    assert_eq!(
+        ServerFrame::decode(text),
+        Err(DecodeError::UnknownEvent {
+            channel: Channel::Composition,
+            event: "queued".to_owned()
+        })
+    );
+}
+
+#[test]
+fn a_non_object_frame_is_malformed() {
+    for text in ["42", "\"event\"", "null", "", "[", "[1,2"] {
+        let decoded = ServerFrame::decode_all(text);
+        assert!(
+            decoded
+                .iter()
+                .all(|item| matches!(item, Err(DecodeError::Malformed(_)))),
+            "{text}: {decoded:?}"
+        );
+    }
+}
+
+/// A small deterministic generator, so the property test below is the same on every run.
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
+
+#[test]
+fn no_mangled_frame_makes_the_decoder_panic() {
+    let seeds: Vec<Vec<u8>> = every_server_frame()
+        .iter()
+        .map(|frame| frame.encode().into_bytes())
+        .chain([ServerFrame::encode_batch(&every_server_frame()).into_bytes()])
+        .collect();
+    let alphabet = b"{}[]\":,0123456789-.eE+truefalsnl \\u\xff\x00";
+    let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
+    for _ in 0..20_000 {
+        let mut bytes = seeds[random.below(seeds.len())].clone();
+        for _ in 0..=random.below(6) {
+            let at = random.below(bytes.len() + 1);
+            match random.below(3) {
+                0 if at < bytes.len() => {
+                    bytes.remove(at);
+                }
+                1 if at < bytes.len() => bytes[at] = alphabet[random.below(alphabet.len())],
+                _ => bytes.insert(at, alphabet[random.below(alphabet.len())]),
+            }
+        }
+        let text = String::from_utf8_lossy(&bytes);
+        let _ = ServerFrame::decode_all(&text);
+    }
+}

@@ -1,0 +1,175 @@
+//! The scenario harness: a [`Client`] driven by fake time and a fake server, with exact
+//! expectations on what the client transmits and which events it emits.
+//!
+//! The harness plays the driver's part of the contract documented on [`Client`]: after every
+//! step it drains transmits into the fake server and events into a list the test reads.
+//! Advancing time walks from deadline to deadline, so hours of simulated time cost
+//! microseconds.
+
+#![allow(dead_code)] // Each test binary uses a different part of the harness.
+
+use std::time::Duration;
+
+use jobsocket::core::{
+    Channel, Client, ClientFrame, Config, Event, Instant, ServerFrame, SocketId, Transmit,
+};
+
+/// What the fake server saw of the client.
+#[derive(Debug, Default)]
+pub struct FakeServer {
+    /// Sockets the client asked to open and the server has not answered yet.
+    pub pending_opens: Vec<(SocketId, String)>,
+    /// Frames the client sent, decoded, with the socket they came on.
+    pub received: Vec<(SocketId, ClientFrame)>,
+    /// Sockets the client closed, with code and reason.
+    pub closed: Vec<(SocketId, u16, String)>,
+}
+
+/// A client under test with its clock and fake server.
+pub struct Scenario {
+    pub client: Client,
+    pub now: Instant,
+    pub server: FakeServer,
+    events: Vec<Event>,
+}
+
+pub const URL: &str = "ws://jobs.test/ws";
+
+impl Scenario {
+    /// A client with the default options, pointed at [`URL`].
+    pub fn new() -> Self {
+        Self::with_config(Config::new(URL))
+    }
+
+    pub fn with_config(config: Config) -> Self {
+        Scenario {
+            client: Client::new(config),
+            now: Instant::from_millis(1_000),
+            server: FakeServer::default(),
+            events: Vec::new(),
+        }
+    }
+
+    /// Runs one command or input against the client at the current time, then drains it.
+    pub fn act(&mut self, step: impl FnOnce(&mut Client, Instant)) {
+        step(&mut self.client, self.now);
+        self.drain();
+    }
+
+    pub fn connect(&mut self) {
+        self.act(|client, now| client.connect(now));
+    }
+
+    pub fn subscribe(&mut self, channel: Channel, id: &str) {
+        self.act(|client, now| client.subscribe(now, channel, id));
+    }
+
+    pub fn unsubscribe(&mut self, channel: Channel, id: &str) {
+        self.act(|client, now| client.unsubscribe(now, channel, id));
+    }
+
+    /// The fake server accepts the oldest pending socket; returns its id.
+    pub fn accept(&mut self) -> SocketId {
+        assert!(
+            !self.server.pending_opens.is_empty(),
+            "the client did not ask to open a socket"
+        );
+        let (socket, _) = self.server.pending_opens.remove(0);
+        self.act(|client, now| client.handle_socket_opened(now, socket));
+        socket
+    }
+
+    /// Connects and opens a socket, then forgets what that produced.
+    pub fn open(&mut self) -> SocketId {
+        self.connect();
+        let socket = self.accept();
+        self.server_sends(socket, &connected());
+        self.take_events();
+        self.take_received();
+        socket
+    }
+
+    /// The server sends this frame on `socket`.
+    pub fn server_sends(&mut self, socket: SocketId, frame: &ServerFrame) {
+        let text = frame.encode();
+        self.server_sends_text(socket, &text);
+    }
+
+    /// The server sends this raw text on `socket`.
+    pub fn server_sends_text(&mut self, socket: SocketId, text: &str) {
+        self.act(|client, now| client.handle_frame(now, socket, text));
+    }
+
+    /// The socket closes from the server's side (or the network's).
+    pub fn socket_closes(&mut self, socket: SocketId, code: u16, reason: &str) {
+        self.act(|client, now| client.handle_socket_closed(now, socket, code, reason));
+    }
+
+    /// Moves the clock forward by `duration`, waking the client at every deadline it asked
+    /// for on the way, in order, exactly as a perfect timer would.
+    pub fn advance(&mut self, duration: Duration) {
+        let end = self.now + duration;
+        while let Some((deadline, _timer)) = self.client.poll_timeout() {
+            if deadline > end {
+                break;
+            }
+            self.now = self.now.max(deadline);
+            self.act(|client, now| client.handle_timeout(now));
+        }
+        self.now = end;
+    }
+
+    /// Moves the clock forward without waking the client, as a throttled tab's timer would.
+    pub fn sleep_without_waking(&mut self, duration: Duration) {
+        self.now = self.now + duration;
+    }
+
+    /// Every event emitted since the last call.
+    pub fn take_events(&mut self) -> Vec<Event> {
+        std::mem::take(&mut self.events)
+    }
+
+    /// Every frame the server received since the last call, without socket ids.
+    pub fn take_received(&mut self) -> Vec<ClientFrame> {
+        std::mem::take(&mut self.server.received)
+            .into_iter()
+            .map(|(_, frame)| frame)
+            .collect()
+    }
+
+    fn drain(&mut self) {
+        while let Some(transmit) = self.client.poll_transmit() {
+            match transmit {
+                Transmit::OpenSocket { socket, url } => {
+                    self.server.pending_opens.push((socket, url));
+                }
+                Transmit::Send { socket, text } => {
+                    let frame: ClientFrame = serde_json::from_str(&text)
+                        .unwrap_or_else(|error| panic!("client sent invalid JSON {text}: {error}"));
+                    self.server.received.push((socket, frame));
+                }
+                Transmit::CloseSocket {
+                    socket,
+                    code,
+                    reason,
+                } => {
+                    self.server
+                        .pending_opens
+                        .retain(|(pending, _)| *pending != socket);
+                    self.server.closed.push((socket, code, reason));
+                }
+            }
+        }
+        while let Some(event) = self.client.poll_event() {
+            self.events.push(event);
+        }
+    }
+}
+
+/// The server's greeting.
+pub fn connected() -> ServerFrame {
+    ServerFrame::Connected {
+        client_id: "c_1".to_owned(),
+        heartbeat_ms: 30_000,
+    }
+}
