@@ -245,3 +245,81 @@ fn no_mangled_frame_makes_the_decoder_panic() {
         let _ = ServerFrame::decode_all(&text);
     }
 }
+
+/// The examples of `docs/PROTOCOL.md`, so the document cannot drift from the code.
+fn protocol_doc() -> String {
+    std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/docs/PROTOCOL.md"))
+        .expect("docs/PROTOCOL.md exists")
+}
+
+#[test]
+fn every_json_example_in_the_protocol_doc_decodes() {
+    use jobsocket::core::snapshot::{CompositionSnapshot, GenerationSnapshot};
+    let doc = protocol_doc();
+    let blocks: Vec<&str> = doc
+        .split("```json")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap_or_default().trim())
+        .collect();
+    assert!(blocks.len() >= 13, "found only {} examples", blocks.len());
+    for block in blocks {
+        let value: serde_json::Value =
+            serde_json::from_str(block).unwrap_or_else(|e| panic!("{block}: {e}"));
+        let kind = value.get("type").and_then(|kind| kind.as_str());
+        match kind {
+            Some("subscribe" | "unsubscribe" | "ping" | "message") => {
+                let frame: ClientFrame =
+                    serde_json::from_str(block).unwrap_or_else(|e| panic!("{block}: {e}"));
+                let again: serde_json::Value = serde_json::from_str(&frame.encode()).unwrap();
+                assert_eq!(again, value, "{block}");
+            }
+            Some(_) => {
+                let frame = ServerFrame::decode(block).unwrap_or_else(|e| panic!("{block}: {e}"));
+                assert_eq!(frame.to_json(), value, "{block}");
+            }
+            None if value.is_array() => {
+                for decoded in ServerFrame::decode_all(block) {
+                    decoded.unwrap_or_else(|e| panic!("{block}: {e}"));
+                }
+            }
+            None if value.get("clips").is_some() => {
+                serde_json::from_str::<GenerationSnapshot>(block)
+                    .unwrap_or_else(|e| panic!("{block}: {e}"));
+            }
+            None => {
+                serde_json::from_str::<CompositionSnapshot>(block)
+                    .unwrap_or_else(|e| panic!("{block}: {e}"));
+            }
+        }
+    }
+}
+
+#[test]
+fn every_event_example_in_the_protocol_doc_decodes_on_its_channel() {
+    let doc = protocol_doc();
+    let mut channel = None;
+    let mut checked = 0;
+    for line in doc.lines() {
+        if line.starts_with("### Generation") {
+            channel = Some(Channel::Generation);
+        } else if line.starts_with("### Composition") {
+            channel = Some(Channel::Composition);
+        } else if line.starts_with("## ") {
+            channel = None;
+        }
+        let cells: Vec<&str> = line.split('|').map(str::trim).collect();
+        let (Some(channel), [_, name, _, example, _]) = (channel, cells.as_slice()) else {
+            continue;
+        };
+        let (Some(name), Some(example)) = (
+            name.strip_prefix('`').and_then(|n| n.strip_suffix('`')),
+            example.strip_prefix('`').and_then(|e| e.strip_suffix('`')),
+        ) else {
+            continue;
+        };
+        JobEvent::decode(channel, name, example)
+            .unwrap_or_else(|e| panic!("{channel} {name}: {e}"));
+        checked += 1;
+    }
+    assert_eq!(checked, 9, "every event of both channels has an example");
+}

@@ -138,10 +138,16 @@ impl fmt::Display for ClientError {
         match self {
             ClientError::Decode(error) => write!(f, "{error}"),
             ClientError::FrameTooLarge { bytes, limit } => {
-                write!(f, "dropped a {bytes}-byte frame: the limit is {limit} bytes")
+                write!(
+                    f,
+                    "dropped a {bytes}-byte frame: the limit is {limit} bytes"
+                )
             }
             ClientError::BinaryFrame { bytes } => {
-                write!(f, "dropped a {bytes}-byte binary frame: the protocol is JSON text")
+                write!(
+                    f,
+                    "dropped a {bytes}-byte binary frame: the protocol is JSON text"
+                )
             }
             ClientError::Server { code, message } => write!(f, "server error {code}: {message}"),
             ClientError::ConnectTimeout => write!(f, "the WebSocket did not open in time"),
@@ -182,13 +188,8 @@ pub enum Timer {
 #[derive(Debug)]
 enum State {
     Idle,
-    Connecting {
-        socket: SocketId,
-        deadline: Instant,
-    },
-    Open {
-        socket: SocketId,
-    },
+    Connecting { socket: SocketId, deadline: Instant },
+    Open { socket: SocketId },
     Closed,
 }
 
@@ -318,13 +319,7 @@ impl Client {
         }
         self.subscriptions.remove(&key);
         if let State::Open { socket } = self.state {
-            self.send_frame(
-                socket,
-                &ClientFrame::Unsubscribe {
-                    channel,
-                    id: key.1,
-                },
-            );
+            self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id: key.1 });
         }
     }
 

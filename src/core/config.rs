@@ -25,3 +25,38 @@ impl Config {
         }
     }
 }
+
+/// The WebSocket URL for `url`. `http(s)://` URLs are accepted and turned into `ws(s)://`, so an
+/// app can pass its API origin as it already knows it.
+pub fn websocket_url(url: &str) -> Result<String, String> {
+    let scheme_end = url.find("://").unwrap_or(0);
+    let (scheme, rest) = url.split_at(scheme_end);
+    match scheme.to_ascii_lowercase().as_str() {
+        "ws" | "wss" => Ok(url.to_owned()),
+        "http" => Ok(format!("ws{rest}")),
+        "https" => Ok(format!("wss{rest}")),
+        _ => Err(format!(
+            "url must start with ws://, wss://, http:// or https://, got \"{url}\""
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::websocket_url;
+
+    #[test]
+    fn http_urls_become_websocket_urls() {
+        assert_eq!(websocket_url("http://a:1/ws").as_deref(), Ok("ws://a:1/ws"));
+        assert_eq!(websocket_url("HTTPS://a/ws").as_deref(), Ok("wss://a/ws"));
+        assert_eq!(websocket_url("wss://a/ws").as_deref(), Ok("wss://a/ws"));
+    }
+
+    #[test]
+    fn other_urls_are_refused_with_the_reason() {
+        for url in ["", "a/ws", "ftp://a/ws", "://x"] {
+            let error = websocket_url(url).expect_err(url);
+            assert!(error.contains("must start with"), "{error}");
+        }
+    }
+}

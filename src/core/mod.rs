@@ -14,7 +14,7 @@ pub use client::{
     Client, ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason,
     Status, Timer, Transmit,
 };
-pub use config::Config;
+pub use config::{Config, websocket_url};
 pub use events::{
     ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
     JobResult, JobStatus, Progress, Queued, StatusChange,

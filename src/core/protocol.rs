@@ -85,11 +85,22 @@ impl ClientFrame {
 #[derive(Debug, Clone, PartialEq)]
 pub enum ServerFrame {
     /// First frame on every socket: who the client is and how often the server expects pings.
-    Connected { client_id: String, heartbeat_ms: u64 },
+    Connected {
+        client_id: String,
+        heartbeat_ms: u64,
+    },
     /// A subscription is in place; `seq` is the job's last sequence number so far.
-    Subscribed { channel: Channel, id: String, seq: u64 },
+    Subscribed {
+        channel: Channel,
+        id: String,
+        seq: u64,
+    },
     /// One event of one job. `seq` grows by one per event of that job.
-    Event { id: String, seq: u64, event: JobEvent },
+    Event {
+        id: String,
+        seq: u64,
+        event: JobEvent,
+    },
     /// Answer to a `ping`.
     Pong { t: f64 },
     /// The server handled the application message with this id.
@@ -183,7 +194,11 @@ struct Envelope<'a> {
     message: Option<Cow<'a, str>>,
 }
 
-fn required<T>(value: Option<T>, frame: &'static str, field: &'static str) -> Result<T, DecodeError> {
+fn required<T>(
+    value: Option<T>,
+    frame: &'static str,
+    field: &'static str,
+) -> Result<T, DecodeError> {
     value.ok_or(DecodeError::MissingField { frame, field })
 }
 
@@ -204,8 +219,8 @@ impl ServerFrame {
 
     /// Decodes one frame object.
     pub fn decode(text: &str) -> Result<ServerFrame, DecodeError> {
-        let envelope: Envelope<'_> =
-            serde_json::from_str(text).map_err(|error| DecodeError::Malformed(error.to_string()))?;
+        let envelope: Envelope<'_> = serde_json::from_str(text)
+            .map_err(|error| DecodeError::Malformed(error.to_string()))?;
         let frame = match envelope.kind.as_ref() {
             "event" => {
                 let channel = required(envelope.channel, "event", "channel")?;

@@ -1,0 +1,63 @@
+# jobsocket — every entry point. `make demo` and `make test` install what is missing first.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+PORT ?= 8787
+CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
+export PATH := $(CARGO_BIN):$(PATH)
+
+.PHONY: help tools package server demo test test-host test-browser test-e2e lint fmt clean
+
+help:
+	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
+	@echo "make test   run every test suite (host, browsers, end to end) and the lints"
+
+tools:
+	@scripts/install-tools.sh
+
+## The npm package: release wasm + wasm-bindgen's JS glue + pkg-template, in target/package/.
+package: tools
+	cargo build --release --target wasm32-unknown-unknown --lib
+	wasm-bindgen --target web --remove-name-section --remove-producers-section \
+	  --out-dir target/wasm-pack --out-name jobsocket \
+	  target/wasm32-unknown-unknown/release/jobsocket.wasm
+	scripts/assemble-package.sh
+	@printf 'package: %s bytes of wasm (%s gzip), %s bytes of JS glue\n' \
+	  $$(wc -c < target/package/jobsocket_bg.wasm) \
+	  $$(gzip -9 -c target/package/jobsocket_bg.wasm | wc -c) \
+	  $$(wc -c < target/package/jobsocket.js)
+
+server:
+	cargo build -p jobsocket-server
+
+demo: package server
+	@echo "Starting the reference job server; open the URL below (Ctrl-C stops it)."
+	target/debug/jobsocket-server --port $(PORT) --static www-demo --pkg target/package
+
+test: tools
+	$(MAKE) --no-print-directory test-host
+	$(MAKE) --no-print-directory package server
+	$(MAKE) --no-print-directory test-browser
+	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory lint
+	@echo "make test: every suite passed"
+
+test-host:
+	cargo test --workspace
+
+test-browser: server
+	scripts/test-browser.sh
+
+test-e2e: package server
+	scripts/test-e2e.sh
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --workspace --all-targets -- -D warnings
+	cargo clippy -p jobsocket --target wasm32-unknown-unknown --all-targets -- -D warnings
+
+fmt:
+	cargo fmt --all
+
+clean:
+	cargo clean
+	rm -rf tests/e2e/node_modules

@@ -1,0 +1,192 @@
+//! The JavaScript face of the client: `#[wasm_bindgen]` only — JS names, TypeScript types and
+//! conversions. Every behaviour lives in the core; the driver does the browser's part.
+
+mod convert;
+mod dispatch;
+mod options;
+mod types;
+
+use std::rc::{Rc, Weak};
+
+use js_sys::Function;
+use wasm_bindgen::prelude::*;
+
+use crate::core::Channel;
+use crate::web::{Driver, WeakDriver};
+use dispatch::{Dispatcher, ListenerKind};
+
+/// A connection to a jobsocket server. Create it with options, subscribe to jobs, and the
+/// client connects by itself.
+#[wasm_bindgen]
+pub struct JobSocket {
+    driver: Driver,
+    dispatcher: Rc<Dispatcher>,
+}
+
+#[wasm_bindgen]
+impl JobSocket {
+    /// Creates a client. It stays idle until `connect()` or the first subscription.
+    #[wasm_bindgen(constructor)]
+    pub fn new(
+        #[wasm_bindgen(unchecked_param_type = "JobSocketOptions")] options: JsValue,
+    ) -> Result<JobSocket, JsError> {
+        let config = options::parse(options)?;
+        let dispatcher = Rc::new(Dispatcher::default());
+        let driver = Driver::new(config, dispatcher.clone());
+        Ok(JobSocket { driver, dispatcher })
+    }
+
+    /// Opens the connection now, unless it is already open or opening.
+    pub fn connect(&self) {
+        self.driver.command(|core, now| core.connect(now));
+    }
+
+    /// Watches a generation job; `handlers` has one optional callback per event name, plus
+    /// `onEvent` for all of them.
+    #[wasm_bindgen(js_name = subscribeGeneration)]
+    pub fn subscribe_generation(
+        &self,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "GenerationHandlers")] handlers: JsValue,
+    ) -> Result<Subscription, JsError> {
+        self.subscribe(Channel::Generation, id, handlers)
+    }
+
+    /// Watches a composition job; `handlers` has one optional callback per event name, plus
+    /// `onEvent` for all of them.
+    #[wasm_bindgen(js_name = subscribeComposition)]
+    pub fn subscribe_composition(
+        &self,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "CompositionHandlers")] handlers: JsValue,
+    ) -> Result<Subscription, JsError> {
+        self.subscribe(Channel::Composition, id, handlers)
+    }
+
+    /// Calls `callback` on every change of the connection status.
+    #[wasm_bindgen(js_name = onStateChange)]
+    pub fn on_state_change(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(change: StateChangeEvent) => void")]
+        callback: Function,
+    ) -> Listener {
+        self.listen(ListenerKind::State, callback)
+    }
+
+    /// Calls `callback` with every problem the client hit and survived (bad frames, closed
+    /// sockets, handlers that threw).
+    #[wasm_bindgen(js_name = onError)]
+    pub fn on_error(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(error: JobSocketError) => void")]
+        callback: Function,
+    ) -> Listener {
+        self.listen(ListenerKind::Error, callback)
+    }
+
+    /// The connection as it is now.
+    #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
+    pub fn state(&self) -> JsValue {
+        convert::state(&self.driver.state())
+    }
+
+    /// Closes the connection and stops; `connect()` starts again.
+    pub fn close(&self) {
+        self.driver.command(|core, now| core.close(now));
+    }
+}
+
+impl JobSocket {
+    fn subscribe(
+        &self,
+        channel: Channel,
+        id: String,
+        handlers: JsValue,
+    ) -> Result<Subscription, JsError> {
+        if id.is_empty() {
+            return Err(JsError::new("a job id must not be empty"));
+        }
+        if !handlers.is_object() {
+            return Err(JsError::new(
+                "handlers must be an object of callbacks, e.g. { progress(data) {} }",
+            ));
+        }
+        let handler_id = self
+            .dispatcher
+            .add_job_handlers((channel, id.clone()), handlers);
+        self.driver
+            .command(|core, now| core.subscribe(now, channel, &id));
+        Ok(Subscription {
+            driver: self.driver.downgrade(),
+            dispatcher: Rc::downgrade(&self.dispatcher),
+            channel,
+            job_id: id,
+            handler_id,
+        })
+    }
+
+    fn listen(&self, kind: ListenerKind, callback: Function) -> Listener {
+        let id = self.dispatcher.add_listener(kind, callback);
+        Listener {
+            dispatcher: Rc::downgrade(&self.dispatcher),
+            kind,
+            id,
+        }
+    }
+}
+
+/// One app-level subscription to a job. Several may share one server subscription.
+#[wasm_bindgen]
+pub struct Subscription {
+    driver: WeakDriver,
+    dispatcher: Weak<Dispatcher>,
+    channel: Channel,
+    job_id: String,
+    handler_id: u32,
+}
+
+#[wasm_bindgen]
+impl Subscription {
+    /// Stops this subscription's handlers; the server subscription ends with the last one.
+    /// Calling it again does nothing.
+    pub fn unsubscribe(&self) {
+        let Some(dispatcher) = self.dispatcher.upgrade() else {
+            return;
+        };
+        let key = (self.channel, self.job_id.clone());
+        if dispatcher.remove_job_handlers(&key, self.handler_id) {
+            self.driver
+                .command(|core, now| core.unsubscribe(now, self.channel, &self.job_id));
+        }
+    }
+
+    /// The job this subscription watches.
+    #[wasm_bindgen(getter, js_name = jobId)]
+    pub fn job_id(&self) -> String {
+        self.job_id.clone()
+    }
+
+    /// `"generation"` or `"composition"`.
+    #[wasm_bindgen(getter, unchecked_return_type = "Channel")]
+    pub fn channel(&self) -> String {
+        self.channel.as_str().to_owned()
+    }
+}
+
+/// A registered state or error listener.
+#[wasm_bindgen]
+pub struct Listener {
+    dispatcher: Weak<Dispatcher>,
+    kind: ListenerKind,
+    id: u32,
+}
+
+#[wasm_bindgen]
+impl Listener {
+    /// Stops calling the callback. Calling it again does nothing.
+    pub fn remove(&self) {
+        if let Some(dispatcher) = self.dispatcher.upgrade() {
+            dispatcher.remove_listener(self.kind, self.id);
+        }
+    }
+}

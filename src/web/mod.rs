@@ -1,0 +1,189 @@
+//! The browser driver: the only code that touches browser APIs. It turns socket callbacks and
+//! timer wake-ups into the core's inputs, carries out the core's transmits, keeps exactly one
+//! timer armed at `poll_timeout()`, and hands events to an [`EventSink`].
+
+mod clock;
+mod socket;
+
+use std::cell::{Cell, RefCell};
+use std::rc::{Rc, Weak};
+
+use gloo_timers::callback::Timeout;
+
+use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
+use clock::Clock;
+use socket::{BrowserSocket, SocketListener, SocketReport};
+
+/// Where the driver delivers the core's events (the JS bindings, or a test).
+pub trait EventSink {
+    fn deliver(&self, event: Event);
+}
+
+/// A running client in the browser. Dropping it closes the socket and cancels the timer.
+pub struct Driver {
+    inner: Rc<Inner>,
+}
+
+/// A handle that does not keep the driver alive, for objects the app may hold longer than the
+/// client (a subscription handle, say).
+#[derive(Clone)]
+pub struct WeakDriver {
+    inner: Weak<Inner>,
+}
+
+struct Inner {
+    core: RefCell<Client>,
+    clock: Clock,
+    socket: RefCell<Option<BrowserSocket>>,
+    timer: RefCell<Option<Timeout>>,
+    /// The deadline the armed timer is for, so an unchanged deadline is not re-armed.
+    armed_for: Cell<Option<Instant>>,
+    sink: Rc<dyn EventSink>,
+    /// Set while `drain` runs, so a nested call (a JS handler calling back in) leaves the
+    /// draining to the outer loop and events keep their order.
+    draining: Cell<bool>,
+    this: Weak<Inner>,
+}
+
+impl Driver {
+    pub fn new(config: Config, sink: Rc<dyn EventSink>) -> Driver {
+        let inner = Rc::new_cyclic(|this| Inner {
+            core: RefCell::new(Client::new(config)),
+            clock: Clock::new(),
+            socket: RefCell::new(None),
+            timer: RefCell::new(None),
+            armed_for: Cell::new(None),
+            sink,
+            draining: Cell::new(false),
+            this: this.clone(),
+        });
+        Driver { inner }
+    }
+
+    /// Runs an app command on the core at the current time, then carries out what follows.
+    pub fn command<R>(&self, command: impl FnOnce(&mut Client, Instant) -> R) -> R {
+        self.inner.input(command)
+    }
+
+    /// The connection snapshot.
+    pub fn state(&self) -> ConnectionState {
+        self.inner.core.borrow().state()
+    }
+
+    pub fn downgrade(&self) -> WeakDriver {
+        WeakDriver {
+            inner: Rc::downgrade(&self.inner),
+        }
+    }
+}
+
+impl WeakDriver {
+    /// Runs a command if the driver still exists; `None` once it was dropped.
+    pub fn command<R>(&self, command: impl FnOnce(&mut Client, Instant) -> R) -> Option<R> {
+        self.inner.upgrade().map(|inner| inner.input(command))
+    }
+}
+
+impl Inner {
+    fn input<R>(&self, step: impl FnOnce(&mut Client, Instant) -> R) -> R {
+        let now = self.clock.now();
+        let result = step(&mut self.core.borrow_mut(), now);
+        self.drain();
+        result
+    }
+
+    /// Carries out every transmit and delivers every event the core has, then re-arms the
+    /// timer. No `RefCell` borrow is held while calling into the browser or the app.
+    fn drain(&self) {
+        if self.draining.replace(true) {
+            return;
+        }
+        loop {
+            let transmit = self.core.borrow_mut().poll_transmit();
+            if let Some(transmit) = transmit {
+                self.carry_out(transmit);
+                continue;
+            }
+            let event = self.core.borrow_mut().poll_event();
+            match event {
+                Some(event) => self.sink.deliver(event),
+                None => break,
+            }
+        }
+        self.draining.set(false);
+        self.arm_timer();
+    }
+
+    fn carry_out(&self, transmit: Transmit) {
+        match transmit {
+            Transmit::OpenSocket { socket, url } => {
+                // The core opens a socket only after forgetting the previous one.
+                drop(self.socket.borrow_mut().take());
+                match BrowserSocket::open(socket, &url, self.this.clone()) {
+                    Ok(opened) => *self.socket.borrow_mut() = Some(opened),
+                    Err(message) => {
+                        let now = self.clock.now();
+                        self.core
+                            .borrow_mut()
+                            .handle_socket_closed(now, socket, 1006, &message);
+                    }
+                }
+            }
+            Transmit::Send { socket, text } => {
+                if let Some(current) = self.socket.borrow().as_ref().filter(|s| s.id == socket) {
+                    current.send(&text);
+                }
+            }
+            Transmit::CloseSocket {
+                socket,
+                code,
+                reason,
+            } => {
+                let mut slot = self.socket.borrow_mut();
+                if slot.as_ref().is_some_and(|current| current.id == socket)
+                    && let Some(closing) = slot.take()
+                {
+                    drop(slot);
+                    closing.close(code, &reason);
+                }
+            }
+        }
+    }
+
+    fn arm_timer(&self) {
+        let next = self
+            .core
+            .borrow()
+            .poll_timeout()
+            .map(|(deadline, _)| deadline);
+        if next == self.armed_for.get() {
+            return;
+        }
+        self.armed_for.set(next);
+        let timeout = next.map(|deadline| {
+            let delay = deadline.saturating_since(self.clock.now()).as_millis();
+            let this = self.this.clone();
+            Timeout::new(u32::try_from(delay).unwrap_or(u32::MAX), move || {
+                if let Some(inner) = this.upgrade() {
+                    inner.armed_for.set(None);
+                    inner.input(|core, now| core.handle_timeout(now));
+                }
+            })
+        });
+        // Replacing the old `Timeout` drops it, which cancels it.
+        *self.timer.borrow_mut() = timeout;
+    }
+}
+
+impl SocketListener for Inner {
+    fn on_socket_report(&self, socket: SocketId, report: SocketReport) {
+        self.input(|core, now| match report {
+            SocketReport::Opened => core.handle_socket_opened(now, socket),
+            SocketReport::Text(text) => core.handle_frame(now, socket, &text),
+            SocketReport::Binary(bytes) => core.handle_binary_frame(now, socket, bytes),
+            SocketReport::Closed { code, reason } => {
+                core.handle_socket_closed(now, socket, code, &reason)
+            }
+        });
+    }
+}

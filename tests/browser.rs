@@ -1,0 +1,204 @@
+//! Browser tests: the real driver, in a real headless browser, over a real WebSocket to the
+//! reference job server. `make test` starts the server on a free port and passes its address
+//! at build time in `JOBSOCKET_TEST_SERVER` (browsers have no environment to read).
+
+#![cfg(target_arch = "wasm32")]
+
+use std::cell::RefCell;
+use std::rc::Rc;
+
+use jobsocket::core::{
+    Channel, ClientError, CompositionEvent, Config, Event, GenerationEvent, JobEvent, Status,
+};
+use jobsocket::web::{Driver, EventSink};
+use wasm_bindgen::{JsCast, JsValue};
+use wasm_bindgen_futures::JsFuture;
+use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
+
+wasm_bindgen_test_configure!(run_in_browser);
+
+fn server() -> &'static str {
+    option_env!("JOBSOCKET_TEST_SERVER")
+        .expect("JOBSOCKET_TEST_SERVER names the reference server; run the suite with `make test`")
+}
+
+/// Collects every event the driver delivers.
+#[derive(Default)]
+struct Recorder {
+    events: RefCell<Vec<Event>>,
+}
+
+impl EventSink for Recorder {
+    fn deliver(&self, event: Event) {
+        self.events.borrow_mut().push(event);
+    }
+}
+
+impl Recorder {
+    fn job_events(&self) -> Vec<(u64, JobEvent)> {
+        self.events
+            .borrow()
+            .iter()
+            .filter_map(|event| match event {
+                Event::Job(delivery) => Some((delivery.seq, delivery.event.clone())),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// Waits (in short real steps, up to `limit_ms`) until `done` holds.
+    async fn wait_until(&self, limit_ms: u32, done: impl Fn(&Recorder) -> bool) -> bool {
+        let mut waited = 0;
+        while !done(self) {
+            if waited >= limit_ms {
+                return false;
+            }
+            gloo_timers::future::TimeoutFuture::new(10).await;
+            waited += 10;
+        }
+        true
+    }
+}
+
+/// Starts a job with a POST to the server's API and returns its id.
+async fn start_job(path: &str, body: &str) -> String {
+    let init = web_sys::RequestInit::new();
+    init.set_method("POST");
+    init.set_body(&JsValue::from_str(body));
+    let headers = web_sys::Headers::new().unwrap();
+    headers.set("content-type", "application/json").unwrap();
+    init.set_headers(&headers);
+    let request =
+        web_sys::Request::new_with_str_and_init(&format!("{}{path}", server()), &init).unwrap();
+    let window = web_sys::window().unwrap();
+    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+        .await
+        .expect("the reference server answers")
+        .dyn_into()
+        .unwrap();
+    assert_eq!(response.status(), 201, "POST {path}");
+    let json = JsFuture::from(response.json().unwrap()).await.unwrap();
+    js_sys::Reflect::get(&json, &"id".into())
+        .unwrap()
+        .as_string()
+        .expect("the job id")
+}
+
+fn client(recorder: &Rc<Recorder>) -> Driver {
+    let url = format!("{}/ws", server().replacen("http", "ws", 1));
+    Driver::new(Config::new(url), recorder.clone())
+}
+
+fn is_terminal(recorder: &Recorder) -> bool {
+    recorder
+        .job_events()
+        .last()
+        .is_some_and(|(_, event)| event.is_terminal())
+}
+
+#[wasm_bindgen_test]
+async fn a_generation_job_is_received_in_order_through_completed() {
+    let recorder = Rc::new(Recorder::default());
+    let driver = client(&recorder);
+    let job = start_job(
+        "/api/v1/generations",
+        r#"{"clips":2,"steps_per_clip":3,"step_ms":5}"#,
+    )
+    .await;
+    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
+    assert!(
+        recorder.wait_until(10_000, is_terminal).await,
+        "no terminal event"
+    );
+
+    let events = recorder.job_events();
+    let seqs: Vec<u64> = events.iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    let names: Vec<&str> = events.iter().map(|(_, event)| event.name()).collect();
+    assert_eq!(names.first(), Some(&"queued"));
+    assert_eq!(names.last(), Some(&"completed"));
+    assert_eq!(names.iter().filter(|name| **name == "progress").count(), 6);
+    assert_eq!(
+        names
+            .iter()
+            .filter(|name| **name == "clip_completed")
+            .count(),
+        2
+    );
+    let Some((_, JobEvent::Generation(GenerationEvent::Progress(last_progress)))) = events
+        .iter()
+        .rev()
+        .find(|(_, event)| event.name() == "progress")
+    else {
+        unreachable!("six progress events were counted");
+    };
+    assert_eq!(last_progress.percentage, 100.0);
+    assert_eq!(driver.state().status, Status::Open);
+    assert!(driver.state().client_id.is_some());
+    driver.command(|core, now| core.close(now));
+    assert_eq!(driver.state().status, Status::Closed);
+}
+
+#[wasm_bindgen_test]
+async fn a_composition_job_reports_encoding_progress_through_completed() {
+    let recorder = Rc::new(Recorder::default());
+    let driver = client(&recorder);
+    let job = start_job(
+        "/api/v1/compositions",
+        r#"{"total_frames":100,"steps":4,"step_ms":5}"#,
+    )
+    .await;
+    driver.command(|core, now| core.subscribe(now, Channel::Composition, &job));
+    assert!(
+        recorder.wait_until(10_000, is_terminal).await,
+        "no terminal event"
+    );
+    let events = recorder.job_events();
+    assert!(matches!(
+        events.last(),
+        Some((_, JobEvent::Composition(CompositionEvent::Completed(_))))
+    ));
+    assert_eq!(
+        events
+            .iter()
+            .filter(|(_, event)| event.name() == "encoding_progress")
+            .count(),
+        4
+    );
+}
+
+#[wasm_bindgen_test]
+async fn a_server_that_refuses_the_socket_is_reported_as_closed() {
+    let recorder = Rc::new(Recorder::default());
+    // Nothing listens at this path's port: the reference server answers 404 to a WebSocket
+    // upgrade on an unknown path, so the socket fails to open.
+    let url = format!("{}/no-socket-here", server().replacen("http", "ws", 1));
+    let driver = Driver::new(Config::new(url), recorder.clone());
+    driver.command(|core, now| core.connect(now));
+    let closed = recorder
+        .wait_until(10_000, |recorder| {
+            recorder
+                .events
+                .borrow()
+                .iter()
+                .any(|event| matches!(event, Event::Error(ClientError::SocketClosed { .. })))
+        })
+        .await;
+    assert!(closed, "{:?}", recorder.events.borrow());
+    assert_eq!(driver.state().status, Status::Closed);
+}
+
+#[wasm_bindgen_test]
+fn an_invalid_url_is_reported_without_panicking() {
+    let recorder = Rc::new(Recorder::default());
+    let driver = Driver::new(
+        Config::new("ws://exa mple.invalid:99999/ws"),
+        recorder.clone(),
+    );
+    driver.command(|core, now| core.connect(now));
+    assert_eq!(driver.state().status, Status::Closed);
+    assert!(recorder.events.borrow().iter().any(|event| matches!(
+        event,
+        Event::Error(ClientError::SocketClosed { code: 1006, .. })
+    )));
+}

@@ -1,0 +1,57 @@
+// Shared pieces of the end-to-end tests: the reference server started on a free port, and
+// Debian's Chromium launched through playwright-core.
+import { spawn } from "node:child_process";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import path from "node:path";
+import { chromium } from "playwright-core";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+
+/** Starts the reference server on a free port; resolves with its base URL and a stop(). */
+export async function startServer(extraArgs = []) {
+  const binary = process.env.SERVER_BIN ?? path.join(root, "target/debug/jobsocket-server");
+  const child = spawn(
+    binary,
+    [
+      "--port", "0",
+      "--static", path.join(root, "www-demo"),
+      "--pkg", path.join(root, "target/package"),
+      ...extraArgs,
+    ],
+    { stdio: ["ignore", "pipe", "inherit"] },
+  );
+  const firstLine = await new Promise((resolve, reject) => {
+    const lines = createInterface({ input: child.stdout });
+    lines.once("line", resolve);
+    child.once("error", reject);
+    child.once("exit", (code) => reject(new Error(`the server exited with ${code}`)));
+  });
+  const match = /^listening on (http:\/\/\S+)$/.exec(firstLine);
+  if (!match) throw new Error(`unexpected first line from the server: ${firstLine}`);
+  return {
+    url: match[1],
+    async stop() {
+      if (child.exitCode !== null) return;
+      const exited = new Promise((resolve) => child.once("exit", resolve));
+      child.kill("SIGTERM");
+      await exited;
+    },
+  };
+}
+
+/** Launches headless Chromium from Debian's package. */
+export function launchBrowser() {
+  return chromium.launch({
+    executablePath: process.env.CHROMIUM ?? "/usr/bin/chromium",
+    args: [
+      "--no-sandbox",
+      "--disable-gpu",
+      "--disable-dev-shm-usage",
+      "--disable-background-networking",
+      "--disable-component-update",
+      "--disable-sync",
+      "--no-first-run",
+    ],
+  });
+}
