@@ -28,11 +28,11 @@ for browser in $browsers; do
   case $browser in
     chromium)
       echo "[browser tests] headless Chromium"
-      wasm-pack test --headless --mode no-install --chromedriver "$(command -v chromedriver)" -- --test browser
+      wasm-pack test --headless --chrome --mode no-install --chromedriver "$(command -v chromedriver)" -- --test browser
       ;;
     firefox)
       echo "[browser tests] headless Firefox"
-      wasm-pack test --headless --mode no-install --geckodriver "$cargo_bin/geckodriver" -- --test browser
+      wasm-pack test --headless --firefox --mode no-install --geckodriver "$cargo_bin/geckodriver" -- --test browser
       ;;
     *) echo "unknown browser $browser" >&2; exit 2 ;;
   esac

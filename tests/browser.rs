@@ -170,8 +170,8 @@ async fn a_composition_job_reports_encoding_progress_through_completed() {
 #[wasm_bindgen_test]
 async fn a_server_that_refuses_the_socket_is_reported_as_closed() {
     let recorder = Rc::new(Recorder::default());
-    // Nothing listens at this path's port: the reference server answers 404 to a WebSocket
-    // upgrade on an unknown path, so the socket fails to open.
+    // The reference server has no WebSocket at this path: it answers the upgrade with a 404,
+    // so the socket fails to open and the browser reports a close.
     let url = format!("{}/no-socket-here", server().replacen("http", "ws", 1));
     let driver = Driver::new(Config::new(url), recorder.clone());
     driver.command(|core, now| core.connect(now));
