@@ -5,11 +5,12 @@ PORT ?= 8787
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help tools package server demo test test-host test-browser test-e2e lint fmt clean
+.PHONY: help tools package server demo bench test test-host test-browser test-e2e test-bench lint fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
-	@echo "make test   run every test suite (host, browsers, end to end) and the lints"
+	@echo "make test   run every test suite (host, browsers, end to end, quick bench) and the lints"
+	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
 
 tools:
 	@scripts/install-tools.sh
@@ -33,11 +34,17 @@ demo: package server
 	@echo "Starting the reference job server; open the URL below (Ctrl-C stops it)."
 	target/debug/jobsocket-server --port $(PORT) --static www-demo --pkg target/package
 
+## Benchmarks against the raw WebSocket and socket.io-client; see bench/run.mjs.
+bench: package
+	scripts/npm-ci.sh bench
+	QUICK=$(QUICK) node bench/run.mjs
+
 test: tools
 	$(MAKE) --no-print-directory test-host
 	$(MAKE) --no-print-directory package server
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-e2e
+	$(MAKE) --no-print-directory test-bench
 	$(MAKE) --no-print-directory lint
 	@echo "make test: every suite passed"
 
@@ -50,6 +57,13 @@ test-browser: server
 test-e2e: package server
 	scripts/test-e2e.sh
 
+## The bench in quick mode, so the harness cannot rot; it checks that numbers came out,
+## never that they are fast.
+test-bench: package
+	scripts/npm-ci.sh bench
+	QUICK=1 node bench/run.mjs
+	node bench/check-report.mjs
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -60,4 +74,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf tests/e2e/node_modules
+	rm -rf tests/e2e/node_modules bench/node_modules

@@ -1,0 +1,28 @@
+// Checks that the bench produced every number the report promises (not that they are fast),
+// and prints the result in the plain "N passed, N failed" form test logs are read for.
+import { readFile } from "node:fs/promises";
+
+const report = JSON.parse(await readFile(new URL("../target/bench/report.json", import.meta.url)));
+const keys = [
+  "per_frame.ratio_vs_raw",
+  "per_frame.ratio_vs_socketio",
+  "batched.ratio_vs_raw",
+  "latency.p99_added_ms",
+  "size.total_gzip_bytes",
+  "size.socketio_gzip_bytes",
+  "memory.wasm_bytes_after_cycles",
+  "idle.timer_wakeups_per_minute",
+];
+let passed = 0;
+let failed = 0;
+for (const key of keys) {
+  const value = key.split(".").reduce((object, part) => object?.[part], report);
+  if (typeof value === "number" && Number.isFinite(value)) {
+    passed += 1;
+  } else {
+    failed += 1;
+    console.error(`bench report: ${key} is ${JSON.stringify(value)}, not a number`);
+  }
+}
+console.log(`bench: ${passed} passed, ${failed} failed`);
+process.exit(failed ? 1 : 0);

@@ -1,0 +1,197 @@
+// `make bench`: measures jobsocket against the raw browser WebSocket and socket.io-client in
+// one directly launched headless Chromium (Playwright over CDP would slow WebSockets ~2.4x),
+// writes target/bench/report.json and prints a markdown table. QUICK=1 runs small numbers.
+import { spawn } from "node:child_process";
+import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
+import { gzipSync } from "node:zlib";
+import * as esbuild from "esbuild";
+import { startServers } from "./servers.mjs";
+
+const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
+const quick = process.env.QUICK === "1";
+
+const config = quick
+  ? { runs: 3, perFrameEvents: 5_000, batchedEvents: 20_000, batchSize: 100, latencyEvents: 300,
+      latencyRate: 1_000, memoryEvents: 10_000, memoryCycles: 2_000, idleSeconds: 2 }
+  : { runs: 3, perFrameEvents: 200_000, batchedEvents: 500_000, batchSize: 100, latencyEvents: 3_000,
+      latencyRate: 1_000, memoryEvents: 100_000, memoryCycles: 10_000, idleSeconds: 10 };
+
+const median = (values) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  const middle = Math.floor(sorted.length / 2);
+  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
+};
+const percentile = (values, p) => {
+  const sorted = [...values].sort((a, b) => a - b);
+  return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+};
+const gzipBytes = (buffer) => gzipSync(buffer, { level: 9 }).length;
+
+async function minifiedGzip(entryContents, resolveDir) {
+  const built = await esbuild.build({
+    stdin: { contents: entryContents, resolveDir, loader: "js" },
+    bundle: true,
+    minify: true,
+    format: "esm",
+    platform: "browser",
+    write: false,
+    logLevel: "silent",
+  });
+  const code = built.outputFiles[0].contents;
+  return { minBytes: code.length, gzipBytes: gzipBytes(code) };
+}
+
+async function sizes() {
+  const pkg = path.join(root, "target/package");
+  const wasm = await readFile(path.join(pkg, "jobsocket_bg.wasm"));
+  const glue = await minifiedGzip(`export * from "./jobsocket.js"; export { default } from "./jobsocket.js";`, pkg);
+  const socketio = await minifiedGzip(`export { io } from "socket.io-client";`, path.join(root, "bench"));
+  return {
+    wasm_bytes: wasm.length,
+    wasm_gzip_bytes: gzipBytes(wasm),
+    glue_min_bytes: glue.minBytes,
+    glue_gzip_bytes: glue.gzipBytes,
+    total_gzip_bytes: gzipBytes(wasm) + glue.gzipBytes,
+    // The React adapter does not exist yet (the npm package issue adds it).
+    with_react_gzip_bytes: null,
+    socketio_min_bytes: socketio.minBytes,
+    socketio_gzip_bytes: socketio.gzipBytes,
+  };
+}
+
+async function runBrowser(url) {
+  const profile = await mkdtemp(path.join(tmpdir(), "jobsocket-bench-"));
+  const chromium = process.env.CHROMIUM_BINARY ?? "/usr/lib/chromium/chromium";
+  const child = spawn(
+    chromium,
+    [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--no-first-run", "--disable-extensions", "--disable-background-timer-throttling",
+      "--enable-precise-memory-info", "--js-flags=--expose-gc",
+      `--user-data-dir=${profile}`, url,
+    ],
+    { stdio: ["ignore", "ignore", "pipe"] },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  return {
+    async stop() {
+      if (child.exitCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGKILL");
+        await exited;
+      }
+      await rm(profile, { recursive: true, force: true });
+    },
+    exited: new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr }))),
+  };
+}
+
+function summarize(raw, size) {
+  const pf = raw.perFrame;
+  const perFrame = {
+    events: config.perFrameEvents,
+    raw_events_per_s: median(pf.raw),
+    jobsocket_events_per_s: median(pf.jobsocket),
+    socketio_events_per_s: median(pf.socketio),
+    runs: pf,
+  };
+  perFrame.ratio_vs_raw = perFrame.jobsocket_events_per_s / perFrame.raw_events_per_s;
+  perFrame.ratio_vs_socketio = perFrame.jobsocket_events_per_s / perFrame.socketio_events_per_s;
+
+  const batched = {
+    events: config.batchedEvents,
+    events_per_frame: config.batchSize,
+    raw_events_per_s: median(raw.batched.raw),
+    jobsocket_events_per_s: median(raw.batched.jobsocket),
+    runs: raw.batched,
+  };
+  batched.ratio_vs_raw = batched.jobsocket_events_per_s / batched.raw_events_per_s;
+
+  const lat = raw.latency;
+  const latency = {
+    events_per_run: config.latencyEvents,
+    rate_per_s: config.latencyRate,
+    raw_p50_ms: percentile(lat.raw, 50),
+    raw_p99_ms: percentile(lat.raw, 99),
+    jobsocket_p50_ms: percentile(lat.jobsocket, 50),
+    jobsocket_p99_ms: percentile(lat.jobsocket, 99),
+  };
+  latency.p50_added_ms = latency.jobsocket_p50_ms - latency.raw_p50_ms;
+  latency.p99_added_ms = latency.jobsocket_p99_ms - latency.raw_p99_ms;
+
+  const m = raw.memory;
+  const growth = (a, b, key) => (a[key] == null || b[key] == null ? null : b[key] - a[key]);
+  const memory = {
+    events: config.memoryEvents,
+    subscribe_cycles: config.memoryCycles,
+    wasm_bytes_before: m.before.wasmMemoryBytes,
+    wasm_bytes_after_events: m.afterEvents.wasmMemoryBytes,
+    wasm_bytes_after_cycles: m.afterCycles.wasmMemoryBytes,
+    js_heap_bytes_before: m.before.jsHeapBytes,
+    js_heap_bytes_after_events: m.afterEvents.jsHeapBytes,
+    js_heap_bytes_after_cycles: m.afterCycles.jsHeapBytes,
+    // Growth over the second half of the cycles: flat means no per-cycle leak.
+    wasm_growth_second_half_bytes: growth(m.afterHalfCycles, m.afterCycles, "wasmMemoryBytes"),
+    js_heap_growth_second_half_bytes: growth(m.afterHalfCycles, m.afterCycles, "jsHeapBytes"),
+  };
+
+  const idle = {
+    seconds: raw.idle.seconds,
+    timer_wakeups: raw.idle.timerFires,
+    timer_wakeups_per_minute: (raw.idle.timerFires * 60) / raw.idle.seconds,
+    status_after: raw.idle.statusAfter,
+  };
+  return { quick, config, user_agent: raw.userAgent, per_frame: perFrame, batched, latency, size, memory, idle };
+}
+
+const fmt = (n, digits = 0) => (n == null ? "n/a" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+function table(report) {
+  const { per_frame: pf, batched: b, latency: l, size: s, memory: m, idle: i } = report;
+  return [
+    `| measure | jobsocket | raw WebSocket | socket.io-client | ratio |`,
+    `|---|---|---|---|---|`,
+    `| per-frame throughput (events/s, ${fmt(pf.events)} frames) | ${fmt(pf.jobsocket_events_per_s)} | ${fmt(pf.raw_events_per_s)} | ${fmt(pf.socketio_events_per_s)} | ${fmt(pf.ratio_vs_raw, 3)}× raw, ${fmt(pf.ratio_vs_socketio, 3)}× socket.io |`,
+    `| batched throughput (events/s, ${b.events_per_frame}/frame) | ${fmt(b.jobsocket_events_per_s)} | ${fmt(b.raw_events_per_s)} | — | ${fmt(b.ratio_vs_raw, 3)}× raw |`,
+    `| latency p50 / p99 (ms, ${fmt(l.rate_per_s)}/s) | ${fmt(l.jobsocket_p50_ms, 3)} / ${fmt(l.jobsocket_p99_ms, 3)} | ${fmt(l.raw_p50_ms, 3)} / ${fmt(l.raw_p99_ms, 3)} | — | +${fmt(l.p50_added_ms, 3)} / +${fmt(l.p99_added_ms, 3)} ms |`,
+    `| size, min + gzip (bytes) | ${fmt(s.total_gzip_bytes)} (wasm ${fmt(s.wasm_gzip_bytes)} + JS ${fmt(s.glue_gzip_bytes)}) | — | ${fmt(s.socketio_gzip_bytes)} | ${fmt(s.total_gzip_bytes / s.socketio_gzip_bytes, 2)}× socket.io |`,
+    `| wasm memory before / after events / after cycles (bytes) | ${fmt(m.wasm_bytes_before)} / ${fmt(m.wasm_bytes_after_events)} / ${fmt(m.wasm_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.wasm_growth_second_half_bytes)} |`,
+    `| JS heap before / after events / after cycles (bytes) | ${fmt(m.js_heap_bytes_before)} / ${fmt(m.js_heap_bytes_after_events)} / ${fmt(m.js_heap_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.js_heap_growth_second_half_bytes)} |`,
+    `| idle timer wake-ups per minute | ${fmt(i.timer_wakeups_per_minute, 1)} | — | — | ${i.timer_wakeups} in ${i.seconds} s |`,
+  ].join("\n");
+}
+
+async function main() {
+  const size = await sizes();
+  const servers = await startServers({ root });
+  const url = `${servers.url}/?config=${encodeURIComponent(JSON.stringify(config))}`;
+  const browser = await runBrowser(url);
+  const limitMs = quick ? 110_000 : 1_500_000;
+  let timer;
+  const outcome = await Promise.race([
+    servers.results,
+    browser.exited.then(({ code, stderr }) => ({ ok: false, error: `Chromium exited (${code}): ${stderr}` })),
+    new Promise((resolve) => (timer = setTimeout(() => resolve({ ok: false, error: `no result within ${limitMs / 1000} s` }), limitMs))),
+  ]);
+  clearTimeout(timer);
+  await browser.stop();
+  await servers.stop();
+  if (!outcome.ok) throw new Error(`the bench page failed: ${outcome.error}`);
+  const report = summarize(outcome.result, size);
+  const out = path.join(root, "target/bench");
+  await mkdir(out, { recursive: true });
+  await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
+  console.log(`\n${quick ? "QUICK " : ""}bench, ${report.user_agent}\n`);
+  console.log(table(report));
+  console.log(`\nwritten to target/bench/report.json`);
+}
+
+main().catch((error) => {
+  console.error(error);
+  process.exit(1);
+});

@@ -1,0 +1,157 @@
+// The servers of the benchmark, all in this one Node process and all on 127.0.0.1:0:
+// - an HTTP server for the bench page, the built package and socket.io-client's browser bundle;
+// - a `ws` flood endpoint speaking jobsocket's protocol, used by both the raw WebSocket baseline
+//   and jobsocket (the very same frames, so the two differ only in the client);
+// - a socket.io 4 server flooding the same payloads as socket.io events.
+import http from "node:http";
+import { readFile } from "node:fs/promises";
+import path from "node:path";
+import { performance } from "node:perf_hooks";
+import { WebSocketServer } from "ws";
+import { Server as SocketIoServer } from "socket.io";
+
+const types = {
+  ".html": "text/html; charset=utf-8",
+  ".js": "text/javascript; charset=utf-8",
+  ".mjs": "text/javascript; charset=utf-8",
+  ".wasm": "application/wasm",
+  ".json": "application/json",
+};
+
+/** A clock comparable with the page's `performance.timeOrigin + performance.now()`. */
+export const epochMs = () => performance.timeOrigin + performance.now();
+
+/** The progress payload every client receives: the same object for all three. */
+export function progressData(seq, message = "Rendering clip 1 of 4") {
+  return { step: "rendering", clip_number: 1, total_clips: 4, percentage: seq % 100, message };
+}
+
+function eventFrame(seq, message) {
+  return {
+    type: "event",
+    channel: "generation",
+    id: "flood",
+    seq,
+    event: "progress",
+    data: progressData(seq, message),
+  };
+}
+
+/**
+ * Sends `count` events, `batch` per WebSocket frame, as fast as the socket drains them, or at
+ * `rate` events per second (stamping each with the send time, for the latency measure).
+ */
+function flood(socket, { count, batch, rate }) {
+  let seq = 0;
+  const started = performance.now();
+  const sendDue = () => {
+    if (socket.readyState !== socket.OPEN) return;
+    const due = rate > 0 ? Math.min(count, Math.floor(((performance.now() - started) * rate) / 1000) + 1) : count;
+    let sentThisTurn = 0;
+    while (seq < due && sentThisTurn < 2000 && socket.bufferedAmount < 4 << 20) {
+      if (batch > 1) {
+        const frames = [];
+        for (let i = 0; i < batch && seq < due; i++) frames.push(eventFrame(++seq));
+        socket.send(JSON.stringify(frames));
+        sentThisTurn += frames.length;
+      } else {
+        seq += 1;
+        socket.send(JSON.stringify(eventFrame(seq, rate > 0 ? String(epochMs()) : undefined)));
+        sentThisTurn += 1;
+      }
+    }
+    if (seq < count) {
+      if (rate > 0) setTimeout(sendDue, 1);
+      else setImmediate(sendDue);
+    }
+  };
+  sendDue();
+}
+
+export async function startServers({ root }) {
+  const files = {
+    "/": path.join(root, "bench/page/bench.html"),
+    "/bench.js": path.join(root, "bench/page/bench.js"),
+    "/socket.io.esm.min.js": path.join(root, "bench/node_modules/socket.io-client/dist/socket.io.esm.min.js"),
+  };
+  let onResult = () => {};
+  const results = new Promise((resolve) => (onResult = resolve));
+
+  const server = http.createServer(async (request, response) => {
+    const url = new URL(request.url, "http://localhost");
+    if (request.method === "POST" && url.pathname === "/result") {
+      let body = "";
+      for await (const chunk of request) body += chunk;
+      response.writeHead(204).end();
+      onResult(JSON.parse(body));
+      return;
+    }
+    let file = files[url.pathname];
+    if (!file && url.pathname.startsWith("/pkg/")) {
+      file = path.join(root, "target/package", path.basename(url.pathname));
+    }
+    if (!file) return response.writeHead(404).end();
+    try {
+      const body = await readFile(file);
+      response.writeHead(200, { "content-type": types[path.extname(file)] ?? "application/octet-stream" });
+      response.end(body);
+    } catch {
+      response.writeHead(404).end();
+    }
+  });
+
+  const flooder = new WebSocketServer({ noServer: true, perMessageDeflate: false });
+  server.on("upgrade", (request, socket, head) => {
+    const url = new URL(request.url, "http://localhost");
+    if (url.pathname !== "/flood") return; // socket.io handles its own path
+    flooder.handleUpgrade(request, socket, head, (ws) => {
+      const plan = {
+        count: Number(url.searchParams.get("n") ?? 1000),
+        batch: Number(url.searchParams.get("batch") ?? 1),
+        rate: Number(url.searchParams.get("rate") ?? 0),
+      };
+      ws.send(JSON.stringify({ type: "connected", clientId: "bench", heartbeatMs: 30000 }));
+      ws.on("message", (raw) => {
+        let frame;
+        try {
+          frame = JSON.parse(String(raw));
+        } catch {
+          return;
+        }
+        if (frame.type === "ping") ws.send(JSON.stringify({ type: "pong", t: frame.t }));
+        if (frame.type !== "subscribe") return;
+        ws.send(JSON.stringify({ type: "subscribed", channel: frame.channel, id: frame.id, seq: 0 }));
+        if (frame.id === "flood") flood(ws, plan);
+      });
+    });
+  });
+
+  const io = new SocketIoServer(server, { transports: ["websocket"], perMessageDeflate: false });
+  io.on("connection", (socket) => {
+    socket.on("flood", ({ count }) => {
+      let sent = 0;
+      const sendSome = () => {
+        if (!socket.connected) return;
+        for (let i = 0; i < 2000 && sent < count; i++) {
+          sent += 1;
+          socket.emit("progress", progressData(sent));
+        }
+        if (sent < count) setImmediate(sendSome);
+      };
+      sendSome();
+    });
+  });
+
+  await new Promise((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    results,
+    async stop() {
+      io.close();
+      flooder.close();
+      server.closeAllConnections?.();
+      await new Promise((resolve) => server.close(resolve));
+    },
+  };
+}
