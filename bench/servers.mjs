@@ -88,7 +88,9 @@ export async function startServers({ root }) {
     }
     let file = files[url.pathname];
     if (!file && url.pathname.startsWith("/pkg/")) {
-      file = path.join(root, "target/package", path.basename(url.pathname));
+      const pkg = path.join(root, "target/package");
+      const candidate = path.resolve(pkg, `.${decodeURIComponent(url.pathname.slice(4))}`);
+      if (candidate.startsWith(pkg + path.sep)) file = candidate;
     }
     if (!file) return response.writeHead(404).end();
     try {

@@ -7,7 +7,7 @@ src=target/wasm-pack
 out=target/package
 rm -rf "$out"
 mkdir -p "$out"
-for file in jobsocket.js jobsocket.d.ts jobsocket_bg.wasm jobsocket_bg.wasm.d.ts; do
-  cp "$src/$file" "$out/$file"
+for file in jobsocket.js jobsocket.d.ts jobsocket_bg.wasm jobsocket_bg.wasm.d.ts snippets; do
+  cp -r "$src/$file" "$out/$file"
 done
 cp pkg-template/package.json pkg-template/README.md "$out/"

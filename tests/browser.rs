@@ -10,7 +10,7 @@ use std::rc::Rc;
 use jobsocket::core::{
     Channel, ClientError, CompositionEvent, Config, Event, GenerationEvent, JobEvent, Status,
 };
-use jobsocket::web::{Driver, EventSink};
+use jobsocket::web::{Driver, EventSink, SourceFrame};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -18,8 +18,10 @@ use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 wasm_bindgen_test_configure!(run_in_browser);
 
 fn server() -> &'static str {
-    option_env!("JOBSOCKET_TEST_SERVER")
-        .expect("JOBSOCKET_TEST_SERVER names the reference server; run the suite with `make test`")
+    match option_env!("JOBSOCKET_TEST_SERVER") {
+        Some(address) => address,
+        None => panic!("JOBSOCKET_TEST_SERVER names the reference server; run `make test`"),
+    }
 }
 
 /// Collects every event the driver delivers.
@@ -29,7 +31,7 @@ struct Recorder {
 }
 
 impl EventSink for Recorder {
-    fn deliver(&self, event: Event) {
+    fn deliver(&self, event: Event, _source: Option<&SourceFrame>) {
         self.events.borrow_mut().push(event);
     }
 }

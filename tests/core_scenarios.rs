@@ -33,6 +33,7 @@ fn delivered(job: &str, seq: u64, percentage: f64) -> Event {
         job_id: job.to_owned(),
         seq,
         event,
+        payload: None,
     })
 }
 
@@ -156,6 +157,7 @@ fn job_events_are_delivered_typed_and_in_order() {
                 job_id: "gen_1".to_owned(),
                 seq: 3,
                 event: JobEvent::Generation(GenerationEvent::Completed(result)),
+                payload: None,
             }),
         ]
     );
@@ -181,6 +183,7 @@ fn composition_events_are_decoded_on_their_own_channel() {
                 total_frames: 240,
                 estimated_remaining: 3.5,
             })),
+            payload: None,
         })]
     );
 }
@@ -527,4 +530,35 @@ fn the_client_sends_only_what_the_driver_is_told_to_carry_out() {
     // Every transmit went through the harness: none is left queued in the core.
     assert_eq!(scenario.client.poll_transmit(), None::<Transmit>);
     assert_eq!(scenario.server.received[0].0, socket);
+}
+
+#[test]
+fn each_delivery_says_where_its_payload_lies_in_the_frame() {
+    let mut scenario = Scenario::new();
+    let socket = scenario.open();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    let single = progress("gen_1", 1, 10.0).encode();
+    let batch = format!(
+        "[ {}, {} ]",
+        progress("gen_1", 2, 20.0).encode(),
+        r#"{"data":{"position":7,"note":"é"},"type":"event","channel":"generation","id":"gen_1","seq":3,"event":"queued"}"#
+    );
+    let mut payloads = Vec::new();
+    for text in [&single, &batch] {
+        scenario.server_sends_text(socket, text);
+        for event in scenario.take_events_with_spans() {
+            let Event::Job(JobDelivery {
+                payload: Some(span),
+                ..
+            }) = event
+            else {
+                panic!("a delivery without its payload span: {event:?}");
+            };
+            let data: serde_json::Value = serde_json::from_str(&text[span]).unwrap();
+            payloads.push(data);
+        }
+    }
+    assert_eq!(payloads[0]["percentage"], 10.0);
+    assert_eq!(payloads[1]["percentage"], 20.0);
+    assert_eq!(payloads[2], serde_json::json!({"position": 7, "note": "é"}));
 }

@@ -3,22 +3,73 @@
 
 use std::cell::{Cell, RefCell};
 use std::collections::BTreeMap;
+use std::rc::Rc;
 
-use js_sys::{Function, Reflect};
-use wasm_bindgen::{JsCast, JsValue};
+use js_sys::{Array, Function};
+use wasm_bindgen::prelude::*;
 
 use super::convert;
 use crate::core::{Channel, Event, JobDelivery};
-use crate::web::EventSink;
+use crate::web::{EventSink, SourceFrame};
+
+#[wasm_bindgen(module = "/src/bindings/deliver.js")]
+extern "C" {
+    /// Parses `frame.slice(start, end)` and calls every subscriber's handlers with it.
+    #[wasm_bindgen(js_name = deliverSlice)]
+    #[allow(clippy::too_many_arguments)]
+    fn deliver_slice(
+        subscribers: &Array,
+        event: &JsValue,
+        frame: &JsValue,
+        start: u32,
+        end: u32,
+        channel: &JsValue,
+        job_id: &JsValue,
+        seq: f64,
+    ) -> JsValue;
+
+    /// Calls every subscriber's handlers with an already built payload.
+    #[wasm_bindgen(js_name = deliver)]
+    fn deliver_value(
+        subscribers: &Array,
+        event: &JsValue,
+        data: &JsValue,
+        channel: &JsValue,
+        job_id: &JsValue,
+        seq: f64,
+    ) -> JsValue;
+}
 
 type JobKey = (Channel, String);
+
+/// The subscribers of one job. Never changed in place: a new entry replaces it on every
+/// subscribe and unsubscribe, so a delivery in progress walks a list nobody mutates.
+struct JobEntry {
+    job_id: JsValue,
+    handlers: Vec<(u32, JsValue)>,
+    subscribers: Array,
+}
+
+impl JobEntry {
+    fn new(job_id: JsValue, handlers: Vec<(u32, JsValue)>) -> Rc<JobEntry> {
+        let subscribers = handlers.iter().map(|(_, handlers)| handlers).collect();
+        Rc::new(JobEntry {
+            job_id,
+            handlers,
+            subscribers,
+        })
+    }
+}
 
 /// The app's callbacks, by what they listen to. Each registration has an id so it can be
 /// removed on its own.
 #[derive(Default)]
 pub struct Dispatcher {
     next_id: Cell<u32>,
-    job_handlers: RefCell<BTreeMap<JobKey, Vec<(u32, JsValue)>>>,
+    jobs: RefCell<BTreeMap<JobKey, Rc<JobEntry>>>,
+    /// JS strings of event and channel names, made once: creating a string from wasm costs
+    /// more than the rest of a delivery.
+    names: RefCell<Vec<(&'static str, JsValue)>>,
     state_listeners: RefCell<Vec<(u32, Function)>>,
     error_listeners: RefCell<Vec<(u32, Function)>>,
 }
@@ -39,27 +90,48 @@ impl Dispatcher {
 
     pub fn add_job_handlers(&self, key: JobKey, handlers: JsValue) -> u32 {
         let id = self.next_id();
-        self.job_handlers
-            .borrow_mut()
-            .entry(key)
-            .or_default()
-            .push((id, handlers));
+        let mut jobs = self.jobs.borrow_mut();
+        let (job_id, mut list) = match jobs.get(&key) {
+            Some(entry) => (entry.job_id.clone(), entry.handlers.clone()),
+            None => (JsValue::from_str(&key.1), Vec::new()),
+        };
+        list.push((id, handlers));
+        jobs.insert(key, JobEntry::new(job_id, list));
         id
     }
 
     /// Removes one subscriber's handlers; true if they were still registered.
     pub fn remove_job_handlers(&self, key: &JobKey, id: u32) -> bool {
-        let mut handlers = self.job_handlers.borrow_mut();
-        let Some(list) = handlers.get_mut(key) else {
+        let mut jobs = self.jobs.borrow_mut();
+        let Some(entry) = jobs.get(key) else {
             return false;
         };
-        let before = list.len();
-        list.retain(|(registered, _)| *registered != id);
-        let removed = list.len() != before;
-        if list.is_empty() {
-            handlers.remove(key);
+        let list: Vec<(u32, JsValue)> = entry
+            .handlers
+            .iter()
+            .filter(|(registered, _)| *registered != id)
+            .cloned()
+            .collect();
+        if list.len() == entry.handlers.len() {
+            return false;
         }
-        removed
+        if list.is_empty() {
+            jobs.remove(key);
+        } else {
+            let job_id = entry.job_id.clone();
+            jobs.insert(key.clone(), JobEntry::new(job_id, list));
+        }
+        true
+    }
+
+    fn name(&self, name: &'static str) -> JsValue {
+        let mut names = self.names.borrow_mut();
+        if let Some((_, value)) = names.iter().find(|(known, _)| *known == name) {
+            return value.clone();
+        }
+        let value = JsValue::from_str(name);
+        names.push((name, value.clone()));
+        value
     }
 
     pub fn add_listener(&self, kind: ListenerKind, callback: Function) -> u32 {
@@ -127,40 +199,54 @@ impl Dispatcher {
         }
     }
 
-    fn deliver_job_event(&self, delivery: JobDelivery) {
+    fn deliver_job_event(&self, delivery: JobDelivery, source: Option<&SourceFrame>) {
         let channel = delivery.event.channel();
-        let key = (channel, delivery.job_id);
-        let subscribers: Vec<JsValue> = match self.job_handlers.borrow().get(&key) {
-            Some(list) => list.iter().map(|(_, handlers)| handlers.clone()).collect(),
+        let entry = match self.jobs.borrow().get(&(channel, delivery.job_id)) {
+            Some(entry) => Rc::clone(entry),
             None => return,
         };
-        let name = delivery.event.name();
-        let data = convert::event_data(&delivery.event);
-        let meta = convert::object(&[
-            ("channel", JsValue::from_str(channel.as_str())),
-            ("jobId", JsValue::from_str(&key.1)),
-            ("seq", JsValue::from_f64(delivery.seq as f64)),
-            ("event", JsValue::from_str(name)),
-        ]);
-        let name = JsValue::from_str(name);
-        let on_event = JsValue::from_str("onEvent");
-        for handlers in subscribers {
-            for property in [&name, &on_event] {
-                let handler = Reflect::get(&handlers, property).unwrap_or(JsValue::UNDEFINED);
-                if let Some(handler) = handler.dyn_ref::<Function>()
-                    && let Err(thrown) = handler.call2(&handlers, &data, &meta)
-                {
-                    self.handler_threw(&thrown);
-                }
+        let event = self.name(delivery.event.name());
+        let channel = self.name(channel.as_str());
+        let seq = delivery.seq as f64;
+        let slice = source
+            .zip(delivery.payload.as_ref())
+            .and_then(|(source, span)| {
+                source
+                    .js_range(span)
+                    .map(|(start, end)| (source.js(), start, end))
+            });
+        let thrown = match slice {
+            Some((frame, start, end)) => deliver_slice(
+                &entry.subscribers,
+                &event,
+                frame,
+                start,
+                end,
+                &channel,
+                &entry.job_id,
+                seq,
+            ),
+            None => deliver_value(
+                &entry.subscribers,
+                &event,
+                &convert::event_data(&delivery.event),
+                &channel,
+                &entry.job_id,
+                seq,
+            ),
+        };
+        if let Some(thrown) = thrown.dyn_ref::<Array>() {
+            for error in thrown.iter() {
+                self.handler_threw(&error);
             }
         }
     }
 }
 
 impl EventSink for Dispatcher {
-    fn deliver(&self, event: Event) {
+    fn deliver(&self, event: Event, source: Option<&SourceFrame>) {
         match event {
-            Event::Job(delivery) => self.deliver_job_event(delivery),
+            Event::Job(delivery) => self.deliver_job_event(delivery, source),
             Event::StateChanged(change) => {
                 self.notify(ListenerKind::State, &convert::state_change(&change));
             }

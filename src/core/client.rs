@@ -3,10 +3,11 @@
 
 use std::collections::{BTreeMap, VecDeque};
 use std::fmt;
+use std::ops::Range;
 
 use super::config::Config;
 use super::events::JobEvent;
-use super::protocol::{Channel, ClientFrame, DecodeError, ServerFrame};
+use super::protocol::{Channel, ClientFrame, DecodeError, Decoded, ServerFrame};
 use super::time::Instant;
 
 /// Identifies one WebSocket the driver opened for the core. Inputs about a socket that is no
@@ -167,6 +168,10 @@ pub struct JobDelivery {
     pub job_id: String,
     pub seq: u64,
     pub event: JobEvent,
+    /// Where the event's `data` lies, in bytes, in the text frame just handled, so a driver can
+    /// give the app the server's own JSON instead of re-encoding `event`. `None` for events
+    /// that did not come from a frame.
+    pub payload: Option<Range<usize>>,
 }
 
 /// What the core tells the app.
@@ -369,9 +374,9 @@ impl Client {
             });
             return;
         }
-        for decoded in ServerFrame::decode_all(text) {
+        for decoded in ServerFrame::decode_spanned(text) {
             match decoded {
-                Ok(frame) => self.handle_server_frame(frame),
+                Ok(Decoded { frame, payload }) => self.handle_server_frame(frame, payload),
                 Err(error) => self.report(ClientError::Decode(error)),
             }
         }
@@ -439,7 +444,7 @@ impl Client {
         }
     }
 
-    fn handle_server_frame(&mut self, frame: ServerFrame) {
+    fn handle_server_frame(&mut self, frame: ServerFrame, payload: Option<Range<usize>>) {
         match frame {
             ServerFrame::Connected {
                 client_id,
@@ -448,7 +453,7 @@ impl Client {
                 self.client_id = Some(client_id);
                 self.server_heartbeat_ms = Some(heartbeat_ms);
             }
-            ServerFrame::Event { id, seq, event } => self.deliver(id, seq, event),
+            ServerFrame::Event { id, seq, event } => self.deliver(id, seq, event, payload),
             ServerFrame::Error { code, message } => {
                 self.report(ClientError::Server { code, message });
             }
@@ -459,7 +464,13 @@ impl Client {
 
     /// Hands a job event to the app unless nobody watches the job any more or it was already
     /// delivered.
-    fn deliver(&mut self, job_id: String, seq: u64, event: JobEvent) {
+    fn deliver(
+        &mut self,
+        job_id: String,
+        seq: u64,
+        event: JobEvent,
+        payload: Option<Range<usize>>,
+    ) {
         let key = (event.channel(), job_id);
         let Some(subscription) = self.subscriptions.get_mut(&key) else {
             // A late event for a job the app just unsubscribed from: nothing to do.
@@ -473,6 +484,7 @@ impl Client {
             job_id: key.1,
             seq,
             event,
+            payload,
         }));
     }
 

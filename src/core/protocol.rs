@@ -11,6 +11,7 @@
 
 use std::borrow::Cow;
 use std::fmt;
+use std::ops::Range;
 
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -202,58 +203,44 @@ fn required<T>(
     value.ok_or(DecodeError::MissingField { frame, field })
 }
 
+/// A decoded server frame and, for an event, where its `data` lies in the WebSocket text frame
+/// it came from (byte offsets). A driver can hand the app the server's own JSON for the payload
+/// instead of re-encoding the typed value; the typed value still proves the payload is valid.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decoded {
+    pub frame: ServerFrame,
+    pub payload: Option<Range<usize>>,
+}
+
 impl ServerFrame {
     /// Decodes one WebSocket text frame, which holds either one frame object or an array of
     /// them (a batch). Each element decodes on its own, so one bad element in a batch costs
     /// only itself.
     pub fn decode_all(text: &str) -> Vec<Result<ServerFrame, DecodeError>> {
+        Self::decode_spanned(text)
+            .into_iter()
+            .map(|decoded| decoded.map(|decoded| decoded.frame))
+            .collect()
+    }
+
+    /// [`ServerFrame::decode_all`], keeping where each event's payload lies in `text`.
+    pub fn decode_spanned(text: &str) -> Vec<Result<Decoded, DecodeError>> {
         let is_batch = text.trim_start().starts_with('[');
         if !is_batch {
-            return vec![Self::decode(text)];
+            return vec![decode_element(text, text)];
         }
         match serde_json::from_str::<Vec<&RawValue>>(text) {
-            Ok(items) => items.iter().map(|item| Self::decode(item.get())).collect(),
+            Ok(items) => items
+                .iter()
+                .map(|item| decode_element(item.get(), text))
+                .collect(),
             Err(error) => vec![Err(DecodeError::Malformed(error.to_string()))],
         }
     }
 
     /// Decodes one frame object.
     pub fn decode(text: &str) -> Result<ServerFrame, DecodeError> {
-        let envelope: Envelope<'_> = serde_json::from_str(text)
-            .map_err(|error| DecodeError::Malformed(error.to_string()))?;
-        let frame = match envelope.kind.as_ref() {
-            "event" => {
-                let channel = required(envelope.channel, "event", "channel")?;
-                let event = required(envelope.event, "event", "event")?;
-                let data = envelope.data.map_or("null", RawValue::get);
-                ServerFrame::Event {
-                    id: required(envelope.id, "event", "id")?.into_owned(),
-                    seq: required(envelope.seq, "event", "seq")?,
-                    event: JobEvent::decode(channel, &event, data)?,
-                }
-            }
-            "connected" => ServerFrame::Connected {
-                client_id: required(envelope.client_id, "connected", "clientId")?.into_owned(),
-                heartbeat_ms: required(envelope.heartbeat_ms, "connected", "heartbeatMs")?,
-            },
-            "subscribed" => ServerFrame::Subscribed {
-                channel: required(envelope.channel, "subscribed", "channel")?,
-                id: required(envelope.id, "subscribed", "id")?.into_owned(),
-                seq: envelope.seq.unwrap_or(0),
-            },
-            "pong" => ServerFrame::Pong {
-                t: required(envelope.t, "pong", "t")?,
-            },
-            "ack" => ServerFrame::Ack {
-                id: required(envelope.id, "ack", "id")?.into_owned(),
-            },
-            "error" => ServerFrame::Error {
-                code: required(envelope.code, "error", "code")?.into_owned(),
-                message: envelope.message.map(Cow::into_owned).unwrap_or_default(),
-            },
-            other => return Err(DecodeError::UnknownFrame(other.to_owned())),
-        };
-        Ok(frame)
+        decode_element(text, text).map(|decoded| decoded.frame)
     }
 
     /// The JSON value of this frame, as the server sends it.
@@ -292,6 +279,53 @@ impl ServerFrame {
     pub fn encode_batch(frames: &[ServerFrame]) -> String {
         serde_json::Value::Array(frames.iter().map(ServerFrame::to_json).collect()).to_string()
     }
+}
+
+/// Decodes `element`, one frame object that is `whole` or a slice of it (a batch element).
+fn decode_element(element: &str, whole: &str) -> Result<Decoded, DecodeError> {
+    let envelope: Envelope<'_> =
+        serde_json::from_str(element).map_err(|error| DecodeError::Malformed(error.to_string()))?;
+    let mut payload = None;
+    let frame = match envelope.kind.as_ref() {
+        "event" => {
+            let channel = required(envelope.channel, "event", "channel")?;
+            let event = required(envelope.event, "event", "event")?;
+            let data = envelope.data.map_or("null", RawValue::get);
+            payload = envelope.data.map(|raw| offset_in(raw.get(), whole));
+            ServerFrame::Event {
+                id: required(envelope.id, "event", "id")?.into_owned(),
+                seq: required(envelope.seq, "event", "seq")?,
+                event: JobEvent::decode(channel, &event, data)?,
+            }
+        }
+        "connected" => ServerFrame::Connected {
+            client_id: required(envelope.client_id, "connected", "clientId")?.into_owned(),
+            heartbeat_ms: required(envelope.heartbeat_ms, "connected", "heartbeatMs")?,
+        },
+        "subscribed" => ServerFrame::Subscribed {
+            channel: required(envelope.channel, "subscribed", "channel")?,
+            id: required(envelope.id, "subscribed", "id")?.into_owned(),
+            seq: envelope.seq.unwrap_or(0),
+        },
+        "pong" => ServerFrame::Pong {
+            t: required(envelope.t, "pong", "t")?,
+        },
+        "ack" => ServerFrame::Ack {
+            id: required(envelope.id, "ack", "id")?.into_owned(),
+        },
+        "error" => ServerFrame::Error {
+            code: required(envelope.code, "error", "code")?.into_owned(),
+            message: envelope.message.map(Cow::into_owned).unwrap_or_default(),
+        },
+        other => return Err(DecodeError::UnknownFrame(other.to_owned())),
+    };
+    Ok(Decoded { frame, payload })
+}
+
+/// The byte range `part` occupies in `whole`, of which it is a slice.
+fn offset_in(part: &str, whole: &str) -> Range<usize> {
+    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
+    start..start + part.len()
 }
 
 impl JobEvent {

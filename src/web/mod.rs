@@ -6,9 +6,11 @@ mod clock;
 mod socket;
 
 use std::cell::{Cell, RefCell};
+use std::ops::Range;
 use std::rc::{Rc, Weak};
 
 use gloo_timers::callback::Timeout;
+use wasm_bindgen::JsValue;
 
 use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
 use clock::Clock;
@@ -16,7 +18,35 @@ use socket::{BrowserSocket, SocketListener, SocketReport};
 
 /// Where the driver delivers the core's events (the JS bindings, or a test).
 pub trait EventSink {
-    fn deliver(&self, event: Event);
+    /// `source` is the text frame the event came from, when it came from one.
+    fn deliver(&self, event: Event, source: Option<&SourceFrame>);
+}
+
+/// The text frame being handled, kept while its events are delivered so that a job event's
+/// payload can be handed to the app as a slice of the browser's own string.
+pub struct SourceFrame {
+    js: JsValue,
+    text: String,
+}
+
+impl SourceFrame {
+    /// The frame as the browser's string.
+    pub fn js(&self) -> &JsValue {
+        &self.js
+    }
+
+    /// The byte range `span` of the frame in UTF-16 code units, as JS's `slice` counts; `None`
+    /// if the range does not fall on character boundaries of the frame.
+    pub fn js_range(&self, span: &Range<usize>) -> Option<(u32, u32)> {
+        let before = self.text.get(..span.start)?;
+        let inside = self.text.get(span.clone())?;
+        let (start, len) = if self.text.is_ascii() {
+            (before.len(), inside.len())
+        } else {
+            (before.encode_utf16().count(), inside.encode_utf16().count())
+        };
+        Some((u32::try_from(start).ok()?, u32::try_from(start + len).ok()?))
+    }
 }
 
 /// A running client in the browser. Dropping it closes the socket and cancels the timer.
@@ -39,6 +69,8 @@ struct Inner {
     /// The deadline the armed timer is for, so an unchanged deadline is not re-armed.
     armed_for: Cell<Option<Instant>>,
     sink: Rc<dyn EventSink>,
+    /// The text frame whose events are being delivered, if any.
+    frame: RefCell<Option<Rc<SourceFrame>>>,
     /// Set while `drain` runs, so a nested call (a JS handler calling back in) leaves the
     /// draining to the outer loop and events keep their order.
     draining: Cell<bool>,
@@ -54,6 +86,7 @@ impl Driver {
             timer: RefCell::new(None),
             armed_for: Cell::new(None),
             sink,
+            frame: RefCell::new(None),
             draining: Cell::new(false),
             this: this.clone(),
         });
@@ -106,7 +139,10 @@ impl Inner {
             }
             let event = self.core.borrow_mut().poll_event();
             match event {
-                Some(event) => self.sink.deliver(event),
+                Some(event) => {
+                    let source = self.frame.borrow().clone();
+                    self.sink.deliver(event, source.as_deref());
+                }
                 None => break,
             }
         }
@@ -177,13 +213,21 @@ impl Inner {
 
 impl SocketListener for Inner {
     fn on_socket_report(&self, socket: SocketId, report: SocketReport) {
-        self.input(|core, now| match report {
-            SocketReport::Opened => core.handle_socket_opened(now, socket),
-            SocketReport::Text(text) => core.handle_frame(now, socket, &text),
-            SocketReport::Binary(bytes) => core.handle_binary_frame(now, socket, bytes),
-            SocketReport::Closed { code, reason } => {
-                core.handle_socket_closed(now, socket, code, &reason)
+        match report {
+            SocketReport::Opened => self.input(|core, now| core.handle_socket_opened(now, socket)),
+            SocketReport::Text(text, js) => {
+                let now = self.clock.now();
+                self.core.borrow_mut().handle_frame(now, socket, &text);
+                *self.frame.borrow_mut() = Some(Rc::new(SourceFrame { js, text }));
+                self.drain();
+                *self.frame.borrow_mut() = None;
             }
-        });
+            SocketReport::Binary(bytes) => {
+                self.input(|core, now| core.handle_binary_frame(now, socket, bytes))
+            }
+            SocketReport::Closed { code, reason } => {
+                self.input(|core, now| core.handle_socket_closed(now, socket, code, &reason))
+            }
+        }
     }
 }

@@ -13,9 +13,14 @@ use crate::core::SocketId;
 /// core can ignore a report from a socket it has already replaced.
 pub enum SocketReport {
     Opened,
-    Text(String),
+    /// A text frame, as Rust text and as the browser's own string (which the app's payloads
+    /// are sliced from without re-encoding).
+    Text(String, wasm_bindgen::JsValue),
     Binary(usize),
-    Closed { code: u16, reason: String },
+    Closed {
+        code: u16,
+        reason: String,
+    },
 }
 
 /// Receives a socket's reports. Implemented by the driver; held weakly so that a socket never
@@ -63,7 +68,7 @@ impl BrowserSocket {
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let data = event.data();
                 match data.as_string() {
-                    Some(text) => report(SocketReport::Text(text)),
+                    Some(text) => report(SocketReport::Text(text, data)),
                     None => {
                         let bytes = data
                             .dyn_ref::<js_sys::ArrayBuffer>()

@@ -11,7 +11,8 @@
 use std::time::Duration;
 
 use jobsocket::core::{
-    Channel, Client, ClientFrame, Config, Event, Instant, ServerFrame, SocketId, Transmit,
+    Channel, Client, ClientFrame, Config, Event, Instant, JobDelivery, ServerFrame, SocketId,
+    Transmit,
 };
 
 /// What the fake server saw of the client.
@@ -124,8 +125,23 @@ impl Scenario {
         self.now = self.now + duration;
     }
 
-    /// Every event emitted since the last call.
+    /// Every event emitted since the last call, with the payload spans of job deliveries
+    /// cleared, so expectations can be written as values; `take_events_with_spans` keeps them.
     pub fn take_events(&mut self) -> Vec<Event> {
+        self.take_events_with_spans()
+            .into_iter()
+            .map(|event| match event {
+                Event::Job(delivery) => Event::Job(JobDelivery {
+                    payload: None,
+                    ..delivery
+                }),
+                other => other,
+            })
+            .collect()
+    }
+
+    /// Every event emitted since the last call, exactly as the client emitted it.
+    pub fn take_events_with_spans(&mut self) -> Vec<Event> {
         std::mem::take(&mut self.events)
     }
 

@@ -1,0 +1,33 @@
+// The hot path of event delivery. One call from wasm hands an event to every subscriber of
+// its job: the payload is parsed by the engine's own JSON.parse from a slice of the string the
+// browser delivered, instead of being built field by field across the wasm boundary.
+// Handlers that throw do not stop the others; what they threw is returned for reporting.
+
+export function deliverSlice(subscribers, event, frame, start, end, channel, jobId, seq) {
+  return deliver(subscribers, event, JSON.parse(frame.slice(start, end)), channel, jobId, seq);
+}
+
+export function deliver(subscribers, event, data, channel, jobId, seq) {
+  const meta = { channel, jobId, seq, event };
+  let thrown;
+  for (let i = 0; i < subscribers.length; i++) {
+    const handlers = subscribers[i];
+    const specific = handlers[event];
+    if (typeof specific === "function") {
+      try {
+        specific.call(handlers, data, meta);
+      } catch (error) {
+        (thrown ??= []).push(error);
+      }
+    }
+    const every = handlers.onEvent;
+    if (typeof every === "function") {
+      try {
+        every.call(handlers, data, meta);
+      } catch (error) {
+        (thrown ??= []).push(error);
+      }
+    }
+  }
+  return thrown;
+}

@@ -1,0 +1,241 @@
+//! The REST surface: start simulated jobs, read their snapshots, draw their thumbnails.
+//!
+//! Request bodies are read as bytes and parsed here rather than by axum's `Json` extractor, so
+//! an empty body means "all defaults" whatever its content type, and every refusal is the same
+//! JSON error shape the snapshot endpoints use for a 404.
+
+use std::time::Duration;
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use jobsocket::core::protocol::Channel;
+use serde::de::DeserializeOwned;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use crate::jobs::plan::{CompositionSpec, GenerationSpec};
+use crate::jobs::{CreateError, Job};
+use crate::state::AppState;
+
+/// Most clips a generation may ask for.
+pub const MAX_CLIPS: u64 = 50;
+/// Most progress steps per clip, or per composition.
+pub const MAX_STEPS: u64 = 100;
+/// Longest time between two events of a job: a minute.
+pub const MAX_STEP_MS: u64 = 60_000;
+/// Most frames a composition may encode.
+pub const MAX_FRAMES: u64 = 10_000_000;
+/// Longest prompt accepted; the simulation ignores it, but it must not be unbounded.
+pub const MAX_PROMPT_CHARS: usize = 2_000;
+
+/// Why a request was refused; answers `{"type":"error","code":…,"message":…}`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ApiError {
+    /// 400: the body is not JSON of the right shape, or a value is out of range.
+    BadRequest(String),
+    /// 404: no job with this id on this channel.
+    NotFound(String),
+    /// 503: the job store is full of running jobs.
+    Busy(String),
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code, message) = match self {
+            ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, "bad_request", message),
+            ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
+            ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message),
+        };
+        let body = ErrorBody {
+            kind: "error",
+            code,
+            message,
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+/// The error body; a struct rather than `json!` so `type` comes first, as in every frame.
+#[derive(Serialize)]
+struct ErrorBody {
+    #[serde(rename = "type")]
+    kind: &'static str,
+    code: &'static str,
+    message: String,
+}
+
+impl From<CreateError> for ApiError {
+    fn from(error: CreateError) -> ApiError {
+        ApiError::Busy(error.to_string())
+    }
+}
+
+/// `GET /healthz`: the server is up.
+pub async fn healthz() -> &'static str {
+    "ok"
+}
+
+/// The body of `POST /api/v1/generations`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+struct GenerationRequest {
+    clips: Option<u64>,
+    steps_per_clip: Option<u64>,
+    step_ms: Option<u64>,
+    #[serde(default)]
+    fail: bool,
+    prompt: Option<String>,
+}
+
+/// The body of `POST /api/v1/compositions`; every field is optional.
+#[derive(Debug, Default, Deserialize)]
+struct CompositionRequest {
+    total_frames: Option<u64>,
+    steps: Option<u64>,
+    step_ms: Option<u64>,
+    #[serde(default)]
+    fail: bool,
+}
+
+/// `POST /api/v1/generations`: starts a simulated generation; 201 with its id.
+pub async fn create_generation(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: GenerationRequest = parse_body(&body)?;
+    if let Some(prompt) = &request.prompt {
+        if prompt.chars().count() > MAX_PROMPT_CHARS {
+            return Err(ApiError::BadRequest(format!(
+                "prompt must be at most {MAX_PROMPT_CHARS} characters"
+            )));
+        }
+    }
+    let spec = GenerationSpec {
+        clips: bounded("clips", request.clips, 3, 1, MAX_CLIPS)? as u32,
+        steps_per_clip: bounded("steps_per_clip", request.steps_per_clip, 4, 1, MAX_STEPS)? as u32,
+        fail: request.fail,
+    };
+    let step = step(&state, request.step_ms)?;
+    let job = state.jobs().start_generation(spec, step)?;
+    Ok(created(&job))
+}
+
+/// `POST /api/v1/compositions`: starts a simulated composition; 201 with its id.
+pub async fn create_composition(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: CompositionRequest = parse_body(&body)?;
+    let spec = CompositionSpec {
+        total_frames: bounded("total_frames", request.total_frames, 240, 1, MAX_FRAMES)?,
+        steps: bounded("steps", request.steps, 8, 1, MAX_STEPS)? as u32,
+        fail: request.fail,
+    };
+    let step = step(&state, request.step_ms)?;
+    let job = state.jobs().start_composition(spec, step)?;
+    Ok(created(&job))
+}
+
+/// `GET /api/v1/generations/{id}`: the generation's snapshot.
+pub async fn generation(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    snapshot(&state, Channel::Generation, &id)
+}
+
+/// `GET /api/v1/compositions/{id}`: the composition's snapshot.
+pub async fn composition(
+    State(state): State<AppState>,
+    Path(id): Path<String>,
+) -> Result<Response, ApiError> {
+    snapshot(&state, Channel::Composition, &id)
+}
+
+/// `GET /thumbnails/{job}/{n}.svg`: a small generated picture, so the demo's images load. Any
+/// job id draws: the picture depends on the id only through its colour.
+pub async fn thumbnail(Path((job, file)): Path<(String, String)>) -> Response {
+    let clip = file
+        .strip_suffix(".svg")
+        .and_then(|number| number.parse::<u32>().ok());
+    let Some(clip) = clip else {
+        return StatusCode::NOT_FOUND.into_response();
+    };
+    let headers = [
+        (header::CONTENT_TYPE, "image/svg+xml"),
+        (header::CACHE_CONTROL, "public, max-age=3600"),
+    ];
+    (headers, thumbnail_svg(&job, clip)).into_response()
+}
+
+fn snapshot(state: &AppState, channel: Channel, id: &str) -> Result<Response, ApiError> {
+    let job = state
+        .jobs()
+        .get(channel, id)
+        .ok_or_else(|| ApiError::NotFound(format!("no {channel} {id}")))?;
+    Ok(Json(job.snapshot()).into_response())
+}
+
+fn created(job: &Job) -> Response {
+    let location = format!("/api/v1/{}s/{}", job.channel(), job.id());
+    let body = json!({"id": job.id(), "status": "queued"});
+    (
+        StatusCode::CREATED,
+        [(header::LOCATION, location)],
+        Json(body),
+    )
+        .into_response()
+}
+
+/// An empty body asks for every default; anything else must be a JSON object of the request.
+fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(T::default());
+    }
+    serde_json::from_slice(body)
+        .map_err(|error| ApiError::BadRequest(format!("invalid JSON body: {error}")))
+}
+
+fn bounded(
+    name: &str,
+    value: Option<u64>,
+    default: u64,
+    min: u64,
+    max: u64,
+) -> Result<u64, ApiError> {
+    match value {
+        None => Ok(default),
+        Some(value) if (min..=max).contains(&value) => Ok(value),
+        Some(value) => Err(ApiError::BadRequest(format!(
+            "{name} must be between {min} and {max}, got {value}"
+        ))),
+    }
+}
+
+/// The time between two events: the request's `step_ms`, or the server's `--step-ms`.
+fn step(state: &AppState, step_ms: Option<u64>) -> Result<Duration, ApiError> {
+    let default = state.config().step_ms;
+    let ms = bounded("step_ms", step_ms, default, 0, MAX_STEP_MS)?;
+    Ok(Duration::from_millis(ms))
+}
+
+/// A rounded rectangle with the clip number on it, its hue picked from the job id and clip
+/// number so neighbouring clips look different.
+fn thumbnail_svg(job: &str, clip: u32) -> String {
+    // FNV-1a: a stable hash in a few lines, unlike std's randomly seeded one.
+    let hash = job
+        .bytes()
+        .chain(clip.to_le_bytes())
+        .fold(0x811c_9dc5_u32, |hash, byte| {
+            (hash ^ u32::from(byte)).wrapping_mul(0x0100_0193)
+        });
+    let hue = hash % 360;
+    format!(
+        "<svg xmlns=\"http://www.w3.org/2000/svg\" width=\"160\" height=\"90\" viewBox=\"0 0 160 90\">\
+         <rect width=\"160\" height=\"90\" rx=\"8\" fill=\"hsl({hue},60%,45%)\"/>\
+         <text x=\"80\" y=\"57\" font-family=\"sans-serif\" font-size=\"32\" text-anchor=\"middle\" \
+         fill=\"#fff\">{clip}</text></svg>"
+    )
+}

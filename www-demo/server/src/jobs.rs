@@ -1,0 +1,304 @@
+//! The job store: simulated jobs, each with its event log, its snapshot and its live broadcast.
+//!
+//! A job's log, snapshot and broadcast change together under the job's one lock, in [`Job::emit`].
+//! That single critical section is what the rest of the server relies on:
+//!
+//! - a snapshot's `seq` is always the last event applied to it;
+//! - the broadcast carries events in `seq` order;
+//! - [`Job::watch`] subscribes to the broadcast and reads the log under the same lock, so every
+//!   event is either in the backlog it returns or on the receiver, never in neither.
+
+pub mod plan;
+pub mod snapshot;
+
+use std::collections::{HashMap, VecDeque};
+use std::fmt;
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::time::Duration;
+
+use jobsocket::core::events::JobEvent;
+use jobsocket::core::protocol::Channel;
+use tokio::sync::broadcast;
+
+use self::plan::{CompositionSpec, GenerationSpec, Plan};
+use self::snapshot::Snapshot;
+
+/// Events a slow subscriber may fall behind by before its receiver lags; a lagging subscriber
+/// catches up from the log, so this bounds memory, not correctness.
+const LIVE_CAPACITY: usize = 64;
+
+/// Jobs the store keeps. Past this, creating a job forgets the oldest finished one, or is
+/// refused when every job is still running: a demo server must not grow without bound.
+pub const MAX_JOBS: usize = 1_000;
+
+/// One logged event of a job.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Logged {
+    /// 1 for the job's first event, then one more for each.
+    pub seq: u64,
+    pub event: JobEvent,
+}
+
+/// What [`Job::watch`] returns: where a new subscriber starts.
+#[derive(Debug)]
+pub struct Watch {
+    /// Every event logged after the watch began.
+    pub live: broadcast::Receiver<Logged>,
+    /// The logged events after the requested `since`, in order.
+    pub backlog: Vec<Logged>,
+    /// The `seq` of the job's last event so far (0 before the first).
+    pub last_seq: u64,
+}
+
+/// One simulated job.
+#[derive(Debug)]
+pub struct Job {
+    id: String,
+    channel: Channel,
+    state: Mutex<JobState>,
+    live: broadcast::Sender<Logged>,
+}
+
+#[derive(Debug)]
+struct JobState {
+    log: Vec<Logged>,
+    snapshot: Snapshot,
+    finished: bool,
+}
+
+impl Job {
+    pub(crate) fn new(id: String, channel: Channel, snapshot: Snapshot) -> Job {
+        Job {
+            id,
+            channel,
+            state: Mutex::new(JobState {
+                log: Vec::new(),
+                snapshot,
+                finished: false,
+            }),
+            live: broadcast::Sender::new(LIVE_CAPACITY),
+        }
+    }
+
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    pub fn channel(&self) -> Channel {
+        self.channel
+    }
+
+    /// Logs `event` with the next `seq`, folds it into the snapshot and broadcasts it, all under
+    /// the job's lock (see the module doc). Returns its `seq`.
+    pub fn emit(&self, event: JobEvent) -> u64 {
+        let mut state = self.lock();
+        let seq = state.log.len() as u64 + 1;
+        state.snapshot.apply(seq, &event);
+        state.finished |= event.is_terminal();
+        let logged = Logged { seq, event };
+        // No receiver is not an error: nobody is watching this job right now.
+        let _ = self.live.send(logged.clone());
+        state.log.push(logged);
+        seq
+    }
+
+    /// Starts watching the job: the events after `since` (all of them without it), and a
+    /// receiver of every later one.
+    pub fn watch(&self, since: Option<u64>) -> Watch {
+        let state = self.lock();
+        let live = self.live.subscribe();
+        Watch {
+            live,
+            backlog: after(&state.log, since.unwrap_or(0)),
+            last_seq: state.log.len() as u64,
+        }
+    }
+
+    /// The logged events with a `seq` greater than `seq`, in order.
+    pub fn events_after(&self, seq: u64) -> Vec<Logged> {
+        after(&self.lock().log, seq)
+    }
+
+    /// The job's current snapshot.
+    pub fn snapshot(&self) -> Snapshot {
+        self.lock().snapshot.clone()
+    }
+
+    /// True once the job has emitted its terminal event.
+    pub fn is_finished(&self) -> bool {
+        self.lock().finished
+    }
+
+    /// Every critical section is a few field updates that cannot panic, so a poisoned lock
+    /// still guards consistent data: take it rather than spread the panic.
+    fn lock(&self) -> MutexGuard<'_, JobState> {
+        self.state.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+fn after(log: &[Logged], seq: u64) -> Vec<Logged> {
+    // seq n sits at index n - 1; a `since` beyond the log selects nothing.
+    let start = usize::try_from(seq).map_or(log.len(), |seq| seq.min(log.len()));
+    log[start..].to_vec()
+}
+
+/// Why a job could not be created.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CreateError {
+    /// [`MAX_JOBS`] jobs are running; try again when one finishes.
+    Full,
+}
+
+impl fmt::Display for CreateError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            CreateError::Full => write!(
+                f,
+                "{MAX_JOBS} jobs are still running; try again when one finishes"
+            ),
+        }
+    }
+}
+
+impl std::error::Error for CreateError {}
+
+/// Every job of the server, by channel and id.
+#[derive(Debug, Default)]
+pub struct JobStore {
+    inner: Mutex<StoreInner>,
+}
+
+#[derive(Debug, Default)]
+struct StoreInner {
+    jobs: HashMap<(Channel, String), Arc<Job>>,
+    /// Creation order, oldest first, to find the job to forget.
+    order: VecDeque<(Channel, String)>,
+    generations: u64,
+    compositions: u64,
+}
+
+impl JobStore {
+    /// Creates generation `gen_<n>` and starts simulating it, one event every `step`.
+    /// Must be called inside a tokio runtime.
+    pub fn start_generation(
+        &self,
+        spec: GenerationSpec,
+        step: Duration,
+    ) -> Result<Arc<Job>, CreateError> {
+        let job = self.insert(Channel::Generation, |inner| {
+            inner.generations += 1;
+            let id = format!("gen_{}", inner.generations);
+            let snapshot = Snapshot::generation(&id, spec.clips);
+            Job::new(id, Channel::Generation, snapshot)
+        })?;
+        run(job.clone(), plan::generation(job.id(), spec), step);
+        Ok(job)
+    }
+
+    /// Creates composition `comp_<n>` and starts simulating it, one event every `step`.
+    /// Must be called inside a tokio runtime.
+    pub fn start_composition(
+        &self,
+        spec: CompositionSpec,
+        step: Duration,
+    ) -> Result<Arc<Job>, CreateError> {
+        let job = self.insert(Channel::Composition, |inner| {
+            inner.compositions += 1;
+            let id = format!("comp_{}", inner.compositions);
+            let snapshot = Snapshot::composition(&id, spec.total_frames);
+            Job::new(id, Channel::Composition, snapshot)
+        })?;
+        let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+        run(
+            job.clone(),
+            plan::composition(job.id(), spec, step_ms),
+            step,
+        );
+        Ok(job)
+    }
+
+    /// The job `id` of `channel`, if the store has it.
+    pub fn get(&self, channel: Channel, id: &str) -> Option<Arc<Job>> {
+        self.lock().jobs.get(&(channel, id.to_owned())).cloned()
+    }
+
+    fn insert(
+        &self,
+        channel: Channel,
+        make: impl FnOnce(&mut StoreInner) -> Job,
+    ) -> Result<Arc<Job>, CreateError> {
+        let mut inner = self.lock();
+        if inner.jobs.len() >= MAX_JOBS {
+            let oldest_finished = inner
+                .order
+                .iter()
+                .position(|key| inner.jobs.get(key).is_none_or(|job| job.is_finished()))
+                .ok_or(CreateError::Full)?;
+            if let Some(key) = inner.order.remove(oldest_finished) {
+                inner.jobs.remove(&key);
+            }
+        }
+        let job = Arc::new(make(&mut inner));
+        let key = (channel, job.id().to_owned());
+        inner.order.push_back(key.clone());
+        inner.jobs.insert(key, job.clone());
+        Ok(job)
+    }
+
+    fn lock(&self) -> MutexGuard<'_, StoreInner> {
+        self.inner.lock().unwrap_or_else(PoisonError::into_inner)
+    }
+}
+
+/// Emits the plan's start events now and the rest one `step` apart, in a task of its own.
+/// A zero step runs the job as fast as the runtime allows (a timer would round it up to 1 ms).
+fn run(job: Arc<Job>, plan: Plan, step: Duration) {
+    for event in plan.at_start {
+        job.emit(event);
+    }
+    tokio::spawn(async move {
+        for event in plan.steps {
+            if step.is_zero() {
+                tokio::task::yield_now().await;
+            } else {
+                tokio::time::sleep(step).await;
+            }
+            job.emit(event);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use jobsocket::core::events::{CompositionEvent, JobFailure};
+
+    fn failure() -> JobEvent {
+        JobEvent::Composition(CompositionEvent::Error(JobFailure {
+            code: "encoding_failed".to_owned(),
+            message: "test".to_owned(),
+            recoverable: true,
+        }))
+    }
+
+    #[test]
+    fn a_watch_splits_events_between_backlog_and_receiver() {
+        let job = Job::new(
+            "comp_1".to_owned(),
+            Channel::Composition,
+            Snapshot::composition("comp_1", 1),
+        );
+        for _ in 0..3 {
+            job.emit(failure());
+        }
+        let mut watch = job.watch(Some(1));
+        assert_eq!(watch.last_seq, 3);
+        let backlog: Vec<u64> = watch.backlog.iter().map(|logged| logged.seq).collect();
+        assert_eq!(backlog, [2, 3]);
+        assert_eq!(job.emit(failure()), 4);
+        assert_eq!(watch.live.try_recv().map(|logged| logged.seq), Ok(4));
+        assert_eq!(job.snapshot().seq(), 4);
+        assert!(job.watch(Some(99)).backlog.is_empty());
+        assert_eq!(job.events_after(0).len(), 4);
+    }
+}

@@ -1,0 +1,88 @@
+//! What every handler shares: the configuration, the jobs, the message log, the shutdown signal.
+
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+
+use tokio::sync::watch;
+
+use crate::Config;
+use crate::jobs::JobStore;
+use crate::messages::MessageLog;
+
+/// The server's shared state; cloning it is cheap and every clone is the same server.
+#[derive(Debug, Clone)]
+pub struct AppState {
+    inner: Arc<Shared>,
+}
+
+#[derive(Debug)]
+struct Shared {
+    config: Config,
+    jobs: JobStore,
+    messages: Mutex<MessageLog>,
+    clients: AtomicU64,
+    /// `true` once the server is stopping. Each open socket holds a receiver, so the sender
+    /// also knows when the last socket is gone ([`AppState::sockets_closed`]).
+    stopping: watch::Sender<bool>,
+}
+
+impl AppState {
+    pub fn new(config: Config) -> AppState {
+        AppState {
+            inner: Arc::new(Shared {
+                config,
+                jobs: JobStore::default(),
+                messages: Mutex::new(MessageLog::default()),
+                clients: AtomicU64::new(0),
+                stopping: watch::Sender::new(false),
+            }),
+        }
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.inner.config
+    }
+
+    pub fn jobs(&self) -> &JobStore {
+        &self.inner.jobs
+    }
+
+    /// A fresh client id for a new socket: `c_1`, `c_2`, …
+    pub fn next_client_id(&self) -> String {
+        let n = self.inner.clients.fetch_add(1, Ordering::Relaxed) + 1;
+        format!("c_{n}")
+    }
+
+    /// Records application message `id`; true if it is new and should be handled.
+    pub fn first_time_message(&self, id: &str) -> bool {
+        self.messages().first_time(id)
+    }
+
+    /// How many distinct application messages the server has handled.
+    pub fn handled_messages(&self) -> u64 {
+        self.messages().handled()
+    }
+
+    /// Tells every open socket to close.
+    pub fn begin_shutdown(&self) {
+        self.inner.stopping.send_replace(true);
+    }
+
+    /// A receiver that turns `true` when the server stops; a socket holds it while it is open.
+    pub fn stopping(&self) -> watch::Receiver<bool> {
+        self.inner.stopping.subscribe()
+    }
+
+    /// Completes when no socket holds a [`AppState::stopping`] receiver any more.
+    pub async fn sockets_closed(&self) {
+        self.inner.stopping.closed().await;
+    }
+
+    fn messages(&self) -> std::sync::MutexGuard<'_, MessageLog> {
+        // The log's updates cannot panic half way, so a poisoned lock still guards a whole log.
+        self.inner
+            .messages
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+    }
+}
