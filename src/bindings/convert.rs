@@ -1,11 +1,11 @@
 //! Conversions between the core's Rust values and the plain JS objects the API promises.
 
 use js_sys::{Object, Reflect};
-use serde::Serialize;
 use wasm_bindgen::JsValue;
 
 use crate::core::{
-    ClientError, CompositionEvent, ConnectionState, GenerationEvent, JobEvent, StateChange,
+    ClientError, CompositionEvent, ConnectionState, GenerationEvent, JobEvent, JobFailure,
+    JobResult, StateChange,
 };
 
 /// Builds a plain object from (key, value) pairs.
@@ -18,27 +18,67 @@ pub fn object(entries: &[(&str, JsValue)]) -> JsValue {
     object.into()
 }
 
-fn plain<T: Serialize>(value: &T) -> JsValue {
-    let serializer = serde_wasm_bindgen::Serializer::json_compatible();
-    // Payloads are structs of strings, numbers and booleans: serializing them cannot fail.
-    value.serialize(&serializer).unwrap_or(JsValue::NULL)
+fn text(value: &str) -> JsValue {
+    JsValue::from_str(value)
 }
 
-/// The event's payload as a plain object, exactly as in `docs/PROTOCOL.md`.
+fn number(value: f64) -> JsValue {
+    JsValue::from_f64(value)
+}
+
+fn result(data: &JobResult) -> JsValue {
+    object(&[
+        ("video_url", text(&data.video_url)),
+        ("thumbnail_url", text(&data.thumbnail_url)),
+        ("duration", number(data.duration)),
+    ])
+}
+
+fn failure(data: &JobFailure) -> JsValue {
+    object(&[
+        ("code", text(&data.code)),
+        ("message", text(&data.message)),
+        ("recoverable", JsValue::from_bool(data.recoverable)),
+    ])
+}
+
+/// The event's payload as a plain object, exactly as in `docs/PROTOCOL.md`. Used for events
+/// that did not arrive in a frame; those that did are handed over as the server's own JSON.
 pub fn event_data(event: &JobEvent) -> JsValue {
     match event {
         JobEvent::Generation(event) => match event {
-            GenerationEvent::Queued(data) => plain(data),
-            GenerationEvent::Progress(data) => plain(data),
-            GenerationEvent::ClipCompleted(data) => plain(data),
-            GenerationEvent::StatusChange(data) => plain(data),
-            GenerationEvent::Completed(data) => plain(data),
-            GenerationEvent::Error(data) => plain(data),
+            GenerationEvent::Queued(data) => {
+                object(&[("position", number(f64::from(data.position)))])
+            }
+            GenerationEvent::Progress(data) => object(&[
+                ("step", text(&data.step)),
+                ("clip_number", number(f64::from(data.clip_number))),
+                ("total_clips", number(f64::from(data.total_clips))),
+                ("percentage", number(data.percentage)),
+                ("message", text(&data.message)),
+            ]),
+            GenerationEvent::ClipCompleted(data) => object(&[
+                ("clip_id", text(&data.clip_id)),
+                ("thumbnail_url", text(&data.thumbnail_url)),
+                ("duration", number(data.duration)),
+            ]),
+            GenerationEvent::StatusChange(data) => object(&[
+                ("old_status", text(data.old_status.as_str())),
+                ("new_status", text(data.new_status.as_str())),
+                ("message", text(&data.message)),
+            ]),
+            GenerationEvent::Completed(data) => result(data),
+            GenerationEvent::Error(data) => failure(data),
         },
         JobEvent::Composition(event) => match event {
-            CompositionEvent::EncodingProgress(data) => plain(data),
-            CompositionEvent::Completed(data) => plain(data),
-            CompositionEvent::Error(data) => plain(data),
+            CompositionEvent::EncodingProgress(data) => object(&[
+                ("percentage", number(data.percentage)),
+                ("frames_processed", number(data.frames_processed as f64)),
+                ("total_frames", number(data.total_frames as f64)),
+                ("estimated_remaining", number(data.estimated_remaining)),
+            ]),
+            CompositionEvent::Completed(data) => result(data),
+            CompositionEvent::Error(data) => failure(data),
         },
     }
 }

@@ -2,13 +2,13 @@
 //! objects of that job's subscribers, state changes and errors to their listeners.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeMap;
 use std::rc::Rc;
 
 use js_sys::{Array, Function};
 use wasm_bindgen::prelude::*;
 
 use super::convert;
+use crate::core::small_map::SmallMap;
 use crate::core::{Channel, Event, JobDelivery};
 use crate::web::{EventSink, SourceFrame};
 
@@ -66,7 +66,7 @@ impl JobEntry {
 #[derive(Default)]
 pub struct Dispatcher {
     next_id: Cell<u32>,
-    jobs: RefCell<BTreeMap<JobKey, Rc<JobEntry>>>,
+    jobs: RefCell<SmallMap<JobKey, Rc<JobEntry>>>,
     /// JS strings of event and channel names, made once: creating a string from wasm costs
     /// more than the rest of a delivery.
     names: RefCell<Vec<(&'static str, JsValue)>>,

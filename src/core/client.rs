@@ -1,13 +1,14 @@
 //! The connection state machine: one socket at a time, the job subscriptions on it, and the
 //! typed events that come out of it.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::VecDeque;
 use std::fmt;
 use std::ops::Range;
 
 use super::config::Config;
 use super::events::JobEvent;
 use super::protocol::{Channel, ClientFrame, DecodeError, Decoded, ServerFrame};
+use super::small_map::SmallMap;
 use super::time::Instant;
 
 /// Identifies one WebSocket the driver opened for the core. Inputs about a socket that is no
@@ -230,7 +231,7 @@ pub struct Client {
     client_id: Option<String>,
     server_heartbeat_ms: Option<u64>,
     next_socket: u64,
-    subscriptions: BTreeMap<SubscriptionKey, Subscription>,
+    subscriptions: SmallMap<SubscriptionKey, Subscription>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -245,7 +246,7 @@ impl Client {
             client_id: None,
             server_heartbeat_ms: None,
             next_socket: 1,
-            subscriptions: BTreeMap::new(),
+            subscriptions: SmallMap::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }

@@ -3,13 +3,13 @@
 //! Field names stay snake_case in JS too: they are the server's payloads, passed through, and
 //! `docs/PROTOCOL.md` is the one place that defines them.
 
-use serde::{Deserialize, Serialize};
-
-use super::protocol::{Channel, PayloadFailure, payload};
+use super::json::Value;
+use super::protocol::{Channel, Payload, PayloadFailure};
 
 /// The life-cycle status of a generation or composition job.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum JobStatus {
     Queued,
     Processing,
@@ -19,6 +19,29 @@ pub enum JobStatus {
 }
 
 impl JobStatus {
+    /// The status of a wire name.
+    pub fn from_name(name: &str) -> Option<JobStatus> {
+        Some(match name {
+            "queued" => JobStatus::Queued,
+            "processing" => JobStatus::Processing,
+            "completed" => JobStatus::Completed,
+            "failed" => JobStatus::Failed,
+            "cancelled" => JobStatus::Cancelled,
+            _ => return None,
+        })
+    }
+
+    /// The name used on the wire.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            JobStatus::Queued => "queued",
+            JobStatus::Processing => "processing",
+            JobStatus::Completed => "completed",
+            JobStatus::Failed => "failed",
+            JobStatus::Cancelled => "cancelled",
+        }
+    }
+
     /// A terminal status never changes again.
     pub fn is_terminal(self) -> bool {
         matches!(
@@ -29,14 +52,16 @@ impl JobStatus {
 }
 
 /// `queued`: the job waits for a worker.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Queued {
     /// Place in the queue, 1 being next.
     pub position: u32,
 }
 
 /// `progress`: a generation advanced by one step.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct Progress {
     /// What the worker is doing now, e.g. `"rendering"`.
     pub step: String,
@@ -45,12 +70,13 @@ pub struct Progress {
     pub total_clips: u32,
     /// Progress of the whole job, 0 to 100.
     pub percentage: f64,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub message: String,
 }
 
 /// `clip_completed`: one clip of a generation is ready.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct ClipCompleted {
     pub clip_id: String,
     pub thumbnail_url: String,
@@ -59,16 +85,18 @@ pub struct ClipCompleted {
 }
 
 /// `status_change`: the job moved from one status to another.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct StatusChange {
     pub old_status: JobStatus,
     pub new_status: JobStatus,
-    #[serde(default)]
+    #[cfg_attr(feature = "serde", serde(default))]
     pub message: String,
 }
 
 /// `completed`: the job's result. Terminal.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct JobResult {
     pub video_url: String,
     pub thumbnail_url: String,
@@ -77,7 +105,8 @@ pub struct JobResult {
 }
 
 /// `error`: the job failed (or hit a problem it may recover from).
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct JobFailure {
     pub code: String,
     pub message: String,
@@ -86,7 +115,8 @@ pub struct JobFailure {
 }
 
 /// `encoding_progress`: a composition encoded more frames.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct EncodingProgress {
     /// Progress of the whole job, 0 to 100.
     pub percentage: f64,
@@ -94,6 +124,28 @@ pub struct EncodingProgress {
     pub total_frames: u64,
     /// Seconds.
     pub estimated_remaining: f64,
+}
+
+impl JobResult {
+    fn decode(data: Option<&Value<'_>>) -> Result<Self, PayloadFailure> {
+        let data = Payload::new(data)?;
+        Ok(JobResult {
+            video_url: data.string("video_url")?,
+            thumbnail_url: data.string("thumbnail_url")?,
+            duration: data.f64("duration")?,
+        })
+    }
+}
+
+impl JobFailure {
+    fn decode(data: Option<&Value<'_>>) -> Result<Self, PayloadFailure> {
+        let data = Payload::new(data)?;
+        Ok(JobFailure {
+            code: data.string("code")?,
+            message: data.string("message")?,
+            recoverable: data.bool("recoverable")?,
+        })
+    }
 }
 
 /// An event of a generation job.
@@ -135,14 +187,42 @@ impl GenerationEvent {
         }
     }
 
-    pub(crate) fn decode(event: &str, data: &str) -> Result<Self, PayloadFailure> {
+    pub(crate) fn decode(event: &str, data: Option<&Value<'_>>) -> Result<Self, PayloadFailure> {
         Ok(match event {
-            "queued" => GenerationEvent::Queued(payload(data)?),
-            "progress" => GenerationEvent::Progress(payload(data)?),
-            "clip_completed" => GenerationEvent::ClipCompleted(payload(data)?),
-            "status_change" => GenerationEvent::StatusChange(payload(data)?),
-            "completed" => GenerationEvent::Completed(payload(data)?),
-            "error" => GenerationEvent::Error(payload(data)?),
+            "queued" => {
+                let data = Payload::new(data)?;
+                GenerationEvent::Queued(Queued {
+                    position: data.u32("position")?,
+                })
+            }
+            "progress" => {
+                let data = Payload::new(data)?;
+                GenerationEvent::Progress(Progress {
+                    step: data.string("step")?,
+                    clip_number: data.u32("clip_number")?,
+                    total_clips: data.u32("total_clips")?,
+                    percentage: data.f64("percentage")?,
+                    message: data.string_or_empty("message")?,
+                })
+            }
+            "clip_completed" => {
+                let data = Payload::new(data)?;
+                GenerationEvent::ClipCompleted(ClipCompleted {
+                    clip_id: data.string("clip_id")?,
+                    thumbnail_url: data.string("thumbnail_url")?,
+                    duration: data.f64("duration")?,
+                })
+            }
+            "status_change" => {
+                let data = Payload::new(data)?;
+                GenerationEvent::StatusChange(StatusChange {
+                    old_status: data.status("old_status")?,
+                    new_status: data.status("new_status")?,
+                    message: data.string_or_empty("message")?,
+                })
+            }
+            "completed" => GenerationEvent::Completed(JobResult::decode(data)?),
+            "error" => GenerationEvent::Error(JobFailure::decode(data)?),
             _ => return Err(PayloadFailure::UnknownName),
         })
     }
@@ -158,11 +238,19 @@ impl CompositionEvent {
         }
     }
 
-    pub(crate) fn decode(event: &str, data: &str) -> Result<Self, PayloadFailure> {
+    pub(crate) fn decode(event: &str, data: Option<&Value<'_>>) -> Result<Self, PayloadFailure> {
         Ok(match event {
-            "encoding_progress" => CompositionEvent::EncodingProgress(payload(data)?),
-            "completed" => CompositionEvent::Completed(payload(data)?),
-            "error" => CompositionEvent::Error(payload(data)?),
+            "encoding_progress" => {
+                let data = Payload::new(data)?;
+                CompositionEvent::EncodingProgress(EncodingProgress {
+                    percentage: data.f64("percentage")?,
+                    frames_processed: data.u64("frames_processed")?,
+                    total_frames: data.u64("total_frames")?,
+                    estimated_remaining: data.f64("estimated_remaining")?,
+                })
+            }
+            "completed" => CompositionEvent::Completed(JobResult::decode(data)?),
+            "error" => CompositionEvent::Error(JobFailure::decode(data)?),
             _ => return Err(PayloadFailure::UnknownName),
         })
     }
@@ -200,8 +288,9 @@ impl JobEvent {
     }
 
     /// The event's payload as a JSON value, as it goes on the wire.
+    #[cfg(feature = "serde")]
     pub fn data_json(&self) -> serde_json::Value {
-        fn value<T: Serialize>(payload: &T) -> serde_json::Value {
+        fn value<T: serde::Serialize>(payload: &T) -> serde_json::Value {
             // Plain structs of strings and numbers always serialize.
             serde_json::to_value(payload).unwrap_or_default()
         }

@@ -6,9 +6,12 @@
 mod client;
 mod config;
 pub mod events;
+pub mod json;
 pub mod protocol;
+pub mod small_map;
 pub mod snapshot;
 mod time;
+pub mod utf16;
 
 pub use client::{
     Client, ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason,
@@ -19,5 +22,5 @@ pub use events::{
     ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
     JobResult, JobStatus, Progress, Queued, StatusChange,
 };
-pub use protocol::{Channel, ClientFrame, DecodeError, ServerFrame};
+pub use protocol::{Channel, ClientFrame, DecodeError, Decoded, RawJson, ServerFrame};
 pub use time::Instant;

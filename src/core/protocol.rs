@@ -1,29 +1,28 @@
 //! Wire protocol v1: the frames the client and the job server exchange, defined once.
 //!
 //! Both the browser client and the reference server (`www-demo/server`) use these types, so the
-//! two cannot drift apart; `docs/PROTOCOL.md` documents every frame with an example.
+//! two cannot drift apart; `docs/PROTOCOL.md` documents every frame with an example, and
+//! `tests/protocol.rs` checks every example against this code.
 //!
 //! Every frame is one JSON object in a WebSocket text frame, tagged by `"type"`. The server may
-//! also batch several frames into one JSON array. Decoding server frames is written by hand over
-//! a flat envelope ([`ServerFrame::decode_all`]) rather than with serde's internally tagged
-//! enums: those buffer the whole frame before dispatching, which is slower, larger in wasm, and
-//! cannot borrow the event payload for its second, event-specific decoding step.
+//! also batch several frames into one JSON array. Decoding and the client's encoding are
+//! written over [`super::json`] rather than serde, for the package's size (see that module);
+//! the server's encoding of frames with floats uses serde_json behind the `serde` feature,
+//! which the browser build leaves off.
 
-use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use serde::{Deserialize, Serialize};
-use serde_json::value::RawValue;
-
 use super::events::{CompositionEvent, GenerationEvent, JobEvent};
+use super::json::{self, Value};
 
 /// The version of the protocol these types speak.
 pub const PROTOCOL_VERSION: u32 = 1;
 
 /// The kind of job a subscription watches; each channel has its own event vocabulary.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
+#[cfg_attr(feature = "serde", serde(rename_all = "snake_case"))]
 pub enum Channel {
     /// AI image or video generation jobs.
     Generation,
@@ -39,6 +38,15 @@ impl Channel {
             Channel::Composition => "composition",
         }
     }
+
+    /// The channel of a wire name.
+    pub fn from_name(name: &str) -> Option<Channel> {
+        match name {
+            "generation" => Some(Channel::Generation),
+            "composition" => Some(Channel::Composition),
+            _ => None,
+        }
+    }
 }
 
 impl fmt::Display for Channel {
@@ -47,38 +55,113 @@ impl fmt::Display for Channel {
     }
 }
 
+/// Text that is known to be one valid JSON value (an application message's `data`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RawJson(String);
+
+impl RawJson {
+    /// Checks that `text` is JSON.
+    pub fn new(text: impl Into<String>) -> Result<RawJson, json::SyntaxError> {
+        let text = text.into();
+        json::parse(&text)?;
+        Ok(RawJson(text))
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
 /// A frame the client sends to the server.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-#[serde(tag = "type", rename_all = "snake_case")]
+#[derive(Debug, Clone, PartialEq)]
 pub enum ClientFrame {
     /// Start receiving a job's events; `since` asks the server to replay every event with a
     /// greater `seq` first.
     Subscribe {
         channel: Channel,
         id: String,
-        #[serde(default, skip_serializing_if = "Option::is_none")]
         since: Option<u64>,
     },
     /// Stop receiving a job's events.
     Unsubscribe { channel: Channel, id: String },
-    /// Heartbeat probe; the server answers with a `pong` carrying the same `t`.
-    Ping { t: f64 },
+    /// Heartbeat probe, `t` being the client's clock in milliseconds; the server answers with
+    /// a `pong` carrying the same `t`.
+    Ping { t: u64 },
     /// An application message; the server acknowledges it with an `ack` carrying `id`, and
-    /// drops a second message with an id it has already seen.
+    /// handles a second message with an id it has already seen only once.
     Message {
         id: String,
         event: String,
-        #[serde(default)]
-        data: serde_json::Value,
+        data: RawJson,
     },
 }
 
 impl ClientFrame {
     /// The JSON text of this frame.
     pub fn encode(&self) -> String {
-        // Serializing these plain enums of strings and numbers cannot fail: serde_json only
-        // fails on maps with non-string keys or on a failing writer, and there are neither.
-        serde_json::to_string(self).unwrap_or_default()
+        let mut out = String::with_capacity(64);
+        match self {
+            ClientFrame::Subscribe { channel, id, since } => {
+                out.push_str(r#"{"type":"subscribe","channel":""#);
+                out.push_str(channel.as_str());
+                out.push_str(r#"","id":"#);
+                json::write_string(&mut out, id);
+                if let Some(since) = since {
+                    out.push_str(r#","since":"#);
+                    json::write_u64(&mut out, *since);
+                }
+            }
+            ClientFrame::Unsubscribe { channel, id } => {
+                out.push_str(r#"{"type":"unsubscribe","channel":""#);
+                out.push_str(channel.as_str());
+                out.push_str(r#"","id":"#);
+                json::write_string(&mut out, id);
+            }
+            ClientFrame::Ping { t } => {
+                out.push_str(r#"{"type":"ping","t":"#);
+                json::write_u64(&mut out, *t);
+            }
+            ClientFrame::Message { id, event, data } => {
+                out.push_str(r#"{"type":"message","id":"#);
+                json::write_string(&mut out, id);
+                out.push_str(r#","event":"#);
+                json::write_string(&mut out, event);
+                out.push_str(r#","data":"#);
+                out.push_str(data.as_str());
+            }
+        }
+        out.push('}');
+        out
+    }
+
+    /// Decodes a frame the client sent (the server's side).
+    pub fn decode(text: &str) -> Result<ClientFrame, DecodeError> {
+        let value = json::parse(text).map_err(|error| DecodeError::Malformed(error.to_string()))?;
+        let frame = Frame::new(&value)?;
+        Ok(match frame.kind {
+            "subscribe" => ClientFrame::Subscribe {
+                channel: frame.channel()?,
+                id: frame.string("id")?,
+                since: frame.optional_u64("since")?,
+            },
+            "unsubscribe" => ClientFrame::Unsubscribe {
+                channel: frame.channel()?,
+                id: frame.string("id")?,
+            },
+            "ping" => ClientFrame::Ping { t: frame.u64("t")? },
+            "message" => ClientFrame::Message {
+                id: frame.string("id")?,
+                event: frame.string("event")?,
+                data: RawJson(
+                    frame
+                        .value
+                        .get("data")
+                        .map_or("null", |data| &text[data.span.clone()])
+                        .to_owned(),
+                ),
+            },
+            other => return Err(DecodeError::UnknownFrame(other.to_owned())),
+        })
     }
 }
 
@@ -102,21 +185,20 @@ pub enum ServerFrame {
         seq: u64,
         event: JobEvent,
     },
-    /// Answer to a `ping`.
-    Pong { t: f64 },
+    /// Answer to a `ping`, with its `t`.
+    Pong { t: u64 },
     /// The server handled the application message with this id.
     Ack { id: String },
     /// The server could not handle something the client sent.
     Error { code: String, message: String },
 }
 
-/// Why a frame from the server could not be understood. The frame is dropped; the connection
-/// stays up.
+/// Why a frame could not be understood. The frame is dropped; the connection stays up.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum DecodeError {
-    /// The text is not JSON, or a field has the wrong type.
+    /// The text is not JSON, not an object, or a field has the wrong type.
     Malformed(String),
-    /// A well-formed frame whose `type` this client does not know.
+    /// A well-formed frame whose `type` this side does not know.
     UnknownFrame(String),
     /// A required field of this frame type is absent.
     MissingField {
@@ -168,41 +250,6 @@ impl fmt::Display for DecodeError {
 
 impl std::error::Error for DecodeError {}
 
-/// Every field any server frame may carry, so one pass of serde reads any frame.
-#[derive(Deserialize)]
-struct Envelope<'a> {
-    #[serde(rename = "type", borrow)]
-    kind: Cow<'a, str>,
-    #[serde(default)]
-    channel: Option<Channel>,
-    #[serde(default, borrow)]
-    id: Option<Cow<'a, str>>,
-    #[serde(default)]
-    seq: Option<u64>,
-    #[serde(default, borrow)]
-    event: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    data: Option<&'a RawValue>,
-    #[serde(default, rename = "clientId", borrow)]
-    client_id: Option<Cow<'a, str>>,
-    #[serde(default, rename = "heartbeatMs")]
-    heartbeat_ms: Option<u64>,
-    #[serde(default)]
-    t: Option<f64>,
-    #[serde(default, borrow)]
-    code: Option<Cow<'a, str>>,
-    #[serde(default, borrow)]
-    message: Option<Cow<'a, str>>,
-}
-
-fn required<T>(
-    value: Option<T>,
-    frame: &'static str,
-    field: &'static str,
-) -> Result<T, DecodeError> {
-    value.ok_or(DecodeError::MissingField { frame, field })
-}
-
 /// A decoded server frame and, for an event, where its `data` lies in the WebSocket text frame
 /// it came from (byte offsets). A driver can hand the app the server's own JSON for the payload
 /// instead of re-encoding the typed value; the typed value still proves the payload is valid.
@@ -225,112 +272,183 @@ impl ServerFrame {
 
     /// [`ServerFrame::decode_all`], keeping where each event's payload lies in `text`.
     pub fn decode_spanned(text: &str) -> Vec<Result<Decoded, DecodeError>> {
-        let is_batch = text.trim_start().starts_with('[');
-        if !is_batch {
-            return vec![decode_element(text, text)];
-        }
-        match serde_json::from_str::<Vec<&RawValue>>(text) {
-            Ok(items) => items
-                .iter()
-                .map(|item| decode_element(item.get(), text))
-                .collect(),
+        match json::parse(text) {
+            Ok(Value {
+                kind: json::Kind::Array(items),
+                ..
+            }) => items.iter().map(decode_server_frame).collect(),
+            Ok(value) => vec![decode_server_frame(&value)],
             Err(error) => vec![Err(DecodeError::Malformed(error.to_string()))],
         }
     }
 
     /// Decodes one frame object.
     pub fn decode(text: &str) -> Result<ServerFrame, DecodeError> {
-        decode_element(text, text).map(|decoded| decoded.frame)
-    }
-
-    /// The JSON value of this frame, as the server sends it.
-    pub fn to_json(&self) -> serde_json::Value {
-        use serde_json::json;
-        match self {
-            ServerFrame::Connected {
-                client_id,
-                heartbeat_ms,
-            } => json!({"type": "connected", "clientId": client_id, "heartbeatMs": heartbeat_ms}),
-            ServerFrame::Subscribed { channel, id, seq } => {
-                json!({"type": "subscribed", "channel": channel, "id": id, "seq": seq})
-            }
-            ServerFrame::Event { id, seq, event } => json!({
-                "type": "event",
-                "channel": event.channel(),
-                "id": id,
-                "seq": seq,
-                "event": event.name(),
-                "data": event.data_json(),
-            }),
-            ServerFrame::Pong { t } => json!({"type": "pong", "t": t}),
-            ServerFrame::Ack { id } => json!({"type": "ack", "id": id}),
-            ServerFrame::Error { code, message } => {
-                json!({"type": "error", "code": code, "message": message})
-            }
-        }
-    }
-
-    /// The JSON text of this frame.
-    pub fn encode(&self) -> String {
-        self.to_json().to_string()
-    }
-
-    /// The JSON text of several frames batched into one WebSocket frame.
-    pub fn encode_batch(frames: &[ServerFrame]) -> String {
-        serde_json::Value::Array(frames.iter().map(ServerFrame::to_json).collect()).to_string()
+        let value = json::parse(text).map_err(|error| DecodeError::Malformed(error.to_string()))?;
+        decode_server_frame(&value).map(|decoded| decoded.frame)
     }
 }
 
-/// Decodes `element`, one frame object that is `whole` or a slice of it (a batch element).
-fn decode_element(element: &str, whole: &str) -> Result<Decoded, DecodeError> {
-    let envelope: Envelope<'_> =
-        serde_json::from_str(element).map_err(|error| DecodeError::Malformed(error.to_string()))?;
+fn decode_server_frame(value: &Value<'_>) -> Result<Decoded, DecodeError> {
+    let frame = Frame::new(value)?;
     let mut payload = None;
-    let frame = match envelope.kind.as_ref() {
+    let decoded = match frame.kind {
         "event" => {
-            let channel = required(envelope.channel, "event", "channel")?;
-            let event = required(envelope.event, "event", "event")?;
-            let data = envelope.data.map_or("null", RawValue::get);
-            payload = envelope.data.map(|raw| offset_in(raw.get(), whole));
+            let channel = frame.channel()?;
+            let event = frame.str("event")?;
+            let data = value.get("data");
+            payload = data.map(|data| data.span.clone());
             ServerFrame::Event {
-                id: required(envelope.id, "event", "id")?.into_owned(),
-                seq: required(envelope.seq, "event", "seq")?,
-                event: JobEvent::decode(channel, &event, data)?,
+                id: frame.string("id")?,
+                seq: frame.u64("seq")?,
+                event: JobEvent::decode_value(channel, event, data)?,
             }
         }
         "connected" => ServerFrame::Connected {
-            client_id: required(envelope.client_id, "connected", "clientId")?.into_owned(),
-            heartbeat_ms: required(envelope.heartbeat_ms, "connected", "heartbeatMs")?,
+            client_id: frame.string("clientId")?,
+            heartbeat_ms: frame.u64("heartbeatMs")?,
         },
         "subscribed" => ServerFrame::Subscribed {
-            channel: required(envelope.channel, "subscribed", "channel")?,
-            id: required(envelope.id, "subscribed", "id")?.into_owned(),
-            seq: envelope.seq.unwrap_or(0),
+            channel: frame.channel()?,
+            id: frame.string("id")?,
+            seq: frame.optional_u64("seq")?.unwrap_or(0),
         },
-        "pong" => ServerFrame::Pong {
-            t: required(envelope.t, "pong", "t")?,
-        },
+        "pong" => ServerFrame::Pong { t: frame.u64("t")? },
         "ack" => ServerFrame::Ack {
-            id: required(envelope.id, "ack", "id")?.into_owned(),
+            id: frame.string("id")?,
         },
         "error" => ServerFrame::Error {
-            code: required(envelope.code, "error", "code")?.into_owned(),
-            message: envelope.message.map(Cow::into_owned).unwrap_or_default(),
+            code: frame.string("code")?,
+            message: frame.optional_string("message")?.unwrap_or_default(),
         },
         other => return Err(DecodeError::UnknownFrame(other.to_owned())),
     };
-    Ok(Decoded { frame, payload })
+    Ok(Decoded {
+        frame: decoded,
+        payload,
+    })
 }
 
-/// The byte range `part` occupies in `whole`, of which it is a slice.
-fn offset_in(part: &str, whole: &str) -> Range<usize> {
-    let start = (part.as_ptr() as usize).saturating_sub(whole.as_ptr() as usize);
-    start..start + part.len()
+/// A frame object with its `type` read, and typed access to its fields with errors that name
+/// the frame and the field.
+struct Frame<'v, 'a> {
+    value: &'v Value<'a>,
+    kind: &'v str,
+    /// The frame type as a static name for [`DecodeError::MissingField`].
+    static_kind: &'static str,
+}
+
+const FRAME_TYPES: [&str; 10] = [
+    "event",
+    "connected",
+    "subscribed",
+    "pong",
+    "ack",
+    "error",
+    "subscribe",
+    "unsubscribe",
+    "ping",
+    "message",
+];
+
+impl<'v, 'a> Frame<'v, 'a> {
+    fn new(value: &'v Value<'a>) -> Result<Self, DecodeError> {
+        if value.as_object().is_none() {
+            return Err(DecodeError::Malformed(format!(
+                "a frame must be a JSON object, not {}",
+                value.type_name()
+            )));
+        }
+        let kind = match value.get("type") {
+            Some(kind) => kind.as_str().ok_or_else(|| {
+                DecodeError::Malformed("the frame's \"type\" must be a string".to_owned())
+            })?,
+            None => {
+                return Err(DecodeError::Malformed(
+                    "a frame without a \"type\"".to_owned(),
+                ));
+            }
+        };
+        let static_kind = FRAME_TYPES
+            .iter()
+            .find(|known| **known == kind)
+            .copied()
+            .unwrap_or("frame");
+        Ok(Frame {
+            value,
+            kind,
+            static_kind,
+        })
+    }
+
+    fn field(&self, name: &'static str) -> Result<&'v Value<'a>, DecodeError> {
+        self.value.get(name).ok_or(DecodeError::MissingField {
+            frame: self.static_kind,
+            field: name,
+        })
+    }
+
+    fn wrong_type(&self, name: &str, expected: &str) -> DecodeError {
+        DecodeError::Malformed(format!(
+            "the \"{name}\" field of a \"{}\" frame must be {expected}",
+            self.kind
+        ))
+    }
+
+    fn str(&self, name: &'static str) -> Result<&'v str, DecodeError> {
+        self.field(name)?
+            .as_str()
+            .ok_or_else(|| self.wrong_type(name, "a string"))
+    }
+
+    fn string(&self, name: &'static str) -> Result<String, DecodeError> {
+        self.str(name).map(str::to_owned)
+    }
+
+    fn optional_string(&self, name: &'static str) -> Result<Option<String>, DecodeError> {
+        match self.value.get(name) {
+            None => Ok(None),
+            Some(value) if value.is_null() => Ok(None),
+            Some(_) => self.string(name).map(Some),
+        }
+    }
+
+    fn u64(&self, name: &'static str) -> Result<u64, DecodeError> {
+        self.field(name)?
+            .as_u64()
+            .ok_or_else(|| self.wrong_type(name, "an unsigned integer"))
+    }
+
+    fn optional_u64(&self, name: &'static str) -> Result<Option<u64>, DecodeError> {
+        match self.value.get(name) {
+            None => Ok(None),
+            Some(value) if value.is_null() => Ok(None),
+            Some(_) => self.u64(name).map(Some),
+        }
+    }
+
+    fn channel(&self) -> Result<Channel, DecodeError> {
+        Channel::from_name(self.str("channel")?)
+            .ok_or_else(|| self.wrong_type("channel", "\"generation\" or \"composition\""))
+    }
 }
 
 impl JobEvent {
     /// Decodes the `data` of an event frame by its channel and event name.
     pub fn decode(channel: Channel, event: &str, data: &str) -> Result<JobEvent, DecodeError> {
+        let value = json::parse(data).map_err(|error| DecodeError::InvalidPayload {
+            channel,
+            event: event.to_owned(),
+            reason: error.to_string(),
+        })?;
+        JobEvent::decode_value(channel, event, Some(&value))
+    }
+
+    fn decode_value(
+        channel: Channel,
+        event: &str,
+        data: Option<&Value<'_>>,
+    ) -> Result<JobEvent, DecodeError> {
         let decoded = match channel {
             Channel::Generation => GenerationEvent::decode(event, data).map(JobEvent::Generation),
             Channel::Composition => {
@@ -357,7 +475,131 @@ pub(crate) enum PayloadFailure {
     Invalid(String),
 }
 
-/// Decodes an event payload of a known shape.
-pub(crate) fn payload<'a, T: Deserialize<'a>>(data: &'a str) -> Result<T, PayloadFailure> {
-    serde_json::from_str(data).map_err(|error| PayloadFailure::Invalid(error.to_string()))
+/// Typed access to the fields of an event's `data` object.
+pub(crate) struct Payload<'v, 'a> {
+    object: &'v Value<'a>,
+}
+
+impl<'v, 'a> Payload<'v, 'a> {
+    pub(crate) fn new(data: Option<&'v Value<'a>>) -> Result<Self, PayloadFailure> {
+        match data {
+            Some(object) if object.as_object().is_some() => Ok(Payload { object }),
+            Some(other) => Err(PayloadFailure::Invalid(format!(
+                "data must be an object, not {}",
+                other.type_name()
+            ))),
+            None => Err(PayloadFailure::Invalid("the event has no data".to_owned())),
+        }
+    }
+
+    fn field(&self, name: &str, expected: &str) -> Result<&'v Value<'a>, PayloadFailure> {
+        self.object.get(name).ok_or_else(|| {
+            PayloadFailure::Invalid(format!("missing field \"{name}\" ({expected})"))
+        })
+    }
+
+    fn typed<T>(
+        &self,
+        name: &str,
+        expected: &str,
+        read: impl FnOnce(&Value<'a>) -> Option<T>,
+    ) -> Result<T, PayloadFailure> {
+        let value = self.field(name, expected)?;
+        read(value).ok_or_else(|| {
+            PayloadFailure::Invalid(format!(
+                "field \"{name}\" must be {expected}, not {}",
+                value.type_name()
+            ))
+        })
+    }
+
+    pub(crate) fn string(&self, name: &str) -> Result<String, PayloadFailure> {
+        self.typed(name, "a string", |value| value.as_str().map(str::to_owned))
+    }
+
+    /// A string that may be absent or null, read as empty.
+    pub(crate) fn string_or_empty(&self, name: &str) -> Result<String, PayloadFailure> {
+        match self.object.get(name) {
+            None => Ok(String::new()),
+            Some(value) if value.is_null() => Ok(String::new()),
+            Some(_) => self.string(name),
+        }
+    }
+
+    pub(crate) fn f64(&self, name: &str) -> Result<f64, PayloadFailure> {
+        self.typed(name, "a number", Value::as_f64)
+    }
+
+    pub(crate) fn u64(&self, name: &str) -> Result<u64, PayloadFailure> {
+        self.typed(name, "an unsigned integer", Value::as_u64)
+    }
+
+    pub(crate) fn u32(&self, name: &str) -> Result<u32, PayloadFailure> {
+        self.typed(name, "an unsigned 32-bit integer", |value| {
+            value.as_u64().and_then(|number| u32::try_from(number).ok())
+        })
+    }
+
+    pub(crate) fn bool(&self, name: &str) -> Result<bool, PayloadFailure> {
+        self.typed(name, "a boolean", Value::as_bool)
+    }
+
+    pub(crate) fn status(&self, name: &str) -> Result<super::events::JobStatus, PayloadFailure> {
+        self.typed(
+            name,
+            "a job status (queued, processing, completed, failed, cancelled)",
+            |value| value.as_str().and_then(super::events::JobStatus::from_name),
+        )
+    }
+}
+
+#[cfg(feature = "serde")]
+mod server_encoding {
+    //! The server's encoding of its frames. Payloads hold floats, whose shortest exact
+    //! formatting serde_json does well; the browser build never encodes server frames, so this
+    //! lives behind the `serde` feature the reference server turns on.
+
+    use serde_json::json;
+
+    use super::ServerFrame;
+
+    impl ServerFrame {
+        /// The JSON value of this frame, as the server sends it.
+        pub fn to_json(&self) -> serde_json::Value {
+            match self {
+                ServerFrame::Connected {
+                    client_id,
+                    heartbeat_ms,
+                } => {
+                    json!({"type": "connected", "clientId": client_id, "heartbeatMs": heartbeat_ms})
+                }
+                ServerFrame::Subscribed { channel, id, seq } => {
+                    json!({"type": "subscribed", "channel": channel, "id": id, "seq": seq})
+                }
+                ServerFrame::Event { id, seq, event } => json!({
+                    "type": "event",
+                    "channel": event.channel(),
+                    "id": id,
+                    "seq": seq,
+                    "event": event.name(),
+                    "data": event.data_json(),
+                }),
+                ServerFrame::Pong { t } => json!({"type": "pong", "t": t}),
+                ServerFrame::Ack { id } => json!({"type": "ack", "id": id}),
+                ServerFrame::Error { code, message } => {
+                    json!({"type": "error", "code": code, "message": message})
+                }
+            }
+        }
+
+        /// The JSON text of this frame.
+        pub fn encode(&self) -> String {
+            self.to_json().to_string()
+        }
+
+        /// The JSON text of several frames batched into one WebSocket frame.
+        pub fn encode_batch(frames: &[ServerFrame]) -> String {
+            serde_json::Value::Array(frames.iter().map(ServerFrame::to_json).collect()).to_string()
+        }
+    }
 }

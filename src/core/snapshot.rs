@@ -2,12 +2,11 @@
 //! `GET /api/v1/compositions/{id}`): the polling fallback turns them back into events, so their
 //! shape is part of the protocol and lives beside it.
 
-use serde::{Deserialize, Serialize};
-
 use super::events::{ClipCompleted, JobFailure, JobResult, JobStatus};
 
 /// Where a generation stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerationSnapshot {
     pub id: String,
     pub status: JobStatus,
@@ -22,7 +21,8 @@ pub struct GenerationSnapshot {
 }
 
 /// The latest progress of a generation.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct GenerationProgressSnapshot {
     pub percentage: f64,
     pub step: String,
@@ -32,7 +32,8 @@ pub struct GenerationProgressSnapshot {
 }
 
 /// Where a composition stands.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CompositionSnapshot {
     pub id: String,
     pub status: JobStatus,
@@ -44,7 +45,8 @@ pub struct CompositionSnapshot {
 }
 
 /// The latest encoding progress of a composition.
-#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Default)]
+#[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
 pub struct CompositionProgressSnapshot {
     pub percentage: f64,
     pub frames_processed: u64,

@@ -12,6 +12,7 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsValue;
 
+use crate::core::utf16::Utf16Index;
 use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
 use clock::Clock;
 use socket::{BrowserSocket, SocketListener, SocketReport};
@@ -27,25 +28,26 @@ pub trait EventSink {
 pub struct SourceFrame {
     js: JsValue,
     text: String,
+    offsets: Utf16Index,
 }
 
 impl SourceFrame {
+    fn new(js: JsValue, text: String) -> Self {
+        SourceFrame {
+            js,
+            offsets: Utf16Index::new(&text),
+            text,
+        }
+    }
+
     /// The frame as the browser's string.
     pub fn js(&self) -> &JsValue {
         &self.js
     }
 
-    /// The byte range `span` of the frame in UTF-16 code units, as JS's `slice` counts; `None`
-    /// if the range does not fall on character boundaries of the frame.
+    /// The byte range `span` of the frame in UTF-16 code units, as JS's `slice` counts.
     pub fn js_range(&self, span: &Range<usize>) -> Option<(u32, u32)> {
-        let before = self.text.get(..span.start)?;
-        let inside = self.text.get(span.clone())?;
-        let (start, len) = if self.text.is_ascii() {
-            (before.len(), inside.len())
-        } else {
-            (before.encode_utf16().count(), inside.encode_utf16().count())
-        };
-        Some((u32::try_from(start).ok()?, u32::try_from(start + len).ok()?))
+        self.offsets.range(&self.text, span)
     }
 }
 
@@ -218,7 +220,7 @@ impl SocketListener for Inner {
             SocketReport::Text(text, js) => {
                 let now = self.clock.now();
                 self.core.borrow_mut().handle_frame(now, socket, &text);
-                *self.frame.borrow_mut() = Some(Rc::new(SourceFrame { js, text }));
+                *self.frame.borrow_mut() = Some(Rc::new(SourceFrame::new(js, text)));
                 self.drain();
                 *self.frame.borrow_mut() = None;
             }

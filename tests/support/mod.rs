@@ -160,8 +160,9 @@ impl Scenario {
                     self.server.pending_opens.push((socket, url));
                 }
                 Transmit::Send { socket, text } => {
-                    let frame: ClientFrame = serde_json::from_str(&text)
-                        .unwrap_or_else(|error| panic!("client sent invalid JSON {text}: {error}"));
+                    let frame = ClientFrame::decode(&text).unwrap_or_else(|error| {
+                        panic!("client sent an invalid frame {text}: {error}")
+                    });
                     self.server.received.push((socket, frame));
                 }
                 Transmit::CloseSocket {

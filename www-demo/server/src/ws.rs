@@ -168,7 +168,7 @@ struct Connection {
 impl Connection {
     /// Handles one text frame from the client.
     async fn handle(&mut self, text: &str) -> Result<(), Gone> {
-        let frame = match serde_json::from_str::<ClientFrame>(text) {
+        let frame = match ClientFrame::decode(text) {
             Ok(frame) => frame,
             Err(error) => {
                 return self
