@@ -39,8 +39,7 @@ pub fn parse(options: JsValue) -> Result<Config, JsError> {
         let key = key.as_string().unwrap_or_default();
         if !KNOWN.contains(&key.as_str()) {
             return Err(invalid(&format!(
-                "unknown option \"{key}\" (known: {})",
-                KNOWN.join(", ")
+                "unknown option \"{key}\" (known: url, connectTimeoutMs, maxFrameBytes)"
             )));
         }
     }

@@ -29,8 +29,16 @@ impl Config {
 /// The WebSocket URL for `url`. `http(s)://` URLs are accepted and turned into `ws(s)://`, so an
 /// app can pass its API origin as it already knows it.
 pub fn websocket_url(url: &str) -> Result<String, String> {
-    let scheme_end = url.find("://").unwrap_or(0);
-    let (scheme, rest) = url.split_at(scheme_end);
+    // A byte search, not `str::find`: the substring searcher alone weighs 1.5 KB of wasm.
+    let scheme_end = url
+        .as_bytes()
+        .windows(3)
+        .position(|window| window == b"://")
+        .unwrap_or(0);
+    let (scheme, rest) = (
+        url.get(..scheme_end).unwrap_or_default(),
+        url.get(scheme_end..).unwrap_or_default(),
+    );
     match scheme.to_ascii_lowercase().as_str() {
         "ws" | "wss" => Ok(url.to_owned()),
         "http" => Ok(format!("ws{rest}")),

@@ -139,6 +139,13 @@ struct Reader<'a> {
 }
 
 impl<'a> Reader<'a> {
+    /// The text between two offsets. Every caller stops at ASCII bytes of valid UTF-8, so the
+    /// range always falls on character boundaries; `get` keeps the panicking slice path (and
+    /// its formatting code) out of the binary all the same.
+    fn slice(&self, start: usize, end: usize) -> &'a str {
+        self.text.get(start..end).unwrap_or_default()
+    }
+
     fn error(&self, reason: &'static str) -> SyntaxError {
         SyntaxError {
             offset: self.at,
@@ -287,7 +294,7 @@ impl<'a> Reader<'a> {
                 return Err(self.error("expected a digit in the exponent"));
             }
         }
-        Ok(&self.text[start..self.at])
+        Ok(self.slice(start, self.at))
     }
 
     /// Reads a string starting at its opening quote. Borrowed from the text unless it has
@@ -298,7 +305,7 @@ impl<'a> Reader<'a> {
         loop {
             match self.peek() {
                 Some(b'"') => {
-                    let text = &self.text[start..self.at];
+                    let text = self.slice(start, self.at);
                     self.at += 1;
                     return Ok(Cow::Borrowed(text));
                 }
@@ -308,7 +315,7 @@ impl<'a> Reader<'a> {
                 None => return Err(self.error("unterminated string")),
             }
         }
-        let mut owned = String::from(&self.text[start..self.at]);
+        let mut owned = String::from(self.slice(start, self.at));
         loop {
             match self.peek() {
                 Some(b'"') => {
@@ -347,7 +354,7 @@ impl<'a> Reader<'a> {
                         }
                         self.at += 1;
                     }
-                    owned.push_str(&self.text[run_start..self.at]);
+                    owned.push_str(self.slice(run_start, self.at));
                 }
                 None => return Err(self.error("unterminated string")),
             }

@@ -156,7 +156,8 @@ impl ClientFrame {
                     frame
                         .value
                         .get("data")
-                        .map_or("null", |data| &text[data.span.clone()])
+                        .and_then(|data| text.get(data.span.clone()))
+                        .unwrap_or("null")
                         .to_owned(),
                 ),
             },
