@@ -63,13 +63,14 @@ impl JobEntry {
 
 /// The app's callbacks, by what they listen to. Each registration has an id so it can be
 /// removed on its own.
-#[derive(Default)]
 pub struct Dispatcher {
     next_id: Cell<u32>,
     jobs: RefCell<SmallMap<JobKey, Rc<JobEntry>>>,
-    /// JS strings of event and channel names, made once: creating a string from wasm costs
-    /// more than the rest of a delivery.
-    names: RefCell<Vec<(&'static str, JsValue)>>,
+    /// JS strings of every event and channel name, made once up front: creating a string
+    /// from wasm, or even cloning a handle to one, is a call across the boundary.
+    names: Vec<(&'static str, JsValue)>,
+    /// `undefined`, for a name missing from [`NAMES`] (a new event added without it).
+    unnamed: JsValue,
     state_listeners: RefCell<Vec<(u32, Function)>>,
     error_listeners: RefCell<Vec<(u32, Function)>>,
 }
@@ -81,7 +82,34 @@ pub enum ListenerKind {
     Error,
 }
 
+/// Every name [`Dispatcher::name`] is asked for.
+const NAMES: [&str; 9] = [
+    "queued",
+    "progress",
+    "clip_completed",
+    "status_change",
+    "completed",
+    "error",
+    "encoding_progress",
+    "generation",
+    "composition",
+];
+
 impl Dispatcher {
+    pub fn new() -> Self {
+        Dispatcher {
+            next_id: Cell::new(0),
+            jobs: RefCell::new(SmallMap::default()),
+            names: NAMES
+                .iter()
+                .map(|name| (*name, JsValue::from_str(name)))
+                .collect(),
+            unnamed: JsValue::UNDEFINED,
+            state_listeners: RefCell::new(Vec::new()),
+            error_listeners: RefCell::new(Vec::new()),
+        }
+    }
+
     fn next_id(&self) -> u32 {
         let id = self.next_id.get().wrapping_add(1);
         self.next_id.set(id);
@@ -124,14 +152,11 @@ impl Dispatcher {
         true
     }
 
-    fn name(&self, name: &'static str) -> JsValue {
-        let mut names = self.names.borrow_mut();
-        if let Some((_, value)) = names.iter().find(|(known, _)| *known == name) {
-            return value.clone();
-        }
-        let value = JsValue::from_str(name);
-        names.push((name, value.clone()));
-        value
+    fn name(&self, name: &str) -> &JsValue {
+        self.names
+            .iter()
+            .find(|(known, _)| *known == name)
+            .map_or(&self.unnamed, |(_, value)| value)
     }
 
     pub fn add_listener(&self, kind: ListenerKind, callback: Function) -> u32 {
@@ -218,19 +243,19 @@ impl Dispatcher {
         let thrown = match slice {
             Some((frame, start, end)) => deliver_slice(
                 &entry.subscribers,
-                &event,
+                event,
                 frame,
                 start,
                 end,
-                &channel,
+                channel,
                 &entry.job_id,
                 seq,
             ),
             None => deliver_value(
                 &entry.subscribers,
-                &event,
+                event,
                 &convert::event_data(&delivery.event),
-                &channel,
+                channel,
                 &entry.job_id,
                 seq,
             ),

@@ -31,7 +31,7 @@ impl JobSocket {
         #[wasm_bindgen(unchecked_param_type = "JobSocketOptions")] options: JsValue,
     ) -> Result<JobSocket, JsError> {
         let config = options::parse(options)?;
-        let dispatcher = Rc::new(Dispatcher::default());
+        let dispatcher = Rc::new(Dispatcher::new());
         let driver = Driver::new(config, dispatcher.clone());
         Ok(JobSocket { driver, dispatcher })
     }

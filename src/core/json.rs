@@ -206,7 +206,8 @@ impl<'a> Reader<'a> {
             return Err(self.error("nesting too deep"));
         }
         self.at += 1; // '{'
-        let mut members = Vec::new();
+        // Protocol frames have up to seven members: one allocation, no regrowth.
+        let mut members = Vec::with_capacity(8);
         self.skip_whitespace();
         if self.peek() == Some(b'}') {
             self.at += 1;
