@@ -73,7 +73,11 @@ fn connect_opens_one_socket_to_the_configured_url() {
     scenario.connect();
     scenario.connect();
     assert_eq!(scenario.server.pending_opens.len(), 1);
-    assert_eq!(scenario.server.pending_opens[0].1, URL);
+    assert!(
+        scenario
+            .pending_url()
+            .starts_with(&format!("{URL}?requestId="))
+    );
     assert_eq!(
         scenario.take_events(),
         vec![state_change(
@@ -159,6 +163,10 @@ fn job_events_are_delivered_typed_and_in_order() {
                 event: JobEvent::Generation(GenerationEvent::Completed(result)),
                 payload: None,
             }),
+            Event::SubscriptionEnded {
+                channel: Channel::Generation,
+                job_id: "gen_1".to_owned()
+            },
         ]
     );
 }
@@ -349,9 +357,13 @@ fn a_batch_delivers_each_event_and_reports_only_its_bad_element() {
     scenario.server_sends_text(socket, &batch);
     let events = scenario.take_events();
     assert_eq!(events[0], delivered("gen_1", 1, 10.0));
-    assert_eq!(error_codes(&events[1..2]), vec!["invalid_payload"]);
-    assert_eq!(events[2], delivered("gen_1", 3, 30.0));
-    assert_eq!(events.len(), 3);
+    // The bad element is dropped, so the next one also reports the gap it leaves.
+    assert_eq!(
+        error_codes(&events[1..3]),
+        vec!["invalid_payload", "sequence_gap"]
+    );
+    assert_eq!(events[3], delivered("gen_1", 3, 30.0));
+    assert_eq!(events.len(), 4);
 }
 
 #[test]
@@ -426,14 +438,14 @@ fn close_closes_the_socket_politely_and_reports_closed() {
 }
 
 #[test]
-fn a_socket_that_never_opens_times_out_and_is_closed() {
+fn a_socket_that_never_opens_times_out_and_a_retry_is_scheduled() {
     let mut scenario = Scenario::new();
     scenario.connect();
     scenario.take_events();
     scenario.advance(Duration::from_millis(9_999));
     assert_eq!(scenario.client.status(), Status::Connecting);
     scenario.advance(Duration::from_millis(1));
-    assert_eq!(scenario.client.status(), Status::Closed);
+    assert_eq!(scenario.client.status(), Status::Reconnecting);
     assert_eq!(scenario.server.closed.len(), 1);
     assert_eq!(
         scenario.take_events(),
@@ -441,7 +453,7 @@ fn a_socket_that_never_opens_times_out_and_is_closed() {
             Event::Error(ClientError::ConnectTimeout),
             state_change(
                 Status::Connecting,
-                Status::Closed,
+                Status::Reconnecting,
                 StateReason::ConnectTimeout
             )
         ]
@@ -451,10 +463,10 @@ fn a_socket_that_never_opens_times_out_and_is_closed() {
 #[test]
 fn a_late_wake_up_still_acts_on_the_passed_deadline() {
     let mut scenario = Scenario::new();
-    scenario.connect();
+    scenario.subscribe(Channel::Generation, "gen_1");
     scenario.sleep_without_waking(Duration::from_secs(3_600));
     scenario.act(|client, now| client.handle_timeout(now));
-    assert_eq!(scenario.client.status(), Status::Closed);
+    assert_eq!(scenario.client.status(), Status::Reconnecting);
 }
 
 #[test]
@@ -480,7 +492,11 @@ fn a_socket_closed_by_the_server_is_reported_with_its_code() {
                 code: 1006,
                 reason: String::new()
             }),
-            state_change(Status::Open, Status::Closed, StateReason::SocketClosed)
+            state_change(
+                Status::Open,
+                Status::Reconnecting,
+                StateReason::SocketClosed
+            )
         ]
     );
 }
@@ -510,7 +526,7 @@ fn a_new_socket_resubscribes_from_the_last_delivered_seq() {
     scenario.server_sends(first, &progress("gen_1", 4, 40.0));
     scenario.socket_closes(first, 1006, "");
     scenario.take_received();
-    scenario.connect();
+    scenario.advance(Duration::from_secs(1));
     scenario.accept();
     assert_eq!(
         scenario.take_received(),

@@ -1,237 +1,98 @@
-//! The connection state machine: one socket at a time, the job subscriptions on it, and the
-//! typed events that come out of it.
+//! The connection state machine: one socket at a time, kept alive through failures with
+//! backoff, heartbeats, network awareness and token refresh; the job subscriptions on it; and
+//! the typed events that come out of it.
 
 use std::collections::VecDeque;
-use std::fmt;
 use std::ops::Range;
+use std::time::Duration;
 
+use super::backoff::Backoff;
 use super::config::Config;
 use super::events::JobEvent;
-use super::protocol::{Channel, ClientFrame, DecodeError, Decoded, ServerFrame};
-use super::small_map::SmallMap;
+use super::output::{
+    ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason, Status,
+    Timer, Transmit,
+};
+use super::protocol::{Channel, ClientFrame, Decoded, ServerFrame};
+use super::rng::Rng;
+use super::subscriptions::{Admission, Subscriptions};
 use super::time::Instant;
+use super::url::with_query;
 
-/// Identifies one WebSocket the driver opened for the core. Inputs about a socket that is no
-/// longer the current one are stale and change nothing.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
-pub struct SocketId(pub u64);
+/// Close codes a server uses to refuse the client's token.
+const UNAUTHORIZED: u16 = 4001;
+const FORBIDDEN: u16 = 4003;
+/// The close code the client uses for a link it declared dead (private-use range).
+const DEAD_LINK: u16 = 4000;
 
-/// The coarse connection status JS sees.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Status {
-    /// Nothing to do: no socket, none wanted yet.
-    Idle,
-    /// A socket is opening.
-    Connecting,
-    /// A socket is open.
-    Open,
-    /// Stopped, by the app or for good; see the [`StateReason`].
-    Closed,
-}
-
-impl Status {
-    /// The name used in the JS API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Status::Idle => "idle",
-            Status::Connecting => "connecting",
-            Status::Open => "open",
-            Status::Closed => "closed",
-        }
-    }
-}
-
-/// Why the status changed.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum StateReason {
-    /// The app called `connect`, or subscribed while idle.
-    ConnectRequested,
-    /// The socket opened.
-    SocketOpened,
-    /// The socket did not open within the connect timeout.
-    ConnectTimeout,
-    /// The socket closed (or failed to open) without the app asking.
-    SocketClosed,
-    /// The app called `close`.
-    ClosedByApp,
-}
-
-impl StateReason {
-    /// A stable code for logs and the JS API.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            StateReason::ConnectRequested => "connect_requested",
-            StateReason::SocketOpened => "socket_opened",
-            StateReason::ConnectTimeout => "connect_timeout",
-            StateReason::SocketClosed => "socket_closed",
-            StateReason::ClosedByApp => "closed_by_app",
-        }
-    }
-}
-
-/// A change of [`Status`], with its cause.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct StateChange {
-    pub from: Status,
-    pub to: Status,
-    pub reason: StateReason,
-}
-
-/// What the app can read about the connection at any time.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct ConnectionState {
-    pub status: Status,
-    /// The reason of the last status change.
-    pub reason: Option<StateReason>,
-    /// The id the server gave this client in its `connected` frame.
-    pub client_id: Option<String>,
-    /// How often the server wants a ping, from its `connected` frame.
-    pub server_heartbeat_ms: Option<u64>,
-}
-
-/// Something the core wants the driver to do.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Transmit {
-    /// Open a WebSocket to `url`; report back with this `socket` id.
-    OpenSocket { socket: SocketId, url: String },
-    /// Send this text frame on the socket.
-    Send { socket: SocketId, text: String },
-    /// Close the socket with this code and reason, and forget it.
-    CloseSocket {
-        socket: SocketId,
-        code: u16,
-        reason: String,
-    },
-}
-
-/// Something went wrong that the app should hear about. None of these stops the client.
-#[derive(Debug, Clone, PartialEq)]
-pub enum ClientError {
-    /// A frame from the server could not be decoded; it was dropped.
-    Decode(DecodeError),
-    /// A frame longer than `max_frame_bytes` was dropped undecoded.
-    FrameTooLarge { bytes: usize, limit: usize },
-    /// The server sent a binary frame; the protocol is text only.
-    BinaryFrame { bytes: usize },
-    /// The server reported an error about something the client sent.
-    Server { code: String, message: String },
-    /// The socket did not open in time.
-    ConnectTimeout,
-    /// The socket closed without the app asking.
-    SocketClosed { code: u16, reason: String },
-}
-
-impl ClientError {
-    /// A stable, machine-readable code.
-    pub fn code(&self) -> &str {
-        match self {
-            ClientError::Decode(error) => error.code(),
-            ClientError::FrameTooLarge { .. } => "frame_too_large",
-            ClientError::BinaryFrame { .. } => "binary_frame",
-            ClientError::Server { code, .. } => code,
-            ClientError::ConnectTimeout => "connect_timeout",
-            ClientError::SocketClosed { .. } => "socket_closed",
-        }
-    }
-}
-
-impl fmt::Display for ClientError {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        match self {
-            ClientError::Decode(error) => write!(f, "{error}"),
-            ClientError::FrameTooLarge { bytes, limit } => {
-                write!(
-                    f,
-                    "dropped a {bytes}-byte frame: the limit is {limit} bytes"
-                )
-            }
-            ClientError::BinaryFrame { bytes } => {
-                write!(
-                    f,
-                    "dropped a {bytes}-byte binary frame: the protocol is JSON text"
-                )
-            }
-            ClientError::Server { code, message } => write!(f, "server error {code}: {message}"),
-            ClientError::ConnectTimeout => write!(f, "the WebSocket did not open in time"),
-            ClientError::SocketClosed { code, reason } if reason.is_empty() => {
-                write!(f, "the WebSocket closed (code {code})")
-            }
-            ClientError::SocketClosed { code, reason } => {
-                write!(f, "the WebSocket closed (code {code}: {reason})")
-            }
-        }
-    }
-}
-
-/// One job event delivered to the app, in `seq` order, once.
-#[derive(Debug, Clone, PartialEq)]
-pub struct JobDelivery {
-    pub job_id: String,
-    pub seq: u64,
-    pub event: JobEvent,
-    /// Where the event's `data` lies, in bytes, in the text frame just handled, so a driver can
-    /// give the app the server's own JSON instead of re-encoding `event`. `None` for events
-    /// that did not come from a frame.
-    pub payload: Option<Range<usize>>,
-}
-
-/// What the core tells the app.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Event {
-    StateChanged(StateChange),
-    Job(JobDelivery),
-    Error(ClientError),
-}
-
-/// The timers the core may ask to be woken for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum Timer {
-    /// The socket being opened must open by then.
-    ConnectTimeout,
+/// Which step of a connection attempt is under way.
+#[derive(Debug, Clone, Copy)]
+enum Step {
+    /// Waiting for the driver's answer to `FetchToken { request }`.
+    Token { request: u64 },
+    /// Waiting for the socket to open.
+    Socket { socket: SocketId },
 }
 
 /// The connection's state, each variant carrying what only it needs.
 #[derive(Debug)]
 enum State {
     Idle,
-    Connecting { socket: SocketId, deadline: Instant },
-    Open { socket: SocketId },
+    Connecting {
+        step: Step,
+        deadline: Instant,
+    },
+    Open {
+        socket: SocketId,
+        opened_at: Instant,
+        next_ping_at: Instant,
+        /// Set while a ping waits for any frame from the server.
+        pong_deadline: Option<Instant>,
+    },
+    Reconnecting {
+        retry_at: Instant,
+    },
+    Offline,
     Closed,
 }
 
-/// One (channel, job id) the app watches, shared by every app-level subscriber of that job.
-#[derive(Debug)]
-struct Subscription {
-    /// How many app-level subscriptions share this one server subscription.
-    refs: u32,
-    /// The `seq` of the last event delivered, so a resubscription asks only for what follows
-    /// and a duplicate is recognised.
-    last_seq: Option<u64>,
-}
-
-type SubscriptionKey = (Channel, String);
-
-/// The client's state machine. It does no IO: it is driven by a driver that calls it in this
-/// order, repeatedly:
+/// The client's state machine. It does no IO: a driver calls it in this order, repeatedly:
 ///
-/// 1. an app command (`connect`, `subscribe`, `unsubscribe`, `close`) or an input
-///    (`handle_socket_opened`, `handle_frame`, `handle_binary_frame`, `handle_socket_closed`,
+/// 1. an app command (`connect`, `reconnect`, `subscribe`, `unsubscribe`, `close`) or an input
+///    (`handle_token`, `handle_socket_opened`, `handle_frame`, `handle_binary_frame`,
+///    `handle_socket_closed`, `handle_online`, `handle_offline`, `handle_visible`,
 ///    `handle_timeout`), each with the current time;
 /// 2. `poll_transmit` until `None`, carrying out each [`Transmit`];
 /// 3. `poll_event` until `None`, handing each [`Event`] to the app;
 /// 4. `poll_timeout`, arming one timer for that instant, which calls `handle_timeout`.
 ///
 /// `handle_timeout` is safe to call early, late or twice: it acts only on deadlines that have
-/// passed at the `now` it is given, so a throttled background tab still acts at once on waking.
+/// passed at the `now` it is given, so a throttled background tab acts at once on waking.
 #[derive(Debug)]
 pub struct Client {
     config: Config,
     state: State,
+    /// What the browser last said about the network.
+    online: bool,
+    backoff: Backoff,
+    /// Failed attempts in a row; reset once a connection stays up for `min_uptime`.
+    failures: u32,
+    /// When the open connection will have been up for `min_uptime`.
+    stable_at: Option<Instant>,
+    /// Token refusals (close 4001/4003) in a row; the second one stops the client.
+    auth_refusals: u32,
+    next_socket: u64,
+    next_token_request: u64,
+    subscriptions: Subscriptions,
+    /// Since when nothing has been subscribed, while a connection is wanted.
+    idle_since: Option<Instant>,
     last_reason: Option<StateReason>,
+    connected_at: Option<Instant>,
+    disconnected_at: Option<Instant>,
+    last_error: Option<(String, String)>,
+    request_id: Option<String>,
     client_id: Option<String>,
     server_heartbeat_ms: Option<u64>,
-    next_socket: u64,
-    subscriptions: SmallMap<SubscriptionKey, Subscription>,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
 }
@@ -239,14 +100,31 @@ pub struct Client {
 impl Client {
     /// A client that does nothing until `connect` or `subscribe` is called.
     pub fn new(config: Config) -> Self {
+        let backoff = Backoff::new(
+            config.reconnect_initial_delay,
+            config.reconnect_max_delay,
+            config.jitter,
+            Rng::new(config.rng_seed),
+        );
         Client {
             config,
             state: State::Idle,
+            online: true,
+            backoff,
+            failures: 0,
+            stable_at: None,
+            auth_refusals: 0,
+            next_socket: 1,
+            next_token_request: 1,
+            subscriptions: Subscriptions::default(),
+            idle_since: None,
             last_reason: None,
+            connected_at: None,
+            disconnected_at: None,
+            last_error: None,
+            request_id: None,
             client_id: None,
             server_heartbeat_ms: None,
-            next_socket: 1,
-            subscriptions: SmallMap::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
         }
@@ -262,45 +140,69 @@ impl Client {
         ConnectionState {
             status: self.status(),
             reason: self.last_reason,
+            attempt: self.failures,
+            next_retry_at: match self.state {
+                State::Reconnecting { retry_at } => Some(retry_at),
+                _ => None,
+            },
+            connected_at: self.connected_at,
+            disconnected_at: self.disconnected_at,
+            last_error: self.last_error.clone(),
+            request_id: self.request_id.clone(),
             client_id: self.client_id.clone(),
             server_heartbeat_ms: self.server_heartbeat_ms,
         }
     }
 
-    /// The current coarse status.
+    /// The current status.
     pub fn status(&self) -> Status {
         match self.state {
             State::Idle => Status::Idle,
             State::Connecting { .. } => Status::Connecting,
             State::Open { .. } => Status::Open,
+            State::Reconnecting { .. } => Status::Reconnecting,
+            State::Offline => Status::Offline,
             State::Closed => Status::Closed,
         }
     }
 
-    /// Opens a socket unless one is already open or opening. Also restarts a closed client.
+    /// Connects unless a connection is open, opening or scheduled. Also restarts a closed
+    /// client.
     pub fn connect(&mut self, now: Instant) {
         if matches!(self.state, State::Idle | State::Closed) {
-            self.open_socket(now, StateReason::ConnectRequested);
+            self.auth_refusals = 0;
+            if self.subscriptions.is_empty() {
+                self.idle_since = Some(now);
+            }
+            self.start_attempt(now, StateReason::ConnectRequested);
+        }
+    }
+
+    /// Connects again now: an open socket is replaced, a pending retry happens at once.
+    pub fn reconnect(&mut self, now: Instant) {
+        match self.state {
+            State::Connecting { .. } | State::Offline => {}
+            State::Open { socket, .. } => {
+                self.close_socket(socket, 1000, "reconnect requested");
+                self.disconnected_at = Some(now);
+                self.start_attempt(now, StateReason::ReconnectRequested);
+            }
+            State::Idle | State::Closed | State::Reconnecting { .. } => {
+                self.auth_refusals = 0;
+                self.start_attempt(now, StateReason::ReconnectRequested);
+            }
         }
     }
 
     /// Starts watching a job. Subscriptions are reference-counted: the server hears of a job
     /// once however many times the app subscribes to it. An idle client connects.
     pub fn subscribe(&mut self, now: Instant, channel: Channel, job_id: &str) {
-        let key = (channel, job_id.to_owned());
-        if let Some(subscription) = self.subscriptions.get_mut(&key) {
-            subscription.refs += 1;
+        self.idle_since = None;
+        if !self.subscriptions.add(channel, job_id) {
             return;
         }
-        self.subscriptions.insert(
-            key,
-            Subscription {
-                refs: 1,
-                last_seq: None,
-            },
-        );
         match self.state {
-            State::Open { socket } => self.send_frame(
+            State::Open { socket, .. } => self.send_frame(
                 socket,
                 &ClientFrame::Subscribe {
                     channel,
@@ -308,66 +210,100 @@ impl Client {
                     since: None,
                 },
             ),
-            State::Idle => self.open_socket(now, StateReason::ConnectRequested),
-            State::Connecting { .. } | State::Closed => {}
+            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
+            _ => {}
         }
     }
 
     /// Drops one reference to a job's subscription; the last one tells the server.
-    pub fn unsubscribe(&mut self, _now: Instant, channel: Channel, job_id: &str) {
-        let key = (channel, job_id.to_owned());
-        let Some(subscription) = self.subscriptions.get_mut(&key) else {
-            return;
-        };
-        subscription.refs -= 1;
-        if subscription.refs > 0 {
+    pub fn unsubscribe(&mut self, now: Instant, channel: Channel, job_id: &str) {
+        if !self.subscriptions.remove(channel, job_id) {
             return;
         }
-        self.subscriptions.remove(&key);
-        if let State::Open { socket } = self.state {
-            self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id: key.1 });
+        if let State::Open { socket, .. } = self.state {
+            let id = job_id.to_owned();
+            self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
         }
+        self.note_if_idle(now);
     }
 
-    /// Closes the socket, if any, and stops. `connect` starts again.
-    pub fn close(&mut self, _now: Instant) {
+    /// Closes the connection and stops every timer. `connect` starts again.
+    pub fn close(&mut self, now: Instant) {
         if let Some(socket) = self.current_socket() {
-            self.transmits.push_back(Transmit::CloseSocket {
-                socket,
-                code: 1000,
-                reason: "closed by the app".to_owned(),
-            });
+            self.close_socket(socket, 1000, "closed by the app");
+            self.disconnected_at = Some(now);
         }
+        self.idle_since = None;
+        self.stable_at = None;
         if !matches!(self.state, State::Closed) {
             self.set_state(State::Closed, StateReason::ClosedByApp);
         }
     }
 
-    /// Input: the socket opened.
-    pub fn handle_socket_opened(&mut self, _now: Instant, socket: SocketId) {
-        if !matches!(self.state, State::Connecting { socket: current, .. } if current == socket) {
+    /// Input: the answer to `FetchToken { request }`.
+    pub fn handle_token(&mut self, now: Instant, request: u64, token: Result<String, String>) {
+        let State::Connecting {
+            step: Step::Token { request: pending },
+            deadline,
+        } = self.state
+        else {
+            return;
+        };
+        if pending != request {
             return;
         }
-        self.set_state(State::Open { socket }, StateReason::SocketOpened);
-        let frames: Vec<ClientFrame> = self
-            .subscriptions
-            .iter()
-            .map(|((channel, id), subscription)| ClientFrame::Subscribe {
-                channel: *channel,
-                id: id.clone(),
-                since: subscription.last_seq,
-            })
-            .collect();
-        for frame in &frames {
-            self.send_frame(socket, frame);
+        match token {
+            Ok(token) => {
+                let socket = self.open_socket(Some(&token));
+                self.state = State::Connecting {
+                    step: Step::Socket { socket },
+                    deadline,
+                };
+            }
+            Err(message) => {
+                self.report(ClientError::TokenFailed { message });
+                self.attempt_failed(now, StateReason::TokenFailed);
+            }
+        }
+    }
+
+    /// Input: the socket opened.
+    pub fn handle_socket_opened(&mut self, now: Instant, socket: SocketId) {
+        if !matches!(self.state, State::Connecting { step: Step::Socket { socket: current }, .. } if current == socket)
+        {
+            return;
+        }
+        self.connected_at = Some(now);
+        self.stable_at = Some(now + self.config.min_uptime);
+        self.set_state(
+            State::Open {
+                socket,
+                opened_at: now,
+                next_ping_at: now + self.config.ping_interval,
+                pong_deadline: None,
+            },
+            StateReason::SocketOpened,
+        );
+        for frame in self.subscriptions.resubscribe_frames() {
+            self.send_frame(socket, &frame);
         }
     }
 
     /// Input: a text frame arrived on `socket`.
-    pub fn handle_frame(&mut self, _now: Instant, socket: SocketId, text: &str) {
-        if !self.is_current(socket) {
+    pub fn handle_frame(&mut self, now: Instant, socket: SocketId, text: &str) {
+        let State::Open {
+            socket: current,
+            ref mut pong_deadline,
+            ..
+        } = self.state
+        else {
+            return;
+        };
+        if current != socket {
             return;
         }
+        // Any frame proves the link alive.
+        *pong_deadline = None;
         if text.len() > self.config.max_frame_bytes {
             self.report(ClientError::FrameTooLarge {
                 bytes: text.len(),
@@ -377,7 +313,9 @@ impl Client {
         }
         for decoded in ServerFrame::decode_spanned(text) {
             match decoded {
-                Ok(Decoded { frame, payload }) => self.handle_server_frame(frame, payload),
+                Ok(Decoded { frame, payload }) => {
+                    self.handle_server_frame(now, socket, frame, payload)
+                }
                 Err(error) => self.report(ClientError::Decode(error)),
             }
         }
@@ -385,7 +323,14 @@ impl Client {
 
     /// Input: a binary frame of `bytes` bytes arrived on `socket`. The protocol has none.
     pub fn handle_binary_frame(&mut self, _now: Instant, socket: SocketId, bytes: usize) {
-        if self.is_current(socket) {
+        if let State::Open {
+            socket: current,
+            ref mut pong_deadline,
+            ..
+        } = self.state
+            && current == socket
+        {
+            *pong_deadline = None;
             self.report(ClientError::BinaryFrame { bytes });
         }
     }
@@ -393,34 +338,112 @@ impl Client {
     /// Input: `socket` closed (or failed to open), with the close code and reason.
     pub fn handle_socket_closed(
         &mut self,
-        _now: Instant,
+        now: Instant,
         socket: SocketId,
         code: u16,
         reason: &str,
     ) {
-        if !self.is_current(socket) {
+        if self.current_socket() != Some(socket) {
             return;
         }
         self.report(ClientError::SocketClosed {
             code,
             reason: reason.to_owned(),
         });
-        self.set_state(State::Closed, StateReason::SocketClosed);
+        if code == UNAUTHORIZED || code == FORBIDDEN {
+            self.disconnected_at = Some(now);
+            self.refused(now, code);
+            return;
+        }
+        match self.state {
+            State::Open { opened_at, .. } => {
+                self.connection_lost(now, opened_at, StateReason::SocketClosed)
+            }
+            _ => self.attempt_failed(now, StateReason::SocketClosed),
+        }
+    }
+
+    /// Input: the browser reports the network gone. No attempt is made until it is back.
+    pub fn handle_offline(&mut self, now: Instant) {
+        self.online = false;
+        match self.state {
+            State::Idle | State::Closed | State::Offline => {}
+            State::Open { socket, .. } => {
+                self.close_socket(socket, 1000, "offline");
+                self.disconnected_at = Some(now);
+                self.set_state(State::Offline, StateReason::Offline);
+            }
+            State::Connecting { .. } | State::Reconnecting { .. } => {
+                if let Some(socket) = self.current_socket() {
+                    self.close_socket(socket, 1000, "offline");
+                }
+                self.set_state(State::Offline, StateReason::Offline);
+            }
+        }
+    }
+
+    /// Input: the browser reports the network back: reconnect at once.
+    pub fn handle_online(&mut self, now: Instant) {
+        self.online = true;
+        if matches!(self.state, State::Offline) {
+            self.start_attempt(now, StateReason::Online);
+        }
+    }
+
+    /// Input: the page became visible. Its timers may have been throttled: check the link now
+    /// (ping an open socket, retry at once while waiting to reconnect).
+    pub fn handle_visible(&mut self, now: Instant) {
+        self.handle_timeout(now);
+        match self.state {
+            State::Open {
+                socket,
+                pong_deadline: None,
+                ..
+            } => self.ping(now, socket),
+            State::Reconnecting { .. } => self.start_attempt(now, StateReason::Visible),
+            _ => {}
+        }
     }
 
     /// Input: the timer armed from [`Client::poll_timeout`] fired (or the driver woke up for
     /// another reason). Acts on every deadline that has passed at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        if let State::Connecting { socket, deadline } = self.state
-            && now >= deadline
-        {
-            self.transmits.push_back(Transmit::CloseSocket {
+        if self.stable_at.is_some_and(|at| at <= now) && matches!(self.state, State::Open { .. }) {
+            self.stable_at = None;
+            self.failures = 0;
+        }
+        if self.idle_deadline().is_some_and(|at| at <= now) {
+            self.go_idle(now);
+            return;
+        }
+        match self.state {
+            State::Connecting { step, deadline } if deadline <= now => {
+                if let Step::Socket { socket } = step {
+                    self.close_socket(socket, 1000, "connect timeout");
+                }
+                self.report(ClientError::ConnectTimeout);
+                self.attempt_failed(now, StateReason::ConnectTimeout);
+            }
+            State::Reconnecting { retry_at } if retry_at <= now => {
+                self.start_attempt(now, StateReason::RetryDue);
+            }
+            State::Open {
                 socket,
-                code: 1000,
-                reason: "connect timeout".to_owned(),
-            });
-            self.report(ClientError::ConnectTimeout);
-            self.set_state(State::Closed, StateReason::ConnectTimeout);
+                opened_at,
+                pong_deadline: Some(deadline),
+                ..
+            } if deadline <= now => {
+                self.close_socket(socket, DEAD_LINK, "heartbeat timeout");
+                self.report(ClientError::HeartbeatTimeout);
+                self.connection_lost(now, opened_at, StateReason::HeartbeatTimeout);
+            }
+            State::Open {
+                socket,
+                next_ping_at,
+                pong_deadline: None,
+                ..
+            } if next_ping_at <= now => self.ping(now, socket),
+            _ => {}
         }
     }
 
@@ -439,22 +462,46 @@ impl Client {
     /// Output: when to call `handle_timeout` next, and which timer that is.
     #[must_use = "the core only advances its timers when woken at these instants"]
     pub fn poll_timeout(&self) -> Option<(Instant, Timer)> {
-        match self.state {
+        let state_timer = match self.state {
             State::Connecting { deadline, .. } => Some((deadline, Timer::ConnectTimeout)),
-            State::Idle | State::Open { .. } | State::Closed => None,
-        }
+            State::Reconnecting { retry_at } => Some((retry_at, Timer::Reconnect)),
+            State::Open {
+                pong_deadline: Some(deadline),
+                ..
+            } => Some((deadline, Timer::PongDeadline)),
+            State::Open { next_ping_at, .. } => Some((next_ping_at, Timer::Ping)),
+            State::Idle | State::Offline | State::Closed => None,
+        };
+        let stable = match self.state {
+            State::Open { .. } => self.stable_at.map(|at| (at, Timer::Stable)),
+            _ => None,
+        };
+        let idle = self.idle_deadline().map(|at| (at, Timer::Idle));
+        [state_timer, stable, idle]
+            .into_iter()
+            .flatten()
+            .min_by_key(|(at, _)| *at)
     }
 
-    fn handle_server_frame(&mut self, frame: ServerFrame, payload: Option<Range<usize>>) {
+    fn handle_server_frame(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        frame: ServerFrame,
+        payload: Option<Range<usize>>,
+    ) {
         match frame {
             ServerFrame::Connected {
                 client_id,
                 heartbeat_ms,
             } => {
+                self.auth_refusals = 0;
                 self.client_id = Some(client_id);
                 self.server_heartbeat_ms = Some(heartbeat_ms);
             }
-            ServerFrame::Event { id, seq, event } => self.deliver(id, seq, event, payload),
+            ServerFrame::Event { id, seq, event } => {
+                self.deliver(now, socket, id, seq, event, payload);
+            }
             ServerFrame::Error { code, message } => {
                 self.report(ClientError::Server { code, message });
             }
@@ -463,62 +510,192 @@ impl Client {
         }
     }
 
-    /// Hands a job event to the app unless nobody watches the job any more or it was already
-    /// delivered.
+    /// Hands a job event to the app once, in order; ends the subscription after the job's
+    /// terminal event.
     fn deliver(
         &mut self,
+        now: Instant,
+        socket: SocketId,
         job_id: String,
         seq: u64,
         event: JobEvent,
         payload: Option<Range<usize>>,
     ) {
-        let key = (event.channel(), job_id);
-        let Some(subscription) = self.subscriptions.get_mut(&key) else {
-            // A late event for a job the app just unsubscribed from: nothing to do.
-            return;
+        let channel = event.channel();
+        let gap = match self.subscriptions.admit(channel, &job_id, seq) {
+            Admission::Deliver { gap } => gap,
+            Admission::Duplicate | Admission::Unwatched => return,
         };
-        if subscription.last_seq.is_some_and(|last| seq <= last) {
-            return;
+        if let Some((expected, received)) = gap {
+            self.report(ClientError::SequenceGap {
+                channel,
+                job_id: job_id.clone(),
+                expected,
+                received,
+            });
         }
-        subscription.last_seq = Some(seq);
+        let ended = event.is_terminal().then(|| job_id.clone());
         self.events.push_back(Event::Job(JobDelivery {
-            job_id: key.1,
+            job_id,
             seq,
             event,
             payload,
         }));
+        if let Some(job_id) = ended {
+            self.subscriptions.end(channel, &job_id);
+            let id = job_id.clone();
+            self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
+            self.events
+                .push_back(Event::SubscriptionEnded { channel, job_id });
+            self.note_if_idle(now);
+        }
     }
 
-    fn open_socket(&mut self, now: Instant, reason: StateReason) {
+    /// Begins a connection attempt: a token first when auth is on, then the socket.
+    fn start_attempt(&mut self, now: Instant, reason: StateReason) {
+        if !self.online {
+            if !matches!(self.state, State::Offline) {
+                self.set_state(State::Offline, StateReason::Offline);
+            }
+            return;
+        }
+        self.request_id = Some(self.backoff.rng().hex_id());
+        let deadline = now + self.config.connect_timeout;
+        let step = if self.config.auth {
+            let request = self.next_token_request;
+            self.next_token_request += 1;
+            self.transmits.push_back(Transmit::FetchToken { request });
+            Step::Token { request }
+        } else {
+            Step::Socket {
+                socket: self.open_socket(None),
+            }
+        };
+        self.set_state(State::Connecting { step, deadline }, reason);
+    }
+
+    /// Asks the driver to open a socket to the server URL with the attempt's query
+    /// parameters.
+    fn open_socket(&mut self, token: Option<&str>) -> SocketId {
         let socket = SocketId(self.next_socket);
         self.next_socket += 1;
-        self.transmits.push_back(Transmit::OpenSocket {
-            socket,
-            url: self.config.url.clone(),
-        });
-        let deadline = now + self.config.connect_timeout;
-        self.set_state(State::Connecting { socket, deadline }, reason);
+        let request_id = self.request_id.clone().unwrap_or_default();
+        let mut parameters = Vec::with_capacity(2);
+        if let Some(token) = token {
+            parameters.push(("token", token));
+        }
+        parameters.push(("requestId", request_id.as_str()));
+        let url = with_query(&self.config.url, &parameters);
+        self.transmits
+            .push_back(Transmit::OpenSocket { socket, url });
+        socket
+    }
+
+    /// An attempt failed before the connection was up: back off, or keep failing loudly.
+    fn attempt_failed(&mut self, now: Instant, reason: StateReason) {
+        self.failures = self.failures.saturating_add(1);
+        if self.failures == self.config.failures_before_report {
+            self.report(ClientError::ReconnectFailing {
+                failures: self.failures,
+            });
+        }
+        let retry_at = now + self.backoff.delay(self.failures);
+        self.set_state(State::Reconnecting { retry_at }, reason);
+    }
+
+    /// An open connection was lost. One that stayed up for the minimum uptime gets an
+    /// immediate retry; one that died young counts as a failed attempt.
+    fn connection_lost(&mut self, now: Instant, opened_at: Instant, reason: StateReason) {
+        self.disconnected_at = Some(now);
+        self.stable_at = None;
+        if now.saturating_since(opened_at) >= self.config.min_uptime {
+            self.failures = 0;
+            self.start_attempt(now, reason);
+        } else {
+            self.attempt_failed(now, reason);
+        }
+    }
+
+    /// The server refused the token: fetch a fresh one once, then stop.
+    fn refused(&mut self, now: Instant, code: u16) {
+        self.auth_refusals += 1;
+        if self.auth_refusals >= 2 {
+            self.report(ClientError::Unauthorized { code });
+            self.stable_at = None;
+            self.set_state(State::Closed, StateReason::Unauthorized);
+        } else {
+            self.start_attempt(now, StateReason::SocketClosed);
+        }
+    }
+
+    fn ping(&mut self, now: Instant, socket: SocketId) {
+        self.send_frame(socket, &ClientFrame::Ping { t: now.as_millis() });
+        if let State::Open {
+            next_ping_at,
+            pong_deadline,
+            ..
+        } = &mut self.state
+        {
+            *pong_deadline = Some(now + self.config.pong_timeout);
+            *next_ping_at = now + self.config.ping_interval;
+        }
+    }
+
+    /// When the idle timeout runs out, if nothing is subscribed and a connection is wanted.
+    fn idle_deadline(&self) -> Option<Instant> {
+        let timeout: Duration = self.config.idle_timeout?;
+        match self.state {
+            State::Idle | State::Closed => None,
+            _ => self.idle_since.map(|since| since + timeout),
+        }
+    }
+
+    fn note_if_idle(&mut self, now: Instant) {
+        if self.subscriptions.is_empty() && self.idle_since.is_none() {
+            self.idle_since = Some(now);
+        }
+    }
+
+    fn go_idle(&mut self, now: Instant) {
+        if let Some(socket) = self.current_socket() {
+            self.close_socket(socket, 1000, "idle");
+            self.disconnected_at = Some(now);
+        }
+        self.idle_since = None;
+        self.stable_at = None;
+        self.set_state(State::Idle, StateReason::IdleTimeout);
     }
 
     fn send_frame(&mut self, socket: SocketId, frame: &ClientFrame) {
-        self.transmits.push_back(Transmit::Send {
+        if self.current_socket() == Some(socket) {
+            self.transmits.push_back(Transmit::Send {
+                socket,
+                text: frame.encode(),
+            });
+        }
+    }
+
+    fn close_socket(&mut self, socket: SocketId, code: u16, reason: &str) {
+        self.transmits.push_back(Transmit::CloseSocket {
             socket,
-            text: frame.encode(),
+            code,
+            reason: reason.to_owned(),
         });
     }
 
     fn current_socket(&self) -> Option<SocketId> {
         match self.state {
-            State::Connecting { socket, .. } | State::Open { socket } => Some(socket),
-            State::Idle | State::Closed => None,
+            State::Connecting {
+                step: Step::Socket { socket },
+                ..
+            }
+            | State::Open { socket, .. } => Some(socket),
+            _ => None,
         }
     }
 
-    fn is_current(&self, socket: SocketId) -> bool {
-        self.current_socket() == Some(socket)
-    }
-
     fn report(&mut self, error: ClientError) {
+        self.last_error = Some((error.code().to_owned(), error.to_string()));
         self.events.push_back(Event::Error(error));
     }
 

@@ -3,13 +3,40 @@
 use std::time::Duration;
 
 /// Everything the core needs to know up front. Every number is an option so tests and apps can
-/// tune it; [`Config::new`] gives the documented defaults.
+/// tune it; [`Config::new`] gives the documented defaults (in brackets).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Config {
     /// The WebSocket URL of the job server, e.g. `wss://jobs.example.com/ws`.
     pub url: String,
-    /// How long a socket may take to open before the attempt counts as failed. [10 s]
+    /// Whether a token must be fetched (through [`crate::core::Transmit::FetchToken`]) before
+    /// every connection attempt and sent as the `token` query parameter. [false]
+    pub auth: bool,
+    /// How long a socket (and its token) may take to open before the attempt counts as
+    /// failed. [10 s]
     pub connect_timeout: Duration,
+    /// The first delay of the reconnection backoff; each failure in a row doubles it. [1 s]
+    pub reconnect_initial_delay: Duration,
+    /// The longest delay between two attempts. [16 s]
+    pub reconnect_max_delay: Duration,
+    /// Full jitter: each delay is drawn uniformly between zero and the backoff step, so
+    /// clients dropped together by a restarting server do not return together. [true]
+    pub jitter: bool,
+    /// Seed of the jitter and request-id generator: the core has no randomness of its own, so
+    /// a test with a fixed seed is exactly repeatable. The browser driver seeds it from
+    /// `crypto.getRandomValues`.
+    pub rng_seed: u64,
+    /// A connection must stay open this long before the failure streak resets; a server that
+    /// accepts and drops at once cannot make the client hammer it. [5 s]
+    pub min_uptime: Duration,
+    /// After this many failed attempts in a row the client reports `reconnect_failing`. [5]
+    pub failures_before_report: u32,
+    /// How often to ping an open connection. [30 s]
+    pub ping_interval: Duration,
+    /// With no frame from the server this long after a ping, the link is dead. [10 s]
+    pub pong_timeout: Duration,
+    /// With no subscription for this long, the connection is closed and the client goes
+    /// idle; `None` keeps it open. [5 min]
+    pub idle_timeout: Option<Duration>,
     /// Frames longer than this many bytes are dropped with a `frame_too_large` error instead of
     /// being decoded. [1 MiB]
     pub max_frame_bytes: usize,
@@ -20,7 +47,17 @@ impl Config {
     pub fn new(url: impl Into<String>) -> Self {
         Config {
             url: url.into(),
+            auth: false,
             connect_timeout: Duration::from_secs(10),
+            reconnect_initial_delay: Duration::from_secs(1),
+            reconnect_max_delay: Duration::from_secs(16),
+            jitter: true,
+            rng_seed: 0x6a6f_6273_6f63_6b74,
+            min_uptime: Duration::from_secs(5),
+            failures_before_report: 5,
+            ping_interval: Duration::from_secs(30),
+            pong_timeout: Duration::from_secs(10),
+            idle_timeout: Some(Duration::from_secs(300)),
             max_frame_bytes: 1024 * 1024,
         }
     }

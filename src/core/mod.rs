@@ -3,24 +3,30 @@
 //! The driver (`crate::web` in a browser, a scenario harness in tests) feeds it inputs and
 //! carries out what it asks for; see [`Client`] for the calling contract.
 
+mod backoff;
 mod client;
 mod config;
 pub mod events;
 pub mod json;
+mod output;
 pub mod protocol;
+mod rng;
 pub mod small_map;
 pub mod snapshot;
+mod subscriptions;
 mod time;
+mod url;
 pub mod utf16;
 
-pub use client::{
-    Client, ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason,
-    Status, Timer, Transmit,
-};
+pub use client::Client;
 pub use config::{Config, websocket_url};
 pub use events::{
     ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
     JobResult, JobStatus, Progress, Queued, StatusChange,
+};
+pub use output::{
+    ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason, Status,
+    Timer, Transmit,
 };
 pub use protocol::{Channel, ClientFrame, DecodeError, Decoded, RawJson, ServerFrame};
 pub use time::Instant;

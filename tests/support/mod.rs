@@ -20,10 +20,14 @@ use jobsocket::core::{
 pub struct FakeServer {
     /// Sockets the client asked to open and the server has not answered yet.
     pub pending_opens: Vec<(SocketId, String)>,
+    /// Token requests the driver has not answered yet.
+    pub token_requests: Vec<u64>,
     /// Frames the client sent, decoded, with the socket they came on.
     pub received: Vec<(SocketId, ClientFrame)>,
     /// Sockets the client closed, with code and reason.
     pub closed: Vec<(SocketId, u16, String)>,
+    /// A healthy server answers every ping with a pong; tests of dead links turn this on.
+    pub mute_pongs: bool,
 }
 
 /// A client under test with its clock and fake server.
@@ -78,6 +82,36 @@ impl Scenario {
         let (socket, _) = self.server.pending_opens.remove(0);
         self.act(|client, now| client.handle_socket_opened(now, socket));
         socket
+    }
+
+    /// The oldest pending socket fails to open (the server refused or is down).
+    pub fn refuse(&mut self) -> SocketId {
+        assert!(
+            !self.server.pending_opens.is_empty(),
+            "the client did not ask to open a socket"
+        );
+        let (socket, _) = self.server.pending_opens.remove(0);
+        self.socket_closes(socket, 1006, "");
+        socket
+    }
+
+    /// The URL of the oldest pending socket.
+    pub fn pending_url(&self) -> &str {
+        &self.server.pending_opens[0].1
+    }
+
+    /// Answers the oldest token request.
+    pub fn give_token(&mut self, token: Result<&str, &str>) {
+        let request = self.server.token_requests.remove(0);
+        let token = token.map(str::to_owned).map_err(str::to_owned);
+        self.act(|client, now| client.handle_token(now, request, token));
+    }
+
+    /// Time until the next deadline the client asked for, if any.
+    pub fn next_wake_in(&self) -> Option<Duration> {
+        self.client
+            .poll_timeout()
+            .map(|(at, _)| at.saturating_since(self.now))
     }
 
     /// Connects and opens a socket, then forgets what that produced.
@@ -154,8 +188,10 @@ impl Scenario {
     }
 
     fn drain(&mut self) {
+        let mut pongs = Vec::new();
         while let Some(transmit) = self.client.poll_transmit() {
             match transmit {
+                Transmit::FetchToken { request } => self.server.token_requests.push(request),
                 Transmit::OpenSocket { socket, url } => {
                     self.server.pending_opens.push((socket, url));
                 }
@@ -163,6 +199,11 @@ impl Scenario {
                     let frame = ClientFrame::decode(&text).unwrap_or_else(|error| {
                         panic!("client sent an invalid frame {text}: {error}")
                     });
+                    if let ClientFrame::Ping { t } = frame
+                        && !self.server.mute_pongs
+                    {
+                        pongs.push((socket, ServerFrame::Pong { t }.encode()));
+                    }
                     self.server.received.push((socket, frame));
                 }
                 Transmit::CloseSocket {
@@ -179,6 +220,9 @@ impl Scenario {
         }
         while let Some(event) = self.client.poll_event() {
             self.events.push(event);
+        }
+        for (socket, pong) in pongs {
+            self.server_sends_text(socket, &pong);
         }
     }
 }

@@ -1,0 +1,297 @@
+//! What the core tells its driver and the app: transmits to carry out, events to deliver, the
+//! state snapshot, and the timers it wants to be woken for.
+
+use std::fmt;
+use std::ops::Range;
+
+use super::events::JobEvent;
+use super::protocol::{Channel, DecodeError};
+use super::time::Instant;
+
+/// Identifies one WebSocket the driver opened for the core. Inputs about a socket that is no
+/// longer the current one are stale and change nothing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct SocketId(pub u64);
+
+/// The connection status the app sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Status {
+    /// Nothing to do: no socket, none wanted.
+    Idle,
+    /// Fetching a token or opening a socket.
+    Connecting,
+    /// A socket is open.
+    Open,
+    /// Waiting for the next attempt after a failure.
+    Reconnecting,
+    /// The browser says there is no network; no attempt is made until it comes back.
+    Offline,
+    /// Stopped, by the app or for good; see the [`StateReason`].
+    Closed,
+}
+
+impl Status {
+    /// The name used in the JS API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Idle => "idle",
+            Status::Connecting => "connecting",
+            Status::Open => "open",
+            Status::Reconnecting => "reconnecting",
+            Status::Offline => "offline",
+            Status::Closed => "closed",
+        }
+    }
+}
+
+/// Why the status changed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum StateReason {
+    /// The app called `connect`, or subscribed while idle.
+    ConnectRequested,
+    /// The app called `reconnect`.
+    ReconnectRequested,
+    /// The backoff delay ran out; a new attempt starts.
+    RetryDue,
+    /// The socket opened.
+    SocketOpened,
+    /// The socket did not open within the connect timeout.
+    ConnectTimeout,
+    /// The socket closed (or failed to open) without the app asking.
+    SocketClosed,
+    /// No frame came back within the pong timeout of a ping.
+    HeartbeatTimeout,
+    /// The token could not be fetched.
+    TokenFailed,
+    /// The server refused the token twice in a row (close code 4001 or 4003).
+    Unauthorized,
+    /// No subscription for the idle timeout.
+    IdleTimeout,
+    /// The browser went offline.
+    Offline,
+    /// The browser came back online.
+    Online,
+    /// The page became visible while waiting to retry.
+    Visible,
+    /// The app called `close`.
+    ClosedByApp,
+}
+
+impl StateReason {
+    /// A stable code for logs and the JS API.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StateReason::ConnectRequested => "connect_requested",
+            StateReason::ReconnectRequested => "reconnect_requested",
+            StateReason::RetryDue => "retry_due",
+            StateReason::SocketOpened => "socket_opened",
+            StateReason::ConnectTimeout => "connect_timeout",
+            StateReason::SocketClosed => "socket_closed",
+            StateReason::HeartbeatTimeout => "heartbeat_timeout",
+            StateReason::TokenFailed => "token_failed",
+            StateReason::Unauthorized => "unauthorized",
+            StateReason::IdleTimeout => "idle_timeout",
+            StateReason::Offline => "offline",
+            StateReason::Online => "online",
+            StateReason::Visible => "visible",
+            StateReason::ClosedByApp => "closed_by_app",
+        }
+    }
+}
+
+/// A change of [`Status`], with its cause.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StateChange {
+    pub from: Status,
+    pub to: Status,
+    pub reason: StateReason,
+}
+
+/// What the app can read about the connection at any time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConnectionState {
+    pub status: Status,
+    /// The reason of the last status change.
+    pub reason: Option<StateReason>,
+    /// The current attempt in a streak of failures: 0 while healthy, 1 for the first attempt
+    /// after a failure, and so on.
+    pub attempt: u32,
+    /// When the next attempt starts, while reconnecting.
+    pub next_retry_at: Option<Instant>,
+    /// When the current (or last) socket opened.
+    pub connected_at: Option<Instant>,
+    /// When the last socket was lost.
+    pub disconnected_at: Option<Instant>,
+    /// The last error, as its code and message.
+    pub last_error: Option<(String, String)>,
+    /// The id sent with the current (or last) attempt as the `requestId` query parameter.
+    pub request_id: Option<String>,
+    /// The id the server gave this client in its `connected` frame.
+    pub client_id: Option<String>,
+    /// How often the server wants a ping, from its `connected` frame.
+    pub server_heartbeat_ms: Option<u64>,
+}
+
+/// Something the core wants the driver to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Transmit {
+    /// Get a token for the next attempt and answer with `handle_token(request, …)`.
+    FetchToken { request: u64 },
+    /// Open a WebSocket to `url`; report back with this `socket` id.
+    OpenSocket { socket: SocketId, url: String },
+    /// Send this text frame on the socket.
+    Send { socket: SocketId, text: String },
+    /// Close the socket with this code and reason, and forget it.
+    CloseSocket {
+        socket: SocketId,
+        code: u16,
+        reason: String,
+    },
+}
+
+/// Something went wrong that the app should hear about. None of these stops the client.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ClientError {
+    /// A frame from the server could not be decoded; it was dropped.
+    Decode(DecodeError),
+    /// A frame longer than `max_frame_bytes` was dropped undecoded.
+    FrameTooLarge { bytes: usize, limit: usize },
+    /// The server sent a binary frame; the protocol is text only.
+    BinaryFrame { bytes: usize },
+    /// The server reported an error about something the client sent.
+    Server { code: String, message: String },
+    /// The socket did not open in time.
+    ConnectTimeout,
+    /// The socket closed without the app asking.
+    SocketClosed { code: u16, reason: String },
+    /// No frame came back within the pong timeout of a ping: the link is dead.
+    HeartbeatTimeout,
+    /// The token function failed or returned no string.
+    TokenFailed { message: String },
+    /// The server refused the token again after a fresh one: the client stops.
+    Unauthorized { code: u16 },
+    /// Several attempts in a row failed; the client keeps trying.
+    ReconnectFailing { failures: u32 },
+    /// Events of a job are missing between two delivered ones (the server no longer had
+    /// them); the events after the gap are still delivered.
+    SequenceGap {
+        channel: Channel,
+        job_id: String,
+        expected: u64,
+        received: u64,
+    },
+}
+
+impl ClientError {
+    /// A stable, machine-readable code.
+    pub fn code(&self) -> &str {
+        match self {
+            ClientError::Decode(error) => error.code(),
+            ClientError::FrameTooLarge { .. } => "frame_too_large",
+            ClientError::BinaryFrame { .. } => "binary_frame",
+            ClientError::Server { code, .. } => code,
+            ClientError::ConnectTimeout => "connect_timeout",
+            ClientError::SocketClosed { .. } => "socket_closed",
+            ClientError::HeartbeatTimeout => "heartbeat_timeout",
+            ClientError::TokenFailed { .. } => "token_failed",
+            ClientError::Unauthorized { .. } => "unauthorized",
+            ClientError::ReconnectFailing { .. } => "reconnect_failing",
+            ClientError::SequenceGap { .. } => "sequence_gap",
+        }
+    }
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Decode(error) => write!(f, "{error}"),
+            ClientError::FrameTooLarge { bytes, limit } => {
+                write!(
+                    f,
+                    "dropped a {bytes}-byte frame: the limit is {limit} bytes"
+                )
+            }
+            ClientError::BinaryFrame { bytes } => {
+                write!(
+                    f,
+                    "dropped a {bytes}-byte binary frame: the protocol is JSON text"
+                )
+            }
+            ClientError::Server { code, message } => write!(f, "server error {code}: {message}"),
+            ClientError::ConnectTimeout => write!(f, "the WebSocket did not open in time"),
+            ClientError::SocketClosed { code, reason } if reason.is_empty() => {
+                write!(f, "the WebSocket closed (code {code})")
+            }
+            ClientError::SocketClosed { code, reason } => {
+                write!(f, "the WebSocket closed (code {code}: {reason})")
+            }
+            ClientError::HeartbeatTimeout => {
+                write!(f, "no answer to a ping: the connection is dead")
+            }
+            ClientError::TokenFailed { message } => write!(f, "could not get a token: {message}"),
+            ClientError::Unauthorized { code } => write!(
+                f,
+                "the server refused the token twice (close code {code}); the client stopped"
+            ),
+            ClientError::ReconnectFailing { failures } => {
+                write!(
+                    f,
+                    "{failures} connection attempts in a row failed; still trying"
+                )
+            }
+            ClientError::SequenceGap {
+                channel,
+                job_id,
+                expected,
+                received,
+            } => write!(
+                f,
+                "{channel} {job_id}: events {expected} to {} are missing",
+                received - 1
+            ),
+        }
+    }
+}
+
+/// One job event delivered to the app, in `seq` order, once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct JobDelivery {
+    pub job_id: String,
+    pub seq: u64,
+    pub event: JobEvent,
+    /// Where the event's `data` lies, in bytes, in the text frame just handled, so a driver can
+    /// give the app the server's own JSON instead of re-encoding `event`. `None` for events
+    /// that did not come from a frame.
+    pub payload: Option<Range<usize>>,
+}
+
+/// What the core tells the app.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Event {
+    StateChanged(StateChange),
+    Job(JobDelivery),
+    /// A job's subscription ended by itself after its terminal event; the app's handlers for
+    /// it can be released.
+    SubscriptionEnded {
+        channel: Channel,
+        job_id: String,
+    },
+    Error(ClientError),
+}
+
+/// The timers the core may ask to be woken for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum Timer {
+    /// The attempt in progress (token, then socket) must succeed by then.
+    ConnectTimeout,
+    /// The backoff delay runs out: the next attempt starts.
+    Reconnect,
+    /// Time to ping the open connection.
+    Ping,
+    /// A frame must have arrived since the last ping by then.
+    PongDeadline,
+    /// The connection has been open for the minimum uptime: the failure streak resets.
+    Stable,
+    /// No subscription for the idle timeout: close and go idle.
+    Idle,
+}
