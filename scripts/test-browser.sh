@@ -8,7 +8,7 @@ cd "$(dirname "$0")/.."
 server_bin=${SERVER_BIN:-target/debug/jobsocket-server}
 browsers=${JOBSOCKET_BROWSERS:-chromium firefox}
 log=$(mktemp)
-"$server_bin" --port 0 --step-ms 20 >"$log" 2>&1 &
+"$server_bin" --port 0 --step-ms 20 --admin >"$log" 2>&1 &
 server_pid=$!
 trap 'kill "$server_pid" 2>/dev/null || true; rm -f "$log"' EXIT
 

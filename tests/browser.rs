@@ -62,8 +62,8 @@ impl Recorder {
     }
 }
 
-/// Starts a job with a POST to the server's API and returns its id.
-async fn start_job(path: &str, body: &str) -> String {
+/// POSTs a JSON body to the reference server and returns the response.
+async fn post(path: &str, body: &str) -> web_sys::Response {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
@@ -73,11 +73,16 @@ async fn start_job(path: &str, body: &str) -> String {
     let request =
         web_sys::Request::new_with_str_and_init(&format!("{}{path}", server()), &init).unwrap();
     let window = web_sys::window().unwrap();
-    let response: web_sys::Response = JsFuture::from(window.fetch_with_request(&request))
+    JsFuture::from(window.fetch_with_request(&request))
         .await
         .expect("the reference server answers")
         .dyn_into()
-        .unwrap();
+        .unwrap()
+}
+
+/// Starts a job with a POST to the server's API and returns its id.
+async fn start_job(path: &str, body: &str) -> String {
+    let response = post(path, body).await;
     assert_eq!(response.status(), 201, "POST {path}");
     let json = JsFuture::from(response.json().unwrap()).await.unwrap();
     js_sys::Reflect::get(&json, &"id".into())
@@ -86,9 +91,36 @@ async fn start_job(path: &str, body: &str) -> String {
         .expect("the job id")
 }
 
+fn ws_url() -> String {
+    format!("{}/ws", server().replacen("http", "ws", 1))
+}
+
 fn client(recorder: &Rc<Recorder>) -> Driver {
-    let url = format!("{}/ws", server().replacen("http", "ws", 1));
-    Driver::new(Config::new(url), recorder.clone())
+    Driver::new(Config::new(ws_url()), recorder.clone(), None)
+}
+
+/// The admin API of the reference server (started with `--admin`).
+async fn admin(path: &str, body: &str) {
+    let response = post(&format!("/admin/{path}"), body).await;
+    assert_eq!(response.status(), 200, "POST /admin/{path}");
+}
+
+fn count_errors(recorder: &Recorder, code: &str) -> usize {
+    recorder
+        .events
+        .borrow()
+        .iter()
+        .filter(|event| matches!(event, Event::Error(error) if error.code() == code))
+        .count()
+}
+
+fn opened_count(recorder: &Recorder) -> usize {
+    recorder
+        .events
+        .borrow()
+        .iter()
+        .filter(|event| matches!(event, Event::StateChanged(change) if change.to == Status::Open))
+        .count()
 }
 
 fn is_terminal(recorder: &Recorder) -> bool {
@@ -170,12 +202,12 @@ async fn a_composition_job_reports_encoding_progress_through_completed() {
 }
 
 #[wasm_bindgen_test]
-async fn a_server_that_refuses_the_socket_is_reported_as_closed() {
+async fn a_server_that_refuses_the_socket_is_reported_and_retried() {
     let recorder = Rc::new(Recorder::default());
     // The reference server has no WebSocket at this path: it answers the upgrade with a 404,
     // so the socket fails to open and the browser reports a close.
     let url = format!("{}/no-socket-here", server().replacen("http", "ws", 1));
-    let driver = Driver::new(Config::new(url), recorder.clone());
+    let driver = Driver::new(Config::new(url), recorder.clone(), None);
     driver.command(|core, now| core.connect(now));
     let closed = recorder
         .wait_until(10_000, |recorder| {
@@ -187,7 +219,8 @@ async fn a_server_that_refuses_the_socket_is_reported_as_closed() {
         })
         .await;
     assert!(closed, "{:?}", recorder.events.borrow());
-    assert_eq!(driver.state().status, Status::Closed);
+    assert_eq!(driver.state().status, Status::Reconnecting);
+    driver.command(|core, now| core.close(now));
 }
 
 #[wasm_bindgen_test]
@@ -196,11 +229,71 @@ fn an_invalid_url_is_reported_without_panicking() {
     let driver = Driver::new(
         Config::new("ws://exa mple.invalid:99999/ws"),
         recorder.clone(),
+        None,
     );
     driver.command(|core, now| core.connect(now));
-    assert_eq!(driver.state().status, Status::Closed);
+    assert_eq!(driver.state().status, Status::Reconnecting);
     assert!(recorder.events.borrow().iter().any(|event| matches!(
         event,
         Event::Error(ClientError::SocketClosed { code: 1006, .. })
     )));
+}
+
+#[wasm_bindgen_test]
+async fn dropped_connections_resume_the_job_with_no_gap_and_no_duplicate() {
+    let recorder = Rc::new(Recorder::default());
+    let mut config = Config::new(ws_url());
+    config.reconnect_initial_delay = std::time::Duration::from_millis(50);
+    let driver = Driver::new(config, recorder.clone(), None);
+    let job = start_job(
+        "/api/v1/generations",
+        r#"{"clips":3,"steps_per_clip":6,"step_ms":25}"#,
+    )
+    .await;
+    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
+    // Drop every socket twice while the job runs.
+    for seen in [3, 12] {
+        assert!(
+            recorder
+                .wait_until(10_000, |r| r.job_events().len() >= seen)
+                .await
+        );
+        admin("drop", "{}").await;
+    }
+    assert!(
+        recorder.wait_until(20_000, is_terminal).await,
+        "no terminal event"
+    );
+    let seqs: Vec<u64> = recorder.job_events().iter().map(|(seq, _)| *seq).collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(count_errors(&recorder, "sequence_gap"), 0);
+    assert!(opened_count(&recorder) >= 3, "reconnected after each drop");
+    driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn muted_pongs_are_detected_within_the_ping_interval_and_timeout() {
+    let recorder = Rc::new(Recorder::default());
+    let mut config = Config::new(ws_url());
+    config.ping_interval = std::time::Duration::from_millis(200);
+    config.pong_timeout = std::time::Duration::from_millis(200);
+    config.reconnect_initial_delay = std::time::Duration::from_millis(50);
+    let driver = Driver::new(config, recorder.clone(), None);
+    driver.command(|core, now| core.connect(now));
+    assert!(recorder.wait_until(5_000, |r| opened_count(r) == 1).await);
+    admin("mute-pongs", r#"{"on":true}"#).await;
+    let muted_at = js_sys::Date::now();
+    let detected = recorder
+        .wait_until(5_000, |r| count_errors(r, "heartbeat_timeout") > 0)
+        .await;
+    let elapsed = js_sys::Date::now() - muted_at;
+    admin("mute-pongs", r#"{"on":false}"#).await;
+    assert!(detected, "the dead link was never detected");
+    // Interval + timeout is 400 ms; the rest is slack for a loaded machine.
+    assert!(elapsed < 1_500.0, "detected only after {elapsed} ms");
+    assert!(
+        recorder.wait_until(5_000, |r| opened_count(r) >= 2).await,
+        "reconnected after the dead link"
+    );
+    driver.command(|core, now| core.close(now));
 }

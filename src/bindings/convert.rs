@@ -4,7 +4,7 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
 
 use crate::core::{
-    ClientError, CompositionEvent, ConnectionState, GenerationEvent, JobEvent, JobFailure,
+    ClientError, CompositionEvent, ConnectionState, GenerationEvent, Instant, JobEvent, JobFailure,
     JobResult, StateChange,
 };
 
@@ -83,18 +83,35 @@ pub fn event_data(event: &JobEvent) -> JsValue {
     }
 }
 
-/// `ConnectionState` in JS: `{ status, reason, clientId, serverHeartbeatMs }`.
-pub fn state(state: &ConnectionState) -> JsValue {
-    let optional_string = |value: Option<&str>| value.map_or(JsValue::NULL, JsValue::from_str);
+/// `ConnectionState` in JS: `{ status, reason, attempt, nextRetryAt, connectedAt,
+/// disconnectedAt, lastError, requestId, clientId, serverHeartbeatMs }`, times in epoch
+/// milliseconds.
+pub fn state(state: &ConnectionState, epoch_millis: impl Fn(Instant) -> f64) -> JsValue {
+    let optional_text = |value: Option<&str>| value.map_or(JsValue::NULL, JsValue::from_str);
+    let time = |value: Option<Instant>| {
+        value.map_or(JsValue::NULL, |instant| number(epoch_millis(instant)))
+    };
     object(&[
-        ("status", JsValue::from_str(state.status.as_str())),
-        ("reason", optional_string(state.reason.map(|r| r.as_str()))),
-        ("clientId", optional_string(state.client_id.as_deref())),
+        ("status", text(state.status.as_str())),
+        ("reason", optional_text(state.reason.map(|r| r.as_str()))),
+        ("attempt", number(f64::from(state.attempt))),
+        ("nextRetryAt", time(state.next_retry_at)),
+        ("connectedAt", time(state.connected_at)),
+        ("disconnectedAt", time(state.disconnected_at)),
+        (
+            "lastError",
+            state
+                .last_error
+                .as_ref()
+                .map_or(JsValue::NULL, |(code, message)| error(code, message)),
+        ),
+        ("requestId", optional_text(state.request_id.as_deref())),
+        ("clientId", optional_text(state.client_id.as_deref())),
         (
             "serverHeartbeatMs",
             state
                 .server_heartbeat_ms
-                .map_or(JsValue::NULL, |ms| JsValue::from_f64(ms as f64)),
+                .map_or(JsValue::NULL, |ms| number(ms as f64)),
         ),
     ])
 }

@@ -272,6 +272,11 @@ impl EventSink for Dispatcher {
     fn deliver(&self, event: Event, source: Option<&SourceFrame>) {
         match event {
             Event::Job(delivery) => self.deliver_job_event(delivery, source),
+            Event::SubscriptionEnded { channel, job_id } => {
+                // The job is over: its handlers are released, and each app-level
+                // `unsubscribe()` after this is a no-op.
+                self.jobs.borrow_mut().remove(&(channel, job_id));
+            }
             Event::StateChanged(change) => {
                 self.notify(ListenerKind::State, &convert::state_change(&change));
             }

@@ -30,15 +30,21 @@ impl JobSocket {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "JobSocketOptions")] options: JsValue,
     ) -> Result<JobSocket, JsError> {
-        let config = options::parse(options)?;
+        let (config, token) = options::parse(options)?;
         let dispatcher = Rc::new(Dispatcher::new());
-        let driver = Driver::new(config, dispatcher.clone());
+        let driver = Driver::new(config, dispatcher.clone(), token);
         Ok(JobSocket { driver, dispatcher })
     }
 
-    /// Opens the connection now, unless it is already open or opening.
+    /// Opens the connection now, unless it is already open, opening or scheduled.
     pub fn connect(&self) {
         self.driver.command(|core, now| core.connect(now));
+    }
+
+    /// Connects again now: replaces an open socket, or retries at once instead of waiting
+    /// out the backoff.
+    pub fn reconnect(&self) {
+        self.driver.command(|core, now| core.reconnect(now));
     }
 
     /// Watches a generation job; `handlers` has one optional callback per event name, plus
@@ -87,7 +93,9 @@ impl JobSocket {
     /// The connection as it is now.
     #[wasm_bindgen(getter, unchecked_return_type = "ConnectionState")]
     pub fn state(&self) -> JsValue {
-        convert::state(&self.driver.state())
+        convert::state(&self.driver.state(), |instant| {
+            self.driver.epoch_millis(instant)
+        })
     }
 
     /// Closes the connection and stops; `connect()` starts again.

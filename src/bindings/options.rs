@@ -1,4 +1,5 @@
-//! `JobSocketOptions` from JS into the core's `Config`, with errors that say what to fix.
+//! `JobSocketOptions` from JS into the core's `Config` and the token source, with errors that
+//! say what to fix. Unknown option names are refused, so a typo does not pass silently.
 
 use std::time::Duration;
 
@@ -6,16 +7,23 @@ use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
 use crate::core::{Config, websocket_url};
+use crate::web::TokenSource;
 
-const KNOWN: [&str; 3] = ["url", "connectTimeoutMs", "maxFrameBytes"];
+const KNOWN: &str = "url, token, connectTimeoutMs, reconnectInitialDelayMs, reconnectMaxDelayMs, \
+jitter, minUptimeMs, failuresBeforeReport, pingIntervalMs, pongTimeoutMs, idleTimeoutMs, \
+maxFrameBytes";
 
 fn invalid(reason: &str) -> JsError {
     JsError::new(&format!("invalid JobSocket options: {reason}"))
 }
 
+fn get(options: &JsValue, name: &str) -> JsValue {
+    Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED)
+}
+
 /// A non-negative whole number option, if present.
 fn whole_number(options: &JsValue, name: &str) -> Result<Option<u32>, JsError> {
-    let value = Reflect::get(options, &JsValue::from_str(name)).unwrap_or(JsValue::UNDEFINED);
+    let value = get(options, name);
     if value.is_undefined() {
         return Ok(None);
     }
@@ -29,30 +37,67 @@ fn whole_number(options: &JsValue, name: &str) -> Result<Option<u32>, JsError> {
     }
 }
 
-/// Reads the options object. Unknown option names are refused, so a typo does not pass
-/// silently.
-pub fn parse(options: JsValue) -> Result<Config, JsError> {
+fn millis(options: &JsValue, name: &str, target: &mut Duration) -> Result<(), JsError> {
+    if let Some(ms) = whole_number(options, name)? {
+        *target = Duration::from_millis(u64::from(ms));
+    }
+    Ok(())
+}
+
+/// Reads the options object.
+pub fn parse(options: JsValue) -> Result<(Config, Option<TokenSource>), JsError> {
     let Some(object) = options.dyn_ref::<Object>().filter(|_| options.is_object()) else {
         return Err(invalid("expected an object such as { url: \"wss://…\" }"));
     };
     for key in Object::keys(object).iter() {
         let key = key.as_string().unwrap_or_default();
-        if !KNOWN.contains(&key.as_str()) {
+        if !KNOWN.split(", ").any(|known| known == key) {
             return Err(invalid(&format!(
-                "unknown option \"{key}\" (known: url, connectTimeoutMs, maxFrameBytes)"
+                "unknown option \"{key}\" (known: {KNOWN})"
             )));
         }
     }
-    let url = Reflect::get(&options, &JsValue::from_str("url"))
-        .ok()
-        .and_then(|url| url.as_string())
+    let url = get(&options, "url")
+        .as_string()
         .ok_or_else(|| invalid("url is required and must be a string"))?;
     let mut config = Config::new(websocket_url(&url).map_err(|reason| invalid(&reason))?);
-    if let Some(ms) = whole_number(&options, "connectTimeoutMs")? {
-        config.connect_timeout = Duration::from_millis(u64::from(ms));
+    millis(&options, "connectTimeoutMs", &mut config.connect_timeout)?;
+    millis(
+        &options,
+        "reconnectInitialDelayMs",
+        &mut config.reconnect_initial_delay,
+    )?;
+    millis(
+        &options,
+        "reconnectMaxDelayMs",
+        &mut config.reconnect_max_delay,
+    )?;
+    millis(&options, "minUptimeMs", &mut config.min_uptime)?;
+    millis(&options, "pingIntervalMs", &mut config.ping_interval)?;
+    millis(&options, "pongTimeoutMs", &mut config.pong_timeout)?;
+    if let Some(ms) = whole_number(&options, "idleTimeoutMs")? {
+        config.idle_timeout = (ms > 0).then(|| Duration::from_millis(u64::from(ms)));
+    }
+    if let Some(count) = whole_number(&options, "failuresBeforeReport")? {
+        config.failures_before_report = count;
     }
     if let Some(bytes) = whole_number(&options, "maxFrameBytes")? {
         config.max_frame_bytes = bytes as usize;
     }
-    Ok(config)
+    let jitter = get(&options, "jitter");
+    if !jitter.is_undefined() {
+        config.jitter = jitter
+            .as_bool()
+            .ok_or_else(|| invalid("jitter must be true or false"))?;
+    }
+    if config.ping_interval.is_zero() {
+        return Err(invalid("pingIntervalMs must be more than 0"));
+    }
+    // Jitter and request ids need a seed; the core has no randomness of its own.
+    let seed_high = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
+    let seed_low = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
+    config.rng_seed = (seed_high << 32) | seed_low;
+    let token =
+        TokenSource::from_option(get(&options, "token")).map_err(|reason| invalid(&reason))?;
+    Ok((config, token))
 }

@@ -11,24 +11,58 @@ export type Channel = "generation" | "composition";
 /** The life-cycle status of a job. */
 export type JobStatus = "queued" | "processing" | "completed" | "failed" | "cancelled";
 
-/** Options of `new JobSocket(options)`. */
+/** Options of `new JobSocket(options)`. Times are in milliseconds. */
 export interface JobSocketOptions {
   /** The server's WebSocket URL (`ws://`, `wss://`; `http(s)://` is turned into `ws(s)://`). */
   url: string;
-  /** How long a socket may take to open, in milliseconds. Default 10000. */
+  /**
+   * Sent as the `token` query parameter of every connection attempt. A function is called
+   * before each attempt and may return a promise. Close code 4001 or 4003 from the server gets
+   * one fresh token; a second refusal closes the client with reason "unauthorized".
+   */
+  token?: string | (() => string | Promise<string>);
+  /** How long a token plus socket may take to open. Default 10000. */
   connectTimeoutMs?: number;
+  /** First reconnection delay; each failure in a row doubles it. Default 1000. */
+  reconnectInitialDelayMs?: number;
+  /** Longest delay between two attempts. Default 16000. */
+  reconnectMaxDelayMs?: number;
+  /** Full jitter: each delay is drawn between 0 and the backoff step. Default true. */
+  jitter?: boolean;
+  /** A connection must stay up this long to reset the failure streak. Default 5000. */
+  minUptimeMs?: number;
+  /** After this many failures in a row, a `reconnect_failing` error is reported. Default 5. */
+  failuresBeforeReport?: number;
+  /** How often an open connection is pinged. Default 30000. */
+  pingIntervalMs?: number;
+  /** With no frame this long after a ping, the link is dead and replaced. Default 10000. */
+  pongTimeoutMs?: number;
+  /** With no subscription this long, the socket is closed and the client goes idle; 0 never. Default 300000. */
+  idleTimeoutMs?: number;
   /** Frames longer than this are dropped with a `frame_too_large` error. Default 1048576. */
   maxFrameBytes?: number;
 }
 
 /** The connection status. */
-export type ConnectionStatus = "idle" | "connecting" | "open" | "closed";
+export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "offline" | "closed";
 
-/** A snapshot of the connection. */
+/** A snapshot of the connection. Times are milliseconds since the Unix epoch. */
 export interface ConnectionState {
   status: ConnectionStatus;
-  /** Why the status last changed, e.g. "socket_opened", "closed_by_app". */
+  /** Why the status last changed, e.g. "socket_opened", "heartbeat_timeout", "closed_by_app". */
   reason: string | null;
+  /** Failed attempts in a row: 0 while healthy. */
+  attempt: number;
+  /** When the next attempt starts, while reconnecting. */
+  nextRetryAt: number | null;
+  /** When the current (or last) socket opened. */
+  connectedAt: number | null;
+  /** When the last socket was lost. */
+  disconnectedAt: number | null;
+  /** The last problem the client reported. */
+  lastError: JobSocketError | null;
+  /** The `requestId` query parameter of the current (or last) attempt, for server logs. */
+  requestId: string | null;
   /** The id the server gave this connection. */
   clientId: string | null;
   /** How often the server expects a ping, in milliseconds. */

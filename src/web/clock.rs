@@ -29,4 +29,13 @@ impl Clock {
         // `as` saturates: a negative or NaN reading becomes 0 instead of trapping.
         Instant::from_millis(millis as u64)
     }
+
+    /// `instant` as milliseconds since the Unix epoch (`performance.timeOrigin` + instant).
+    pub fn epoch_millis(&self, instant: Instant) -> f64 {
+        let origin = match &self.performance {
+            Some(performance) => performance.time_origin(),
+            None => 0.0,
+        };
+        origin + instant.as_millis() as f64
+    }
 }

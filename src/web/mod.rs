@@ -3,7 +3,9 @@
 //! timer armed at `poll_timeout()`, and hands events to an [`EventSink`].
 
 mod clock;
+mod environment;
 mod socket;
+mod token;
 
 use std::cell::{Cell, RefCell};
 use std::ops::Range;
@@ -15,7 +17,10 @@ use wasm_bindgen::JsValue;
 use crate::core::utf16::Utf16Index;
 use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
 use clock::Clock;
+use environment::{PageEvents, PageListener, PageReport};
 use socket::{BrowserSocket, SocketListener, SocketReport};
+use token::TokenListener;
+pub use token::TokenSource;
 
 /// Where the driver delivers the core's events (the JS bindings, or a test).
 pub trait EventSink {
@@ -71,6 +76,9 @@ struct Inner {
     /// The deadline the armed timer is for, so an unchanged deadline is not re-armed.
     armed_for: Cell<Option<Instant>>,
     sink: Rc<dyn EventSink>,
+    token: Option<TokenSource>,
+    /// The page's online/offline/visibility listeners.
+    page: RefCell<Option<PageEvents>>,
     /// The text frame whose events are being delivered, if any.
     frame: RefCell<Option<Rc<SourceFrame>>>,
     /// Set while `drain` runs, so a nested call (a JS handler calling back in) leaves the
@@ -80,7 +88,10 @@ struct Inner {
 }
 
 impl Driver {
-    pub fn new(config: Config, sink: Rc<dyn EventSink>) -> Driver {
+    /// A client for `config`, delivering to `sink`. `token`, when given, is asked before
+    /// every connection attempt (and `config.auth` is turned on for it).
+    pub fn new(mut config: Config, sink: Rc<dyn EventSink>, token: Option<TokenSource>) -> Driver {
+        config.auth = token.is_some();
         let inner = Rc::new_cyclic(|this| Inner {
             core: RefCell::new(Client::new(config)),
             clock: Clock::new(),
@@ -88,10 +99,16 @@ impl Driver {
             timer: RefCell::new(None),
             armed_for: Cell::new(None),
             sink,
+            token,
+            page: RefCell::new(None),
             frame: RefCell::new(None),
             draining: Cell::new(false),
             this: this.clone(),
         });
+        *inner.page.borrow_mut() = Some(PageEvents::install(Rc::downgrade(&inner)));
+        if !PageEvents::online_now() {
+            inner.input(|core, now| core.handle_offline(now));
+        }
         Driver { inner }
     }
 
@@ -103,6 +120,11 @@ impl Driver {
     /// The connection snapshot.
     pub fn state(&self) -> ConnectionState {
         self.inner.core.borrow().state()
+    }
+
+    /// An instant of the core as milliseconds since the Unix epoch, for the app.
+    pub fn epoch_millis(&self, instant: Instant) -> f64 {
+        self.inner.clock.epoch_millis(instant)
     }
 
     pub fn downgrade(&self) -> WeakDriver {
@@ -154,6 +176,14 @@ impl Inner {
 
     fn carry_out(&self, transmit: Transmit) {
         match transmit {
+            Transmit::FetchToken { request } => match &self.token {
+                Some(source) => source.fetch(request, self.this.clone()),
+                None => {
+                    let now = self.clock.now();
+                    let missing = Err("no token option".to_owned());
+                    self.core.borrow_mut().handle_token(now, request, missing);
+                }
+            },
             Transmit::OpenSocket { socket, url } => {
                 // The core opens a socket only after forgetting the previous one.
                 drop(self.socket.borrow_mut().take());
@@ -231,5 +261,28 @@ impl SocketListener for Inner {
                 self.input(|core, now| core.handle_socket_closed(now, socket, code, &reason))
             }
         }
+    }
+}
+
+impl TokenListener for Inner {
+    fn on_token(&self, request: u64, token: Result<String, String>) {
+        if self.draining.get() {
+            // A fixed token answers while the transmit is carried out, inside `drain`: feed
+            // it straight in, the drain loop picks up what follows.
+            let now = self.clock.now();
+            self.core.borrow_mut().handle_token(now, request, token);
+        } else {
+            self.input(|core, now| core.handle_token(now, request, token));
+        }
+    }
+}
+
+impl PageListener for Inner {
+    fn on_page_report(&self, report: PageReport) {
+        self.input(|core, now| match report {
+            PageReport::Online => core.handle_online(now),
+            PageReport::Offline => core.handle_offline(now),
+            PageReport::Visible => core.handle_visible(now),
+        });
     }
 }

@@ -8,13 +8,16 @@ import { chromium } from "playwright-core";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
 
-/** Starts the reference server on a free port; resolves with its base URL and a stop(). */
-export async function startServer(extraArgs = []) {
+/**
+ * Starts the reference server, on a free port unless `port` is given; resolves with its base
+ * URL, its port, and stop() / kill() (SIGTERM / SIGKILL).
+ */
+export async function startServer(extraArgs = [], { port = 0 } = {}) {
   const binary = process.env.SERVER_BIN ?? path.join(root, "target/debug/jobsocket-server");
   const child = spawn(
     binary,
     [
-      "--port", "0",
+      "--port", String(port),
       "--static", path.join(root, "www-demo"),
       "--pkg", path.join(root, "target/package"),
       ...extraArgs,
@@ -29,14 +32,17 @@ export async function startServer(extraArgs = []) {
   });
   const match = /^listening on (http:\/\/\S+)$/.exec(firstLine);
   if (!match) throw new Error(`unexpected first line from the server: ${firstLine}`);
+  const end = async (signal) => {
+    if (child.exitCode !== null || child.signalCode !== null) return;
+    const exited = new Promise((resolve) => child.once("exit", resolve));
+    child.kill(signal);
+    await exited;
+  };
   return {
     url: match[1],
-    async stop() {
-      if (child.exitCode !== null) return;
-      const exited = new Promise((resolve) => child.once("exit", resolve));
-      child.kill("SIGTERM");
-      await exited;
-    },
+    port: Number(new URL(match[1]).port),
+    stop: () => end("SIGTERM"),
+    kill: () => end("SIGKILL"),
   };
 }
 

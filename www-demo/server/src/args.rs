@@ -1,6 +1,6 @@
-//! The command line, parsed by hand: six flags do not justify an argument-parsing dependency.
+//! The command line, parsed by hand: eight flags do not justify an argument-parsing dependency.
 //!
-//! Every flag takes a value, as `--flag value` or `--flag=value`. Anything unexpected is an
+//! Every flag but `--admin` takes a value, as `--flag value` or `--flag=value`. Anything unexpected is an
 //! [`ArgsError`] whose `Display` names the flag and what was wrong, and `main` prints it with
 //! [`USAGE`].
 
@@ -24,6 +24,10 @@ options:
   --static DIR         serve DIR at / (index.html at /)
   --pkg DIR            serve DIR at /pkg/
   --heartbeat-ms MS    how often clients should ping, sent in `connected` (default 30000)
+  --token SECRET       WebSocket URLs must carry ?token=SECRET; other sockets are
+                       closed with code 4001 (HTTP routes stay open)
+  --admin              serve the admin API under /admin/ (drop sockets, mute pongs,
+                       refuse upgrades, fail snapshots, stats): for tests only
   -h, --help           print this help
 
 The first line on stdout is `listening on http://HOST:PORT`.";
@@ -76,15 +80,19 @@ impl fmt::Display for ArgsError {
 
 impl std::error::Error for ArgsError {}
 
-/// The flags, by the name the user types; the name is also what errors quote.
-const FLAGS: [&str; 6] = [
+/// The flags that take a value, by the name the user types; the name is also what errors quote.
+const FLAGS: [&str; 7] = [
     "--host",
     "--port",
     "--step-ms",
     "--static",
     "--pkg",
     "--heartbeat-ms",
+    "--token",
 ];
+
+/// The one flag without a value.
+const ADMIN: &str = "--admin";
 
 /// The longest heartbeat interval accepted: an hour is already far longer than any proxy keeps
 /// an idle connection open.
@@ -109,6 +117,13 @@ where
             Some((name, value)) => (name, Some(value.to_owned())),
             None => (arg.as_str(), None),
         };
+        if name == ADMIN {
+            if let Some(value) = inline {
+                return Err(invalid(ADMIN, value, "takes no value"));
+            }
+            parsed.config.admin = true;
+            continue;
+        }
         let Some(flag) = FLAGS.into_iter().find(|flag| *flag == name) else {
             return Err(ArgsError::Unknown(arg));
         };
@@ -128,6 +143,8 @@ where
                 }
                 parsed.config.heartbeat_ms = ms;
             }
+            "--token" if value.is_empty() => return Err(invalid(flag, value, "empty token")),
+            "--token" => parsed.config.token = Some(value),
             "--static" => parsed.config.static_dir = Some(directory(flag, value)?),
             "--pkg" => parsed.config.pkg_dir = Some(directory(flag, value)?),
             // FLAGS holds exactly the names matched above.
@@ -203,6 +220,22 @@ mod tests {
         assert_eq!(parsed.config.step_ms, 5);
         assert_eq!(parsed.config.heartbeat_ms, 1000);
         assert_eq!(parsed.config.static_dir, Some(PathBuf::from(".")));
+        assert_eq!(parsed.config.token, None);
+        assert!(!parsed.config.admin);
+    }
+
+    #[test]
+    fn token_takes_a_value_and_admin_none() {
+        let parsed = args(&["--admin", "--token", "s3cret", "--port", "0"]);
+        assert!(parsed.config.admin);
+        assert_eq!(parsed.config.token.as_deref(), Some("s3cret"));
+        assert_eq!(parsed.port, 0);
+        let parsed = args(&["--token=a=b"]);
+        assert_eq!(parsed.config.token.as_deref(), Some("a=b"));
+        assert_eq!(run(&["--token"]), Err(ArgsError::MissingValue("--token")));
+        assert!(run(&["--token="]).is_err());
+        let error = run(&["--admin=yes"]).unwrap_err().to_string();
+        assert_eq!(error, "invalid value \"yes\" for --admin: takes no value");
     }
 
     #[test]

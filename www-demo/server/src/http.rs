@@ -18,7 +18,7 @@ use serde_json::json;
 
 use crate::jobs::plan::{CompositionSpec, GenerationSpec};
 use crate::jobs::{CreateError, Job};
-use crate::state::AppState;
+use crate::state::{AppState, Switch};
 
 /// Most clips a generation may ask for.
 pub const MAX_CLIPS: u64 = 50;
@@ -40,6 +40,8 @@ pub enum ApiError {
     NotFound(String),
     /// 503: the job store is full of running jobs.
     Busy(String),
+    /// 503: the admin API switched this off on purpose (`fail-polls`, `refuse-ws`).
+    Unavailable(String),
 }
 
 impl IntoResponse for ApiError {
@@ -48,6 +50,9 @@ impl IntoResponse for ApiError {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, "bad_request", message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
             ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message),
+            ApiError::Unavailable(message) => {
+                (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+            }
         };
         let body = ErrorBody {
             kind: "error",
@@ -170,7 +175,14 @@ pub async fn thumbnail(Path((job, file)): Path<(String, String)>) -> Response {
     (headers, thumbnail_svg(&job, clip)).into_response()
 }
 
+/// Counts the request, fails it while the admin API says so, else answers the snapshot.
 fn snapshot(state: &AppState, channel: Channel, id: &str) -> Result<Response, ApiError> {
+    state.polled();
+    if state.switch(Switch::FailPolls) {
+        return Err(ApiError::Unavailable(
+            "snapshots are switched off (admin fail-polls)".to_owned(),
+        ));
+    }
     let job = state
         .jobs()
         .get(channel, id)
@@ -190,7 +202,7 @@ fn created(job: &Job) -> Response {
 }
 
 /// An empty body asks for every default; anything else must be a JSON object of the request.
-fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
+pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T, ApiError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }

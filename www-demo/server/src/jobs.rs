@@ -7,6 +7,11 @@
 //! - the broadcast carries events in `seq` order;
 //! - [`Job::watch`] subscribes to the broadcast and reads the log under the same lock, so every
 //!   event is either in the backlog it returns or on the receiver, never in neither.
+//!
+//! The log keeps a job's most recent events only ([`MAX_LOG_EVENTS`] by default, the server's
+//! `Config::max_log_events`): a replay from further back starts at the oldest event kept, and
+//! the client sees the gap. The snapshot is folded from every event, so the cap never shows
+//! there.
 
 pub mod plan;
 pub mod snapshot;
@@ -30,6 +35,9 @@ const LIVE_CAPACITY: usize = 64;
 /// Jobs the store keeps. Past this, creating a job forgets the oldest finished one, or is
 /// refused when every job is still running: a demo server must not grow without bound.
 pub const MAX_JOBS: usize = 1_000;
+
+/// Events each job keeps for replay unless the server's configuration says otherwise.
+pub const MAX_LOG_EVENTS: usize = 10_000;
 
 /// One logged event of a job.
 #[derive(Debug, Clone, PartialEq)]
@@ -61,18 +69,25 @@ pub struct Job {
 
 #[derive(Debug)]
 struct JobState {
-    log: Vec<Logged>,
+    /// The most recent events, consecutive `seq`s, oldest first; at most `log_cap` of them.
+    log: VecDeque<Logged>,
+    log_cap: usize,
+    /// The `seq` of the last event emitted (0 before the first), whether or not still logged.
+    last_seq: u64,
     snapshot: Snapshot,
     finished: bool,
 }
 
 impl Job {
-    pub(crate) fn new(id: String, channel: Channel, snapshot: Snapshot) -> Job {
+    /// A job that keeps its last `log_cap` events for replay.
+    pub(crate) fn new(id: String, channel: Channel, snapshot: Snapshot, log_cap: usize) -> Job {
         Job {
             id,
             channel,
             state: Mutex::new(JobState {
-                log: Vec::new(),
+                log: VecDeque::new(),
+                log_cap,
+                last_seq: 0,
                 snapshot,
                 finished: false,
             }),
@@ -89,32 +104,38 @@ impl Job {
     }
 
     /// Logs `event` with the next `seq`, folds it into the snapshot and broadcasts it, all under
-    /// the job's lock (see the module doc). Returns its `seq`.
+    /// the job's lock (see the module doc), forgetting the oldest logged event past the cap.
+    /// Returns its `seq`.
     pub fn emit(&self, event: JobEvent) -> u64 {
         let mut state = self.lock();
-        let seq = state.log.len() as u64 + 1;
+        state.last_seq += 1;
+        let seq = state.last_seq;
         state.snapshot.apply(seq, &event);
         state.finished |= event.is_terminal();
         let logged = Logged { seq, event };
         // No receiver is not an error: nobody is watching this job right now.
         let _ = self.live.send(logged.clone());
-        state.log.push(logged);
+        state.log.push_back(logged);
+        while state.log.len() > state.log_cap {
+            state.log.pop_front();
+        }
         seq
     }
 
-    /// Starts watching the job: the events after `since` (all of them without it), and a
-    /// receiver of every later one.
+    /// Starts watching the job: the logged events after `since` (all of them without it), and
+    /// a receiver of every later one.
     pub fn watch(&self, since: Option<u64>) -> Watch {
         let state = self.lock();
         let live = self.live.subscribe();
         Watch {
             live,
             backlog: after(&state.log, since.unwrap_or(0)),
-            last_seq: state.log.len() as u64,
+            last_seq: state.last_seq,
         }
     }
 
-    /// The logged events with a `seq` greater than `seq`, in order.
+    /// The logged events with a `seq` greater than `seq`, in order: the whole log when `seq` is
+    /// older than the oldest event kept.
     pub fn events_after(&self, seq: u64) -> Vec<Logged> {
         after(&self.lock().log, seq)
     }
@@ -136,10 +157,15 @@ impl Job {
     }
 }
 
-fn after(log: &[Logged], seq: u64) -> Vec<Logged> {
-    // seq n sits at index n - 1; a `since` beyond the log selects nothing.
-    let start = usize::try_from(seq).map_or(log.len(), |seq| seq.min(log.len()));
-    log[start..].to_vec()
+fn after(log: &VecDeque<Logged>, seq: u64) -> Vec<Logged> {
+    let Some(oldest) = log.front() else {
+        return Vec::new();
+    };
+    // The log holds consecutive seqs, so seq n sits at index n - oldest; a `seq` beyond the
+    // log selects nothing, one before its start selects everything.
+    let skip = seq.saturating_add(1).saturating_sub(oldest.seq);
+    let start = usize::try_from(skip).map_or(log.len(), |skip| skip.min(log.len()));
+    log.range(start..).cloned().collect()
 }
 
 /// Why a job could not be created.
@@ -163,9 +189,17 @@ impl fmt::Display for CreateError {
 impl std::error::Error for CreateError {}
 
 /// Every job of the server, by channel and id.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub struct JobStore {
     inner: Mutex<StoreInner>,
+    /// Events each job keeps for replay.
+    log_cap: usize,
+}
+
+impl Default for JobStore {
+    fn default() -> JobStore {
+        JobStore::new(MAX_LOG_EVENTS)
+    }
 }
 
 #[derive(Debug, Default)]
@@ -178,6 +212,14 @@ struct StoreInner {
 }
 
 impl JobStore {
+    /// An empty store whose jobs keep their last `log_cap` events for replay.
+    pub fn new(log_cap: usize) -> JobStore {
+        JobStore {
+            inner: Mutex::default(),
+            log_cap,
+        }
+    }
+
     /// Creates generation `gen_<n>` and starts simulating it, one event every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_generation(
@@ -189,7 +231,7 @@ impl JobStore {
             inner.generations += 1;
             let id = format!("gen_{}", inner.generations);
             let snapshot = Snapshot::generation(&id, spec.clips);
-            Job::new(id, Channel::Generation, snapshot)
+            Job::new(id, Channel::Generation, snapshot, self.log_cap)
         })?;
         run(job.clone(), plan::generation(job.id(), spec), step);
         Ok(job)
@@ -206,7 +248,7 @@ impl JobStore {
             inner.compositions += 1;
             let id = format!("comp_{}", inner.compositions);
             let snapshot = Snapshot::composition(&id, spec.total_frames);
-            Job::new(id, Channel::Composition, snapshot)
+            Job::new(id, Channel::Composition, snapshot, self.log_cap)
         })?;
         let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
         run(
@@ -287,6 +329,7 @@ mod tests {
             "comp_1".to_owned(),
             Channel::Composition,
             Snapshot::composition("comp_1", 1),
+            MAX_LOG_EVENTS,
         );
         for _ in 0..3 {
             job.emit(failure());
@@ -300,5 +343,34 @@ mod tests {
         assert_eq!(job.snapshot().seq(), 4);
         assert!(job.watch(Some(99)).backlog.is_empty());
         assert_eq!(job.events_after(0).len(), 4);
+    }
+
+    #[test]
+    fn the_log_keeps_only_the_last_events_and_the_snapshot_all_of_them() {
+        let job = Job::new(
+            "comp_1".to_owned(),
+            Channel::Composition,
+            Snapshot::composition("comp_1", 1),
+            3,
+        );
+        for _ in 0..5 {
+            job.emit(failure());
+        }
+        let seqs = |events: Vec<Logged>| events.iter().map(|l| l.seq).collect::<Vec<_>>();
+        assert_eq!(
+            seqs(job.events_after(0)),
+            [3, 4, 5],
+            "older than the log: all kept"
+        );
+        assert_eq!(seqs(job.events_after(2)), [3, 4, 5]);
+        assert_eq!(seqs(job.events_after(3)), [4, 5]);
+        assert_eq!(seqs(job.events_after(5)), Vec::<u64>::new());
+        assert_eq!(seqs(job.events_after(u64::MAX)), Vec::<u64>::new());
+        let watch = job.watch(None);
+        assert_eq!(watch.last_seq, 5);
+        assert_eq!(seqs(watch.backlog), [3, 4, 5]);
+        assert_eq!(job.emit(failure()), 6);
+        assert_eq!(job.snapshot().seq(), 6);
+        assert_eq!(seqs(job.events_after(0)), [4, 5, 6]);
     }
 }

@@ -12,7 +12,11 @@
 //! jobsocket_server::serve(listener, jobsocket_server::Config::default()).await
 //! # }
 //! ```
+//!
+//! With `admin` on, the [`admin`] routes let tests break the server on purpose: drop every
+//! socket, stop answering pings, refuse upgrades, fail the snapshot endpoints.
 
+pub mod admin;
 pub mod args;
 pub mod http;
 pub mod jobs;
@@ -25,7 +29,7 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
-use axum::routing::{get, post};
+use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
@@ -46,6 +50,14 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     /// Served at `/pkg/` (the built npm package), if set.
     pub pkg_dir: Option<PathBuf>,
+    /// When set, a WebSocket URL must carry `?token=` with this value; a socket without it is
+    /// accepted, then closed with code 4001 (see [`ws`]). The HTTP routes stay open.
+    pub token: Option<String>,
+    /// Serves the [`admin`] API under `/admin/`; without it those paths answer 404.
+    pub admin: bool,
+    /// Events each job keeps for replay; a `subscribe` from further back replays these only.
+    /// The snapshots are not affected.
+    pub max_log_events: usize,
 }
 
 impl Default for Config {
@@ -55,6 +67,9 @@ impl Default for Config {
             heartbeat_ms: 30_000,
             static_dir: None,
             pkg_dir: None,
+            token: None,
+            admin: false,
+            max_log_events: jobs::MAX_LOG_EVENTS,
         }
     }
 }
@@ -70,6 +85,17 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/compositions/{id}", get(http::composition))
         .route("/thumbnails/{job}/{file}", get(http::thumbnail))
         .route("/ws", get(ws::upgrade));
+    app = if state.config().admin {
+        app.route("/admin/drop", post(admin::drop_sockets))
+            .route("/admin/mute-pongs", post(admin::mute_pongs))
+            .route("/admin/refuse-ws", post(admin::refuse_ws))
+            .route("/admin/fail-polls", post(admin::fail_polls))
+            .route("/admin/stats", get(admin::stats).post(admin::stats))
+    } else {
+        // Explicit, so the static directory's fallback cannot answer them (with a 405 to a POST).
+        app.route("/admin", any(admin::absent))
+            .route("/admin/{*path}", any(admin::absent))
+    };
     if let Some(pkg) = &state.config().pkg_dir {
         app = app.nest_service("/pkg", ServeDir::new(pkg));
     }

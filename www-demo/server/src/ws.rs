@@ -10,14 +10,18 @@
 //!
 //! The forwarding tasks belong to [`Subscriptions`], which aborts them when the connection task
 //! ends, however it ends: no task outlives its socket.
+//!
+//! With a `token` in the server's configuration, a socket whose URL lacks `?token=` with that
+//! value is accepted and at once closed with code [`UNAUTHORIZED`] (a browser cannot read the
+//! status of a refused upgrade, but it sees a close code), before any `connected` frame.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use axum::extract::State;
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
-use axum::response::Response;
+use axum::extract::{RawQuery, State};
+use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use jobsocket::core::protocol::{Channel, ClientFrame, ServerFrame};
@@ -25,9 +29,10 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::http::ApiError;
 use crate::jobs::{Job, Logged, Watch};
 use crate::messages::MAX_ID_BYTES;
-use crate::state::AppState;
+use crate::state::{AppState, Switch};
 
 /// Largest frame a client may send; protocol frames are a few hundred bytes.
 const MAX_CLIENT_FRAME_BYTES: usize = 1 << 20;
@@ -45,11 +50,127 @@ const MAX_SUBSCRIPTIONS: usize = 1_000;
 /// How long a closing socket may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// `GET /ws`: upgrades to a WebSocket. Query parameters are accepted and ignored.
-pub async fn upgrade(ws: WebSocketUpgrade, State(state): State<AppState>) -> Response {
-    ws.max_message_size(MAX_CLIENT_FRAME_BYTES)
-        .max_frame_size(MAX_CLIENT_FRAME_BYTES)
-        .on_upgrade(move |socket| connection(socket, state))
+/// The close code of a socket without the server's token.
+pub const UNAUTHORIZED: u16 = 4001;
+
+/// The longest `requestId` a log line quotes.
+const MAX_LOGGED_REQUEST_ID: usize = 100;
+
+/// `GET /ws`: upgrades to a WebSocket, or answers 503 while the admin API refuses upgrades.
+/// The query's `token` is checked when the server has one; `requestId` names the socket in
+/// the log line of a refused token; anything else is ignored.
+pub async fn upgrade(
+    ws: WebSocketUpgrade,
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Response {
+    if state.switch(Switch::RefuseWs) {
+        let message = "WebSocket upgrades are switched off (admin refuse-ws)".to_owned();
+        return ApiError::Unavailable(message).into_response();
+    }
+    let query = query.unwrap_or_default();
+    let authorized = match &state.config().token {
+        None => true,
+        Some(token) => {
+            let given = query_param(&query, "token");
+            let authorized = given
+                .as_deref()
+                .is_some_and(|given| same(given, token.as_bytes()));
+            if !authorized {
+                log_refused(&query, given.is_some());
+            }
+            authorized
+        }
+    };
+    let ws = ws
+        .max_message_size(MAX_CLIENT_FRAME_BYTES)
+        .max_frame_size(MAX_CLIENT_FRAME_BYTES);
+    if authorized {
+        ws.on_upgrade(move |socket| connection(socket, state))
+    } else {
+        ws.on_upgrade(move |socket| unauthorized(socket, state))
+    }
+}
+
+/// The one stderr line of a socket refused for its token.
+fn log_refused(query: &str, had_token: bool) {
+    let why = if had_token { "a wrong" } else { "no" };
+    match query_param(query, "requestId") {
+        Some(id) => {
+            let id: String = String::from_utf8_lossy(&id)
+                .chars()
+                .take(MAX_LOGGED_REQUEST_ID)
+                .collect();
+            // Debug-quoted: the id comes from the network and must not forge log lines.
+            eprintln!("ws: closed a socket with {why} token (4001), requestId {id:?}");
+        }
+        None => eprintln!("ws: closed a socket with {why} token (4001), no requestId"),
+    }
+}
+
+/// The percent-decoded value of the first parameter `name` in a URL query.
+fn query_param(query: &str, name: &str) -> Option<Vec<u8>> {
+    query.split('&').find_map(|pair| {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        (percent_decode(key) == name.as_bytes()).then(|| percent_decode(value))
+    })
+}
+
+/// Decodes `%XX` escapes and `+` (a space, in a query); a malformed escape stays as it is.
+fn percent_decode(text: &str) -> Vec<u8> {
+    let bytes = text.as_bytes();
+    let mut decoded = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        let escaped = bytes
+            .get(i + 1..i + 3)
+            // `from_str_radix` would take a sign too: two hex digits only.
+            .filter(|hex| bytes[i] == b'%' && hex.iter().all(u8::is_ascii_hexdigit))
+            .and_then(|hex| std::str::from_utf8(hex).ok())
+            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
+        match (bytes[i], escaped) {
+            (_, Some(byte)) => {
+                decoded.push(byte);
+                i += 3;
+            }
+            (b'+', None) => {
+                decoded.push(b' ');
+                i += 1;
+            }
+            (byte, None) => {
+                decoded.push(byte);
+                i += 1;
+            }
+        }
+    }
+    decoded
+}
+
+/// Compares in time that depends on the lengths only, so a wrong token does not tell how much
+/// of it was right.
+fn same(given: &[u8], expected: &[u8]) -> bool {
+    given.len() == expected.len()
+        && given
+            .iter()
+            .zip(expected)
+            .fold(0, |differ, (a, b)| differ | (a ^ b))
+            == 0
+}
+
+/// A socket without the right token: closed with [`UNAUTHORIZED`], nothing else sent.
+async fn unauthorized(mut socket: WebSocket, state: AppState) {
+    let _open = state.socket_opened();
+    let frame = CloseFrame {
+        code: UNAUTHORIZED,
+        reason: "unauthorized".into(),
+    };
+    if socket.send(Message::Close(Some(frame))).await.is_ok() {
+        // Waits for the client's close frame (or the end), as the closing handshake asks.
+        let _ = tokio::time::timeout(CLOSE_GRACE, async {
+            while let Some(Ok(_)) = socket.recv().await {}
+        })
+        .await;
+    }
 }
 
 /// What the writer task sends.
@@ -81,6 +202,10 @@ async fn send_text(outbox: &Outbox, text: String) -> Result<(), Gone> {
 async fn connection(socket: WebSocket, state: AppState) {
     // Held until this function returns: the server waits for it when it stops.
     let mut stopping = state.stopping();
+    let _open = state.socket_opened();
+    // Marks the current value seen: only a later `drop_sockets` ends this socket.
+    let mut drops = state.drops();
+    let mut dropped = false;
     let (sink, mut stream) = socket.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_FRAMES);
     let mut writer = tokio::spawn(write(sink, queue));
@@ -117,9 +242,22 @@ async fn connection(socket: WebSocket, state: AppState) {
                 let _ = connection.outbox.send(close).await;
                 open = false;
             }
+            // An error would mean the state is gone, which this task holds: cannot happen.
+            Ok(()) = drops.changed() => {
+                dropped = true;
+                open = false;
+            }
         }
     }
 
+    if dropped {
+        // Stops the writer before the queue closes, so it sends no close frame; dropping both
+        // halves of the socket then drops the TCP connection.
+        writer.abort();
+        let _ = (&mut writer).await;
+        drop(stream);
+        return;
+    }
     // Aborts the forwarding tasks and drops the last senders, so the writer drains and stops.
     drop(connection);
     if tokio::time::timeout(CLOSE_GRACE, &mut writer)
@@ -184,6 +322,8 @@ impl Connection {
                 self.subscriptions.remove(channel, &id);
                 Ok(())
             }
+            // Answered with or without subscriptions; dropped while the admin API mutes pongs.
+            ClientFrame::Ping { .. } if self.state.switch(Switch::MutePongs) => Ok(()),
             ClientFrame::Ping { t } => send(&self.outbox, &ServerFrame::Pong { t }).await,
             ClientFrame::Message { id, .. } => {
                 if id.len() > MAX_ID_BYTES {
@@ -192,7 +332,9 @@ impl Connection {
                 }
                 // Handling a message is counting it: the demo has no application messages yet.
                 self.state.first_time_message(&id);
-                send(&self.outbox, &ServerFrame::Ack { id }).await
+                send(&self.outbox, &ServerFrame::Ack { id }).await?;
+                self.state.acked();
+                Ok(())
             }
         }
     }
@@ -349,6 +491,31 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn query_parameters_are_percent_decoded() {
+        let query = "requestId=r%201&token=s3cr%26t+x&token=second&flag";
+        assert_eq!(
+            query_param(query, "token").as_deref(),
+            Some(&b"s3cr&t x"[..])
+        );
+        assert_eq!(
+            query_param(query, "requestId").as_deref(),
+            Some(&b"r 1"[..])
+        );
+        assert_eq!(query_param(query, "flag").as_deref(), Some(&b""[..]));
+        assert_eq!(query_param(query, "missing"), None);
+        assert_eq!(percent_decode("100%zz%4%+1"), b"100%zz%4% 1");
+        assert_eq!(percent_decode("%e2%9c%93"), "✓".as_bytes());
+    }
+
+    #[test]
+    fn tokens_match_only_when_equal() {
+        assert!(same(b"secret", b"secret"));
+        assert!(!same(b"secreT", b"secret"));
+        assert!(!same(b"secret1", b"secret"));
+        assert!(!same(b"", b"secret"));
+    }
     use crate::jobs::snapshot::Snapshot;
     use jobsocket::core::events::{CompositionEvent, JobEvent, JobFailure};
 
@@ -379,6 +546,7 @@ mod tests {
             "comp_1".to_owned(),
             Channel::Composition,
             Snapshot::composition("comp_1", 1),
+            crate::jobs::MAX_LOG_EVENTS,
         ));
         // A one-frame outbox nobody reads yet: the forwarder blocks, as for a slow client.
         let (outbox, mut queue) = mpsc::channel(1);

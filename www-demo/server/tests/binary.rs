@@ -21,10 +21,16 @@ impl Drop for Running {
 
 /// Starts the binary on a free port and returns it with the first line of its stdout.
 fn start() -> (Running, String) {
+    start_with(&[], Stdio::null())
+}
+
+/// Starts the binary on a free port with `extra` arguments.
+fn start_with(extra: &[&str], stderr: Stdio) -> (Running, String) {
     let mut child = Command::new(BINARY)
         .args(["--port", "0", "--step-ms", "5"])
+        .args(extra)
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()
         .expect("start the binary");
     let stdout = child.stdout.take().expect("piped stdout");
@@ -53,6 +59,85 @@ fn get(address: &str, path: &str) -> String {
     response
 }
 
+/// The `host:port` of a first stdout line.
+fn address(first: &str) -> String {
+    first
+        .trim_end()
+        .strip_prefix("listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line {first:?}"))
+        .to_owned()
+}
+
+/// A WebSocket handshake by hand; returns the response's status line and the server's first
+/// frame, raw (the server's frames are small and unmasked: a 2-byte header, then the payload).
+fn upgrade(address: &str, query: &str) -> (String, Vec<u8>) {
+    let mut stream = TcpStream::connect(address).expect("connect");
+    stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
+    write!(
+        stream,
+        "GET /ws?{query} HTTP/1.1\r\nHost: {address}\r\nUpgrade: websocket\r\n\
+         Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\
+         Sec-WebSocket-Version: 13\r\n\r\n"
+    )
+    .expect("send");
+    let mut received = Vec::new();
+    let mut buffer = [0; 1024];
+    loop {
+        let head_end = received
+            .windows(4)
+            .position(|window| window == b"\r\n\r\n")
+            .map(|end| end + 4);
+        if let Some(end) = head_end {
+            let frame = &received[end..];
+            if frame.len() >= 2 && frame.len() >= 2 + usize::from(frame[1] & 0x7f) {
+                let head = String::from_utf8_lossy(&received[..end]).into_owned();
+                let status = head.lines().next().unwrap_or_default().to_owned();
+                return (status, frame.to_vec());
+            }
+        }
+        let n = stream.read(&mut buffer).expect("a response in time");
+        assert!(n > 0, "the connection ended early: {received:?}");
+        received.extend_from_slice(&buffer[..n]);
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn a_refused_token_is_the_only_thing_logged_and_names_its_request_id() {
+    let (mut server, first) = start_with(&["--token", "s3cret", "--admin"], Stdio::piped());
+    let address = address(&first);
+
+    let (status, frames) = upgrade(&address, "requestId=req-42&token=nope");
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    // One unmasked close frame: FIN + close opcode, 2 + 12 bytes of code 4001 and reason.
+    let mut close = vec![0x88, 14];
+    close.extend_from_slice(&4001_u16.to_be_bytes());
+    close.extend_from_slice(b"unauthorized");
+    assert_eq!(frames, close);
+    let (status, frames) = upgrade(&address, "requestId=req-43&token=s3cret");
+    assert!(status.starts_with("HTTP/1.1 101"), "{status}");
+    assert!(
+        String::from_utf8_lossy(&frames).contains("\"connected\""),
+        "{frames:?}"
+    );
+    assert!(get(&address, "/admin/stats").starts_with("HTTP/1.1 200"));
+
+    assert!(terminate(&mut server).success());
+    let mut stderr = String::new();
+    server
+        .0
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut stderr)
+        .expect("read stderr");
+    let lines: Vec<&str> = stderr.lines().collect();
+    assert_eq!(lines.len(), 2, "{stderr}");
+    assert!(lines[0].contains("4001"), "{stderr}");
+    assert!(lines[0].contains("\"req-42\""), "{stderr}");
+    assert_eq!(lines[1], "stopped", "{stderr}");
+}
+
 #[test]
 fn the_binary_announces_its_address_first_and_serves_healthz() {
     let (_server, first) = start();
@@ -69,11 +154,9 @@ fn the_binary_announces_its_address_first_and_serves_healthz() {
     assert!(response.ends_with("\r\n\r\nok"), "{response}");
 }
 
+/// Sends SIGTERM and waits for the server to exit.
 #[cfg(unix)]
-#[test]
-fn the_binary_stops_cleanly_on_sigterm() {
-    let (mut server, _) = start();
-
+fn terminate(server: &mut Running) -> std::process::ExitStatus {
     let status = Command::new("kill")
         .args(["-TERM", &server.0.id().to_string()])
         .status()
@@ -81,13 +164,22 @@ fn the_binary_stops_cleanly_on_sigterm() {
     assert!(status.success());
 
     let deadline = Instant::now() + PATIENCE;
-    let exit = loop {
+    loop {
         if let Some(exit) = server.0.try_wait().expect("wait") {
-            break exit;
+            return exit;
         }
         assert!(Instant::now() < deadline, "still running after SIGTERM");
         std::thread::sleep(Duration::from_millis(10));
-    };
+    }
+}
+
+#[cfg(unix)]
+#[test]
+fn the_binary_stops_cleanly_on_sigterm() {
+    let (mut server, _) = start();
+
+    let exit = terminate(&mut server);
+
     assert!(exit.success(), "{exit}");
 }
 

@@ -406,3 +406,44 @@ async fn stopping_the_server_closes_open_sockets_with_going_away() {
         .expect("the server stops in time");
     assert!(matches!(served, Ok(Ok(()))), "{served:?}");
 }
+
+#[tokio::test]
+async fn a_replay_from_before_a_capped_log_sends_only_the_events_kept() {
+    let server = common::start_with(jobsocket_server::Config {
+        step_ms: 0,
+        max_log_events: 5,
+        ..jobsocket_server::Config::default()
+    })
+    .await;
+    let id = server
+        .start_job("compositions", r#"{"total_frames":240,"steps":8}"#)
+        .await;
+    let path = format!("/api/v1/compositions/{id}");
+    while server.request("GET", &path, None).await.json()["status"] != "completed" {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+
+    for (since, expected) in [
+        (Some(0), 5..=9),
+        (None, 5..=9),
+        (Some(3), 5..=9),
+        (Some(6), 7..=9),
+    ] {
+        let mut socket = server.socket().await;
+        socket
+            .send(&subscribe(Channel::Composition, &id, since))
+            .await;
+        assert_eq!(socket.subscribed(&id).await, 9);
+        let events = socket.events_until_terminal(&id).await;
+        assert_eq!(
+            seqs(&events),
+            expected.collect::<Vec<_>>(),
+            "since {since:?}"
+        );
+        assert!(socket.next_text_within(QUIET).await.is_none());
+    }
+    // The snapshot still folds every event.
+    let snapshot = server.request("GET", &path, None).await.json();
+    assert_eq!(snapshot["seq"], 9);
+    assert_eq!(snapshot["progress"]["frames_processed"], 240);
+}

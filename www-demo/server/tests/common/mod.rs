@@ -15,6 +15,7 @@ use jobsocket_server::{AppState, Config, serve_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
+use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 use tokio_tungstenite::{MaybeTlsStream, WebSocketStream};
 
 /// Longest wait for anything the server should send: far more than any test job takes, so
@@ -40,6 +41,16 @@ pub async fn start_with(config: Config) -> Server {
 pub async fn start(step_ms: u64) -> Server {
     start_with(Config {
         step_ms,
+        ..Config::default()
+    })
+    .await
+}
+
+/// Starts a server with the admin API on, whose jobs emit one event every millisecond.
+pub async fn start_admin() -> Server {
+    start_with(Config {
+        step_ms: 1,
+        admin: true,
         ..Config::default()
     })
     .await
@@ -117,17 +128,58 @@ impl Server {
 
     /// Opens a WebSocket and reads its `connected` frame.
     pub async fn socket(&self) -> Socket {
-        let url = format!("ws://{}/ws?requestId=ignored", self.address);
-        let (stream, _) = tokio_tungstenite::connect_async(url)
-            .await
-            .expect("WebSocket handshake");
-        let mut socket = Socket { stream };
+        self.socket_with_query("requestId=ignored").await
+    }
+
+    /// Opens a WebSocket at `/ws?{query}` and reads its `connected` frame.
+    pub async fn socket_with_query(&self, query: &str) -> Socket {
+        let mut socket = self.connect(query).await.expect("WebSocket handshake");
         match socket.next_frame().await {
             ServerFrame::Connected { client_id, .. } => assert!(client_id.starts_with("c_")),
             other => panic!("expected connected, got {other:?}"),
         }
         socket
     }
+
+    /// Opens a WebSocket at `/ws?{query}` and reads nothing yet.
+    pub async fn connect(
+        &self,
+        query: &str,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        let url = format!("ws://{}/ws?{query}", self.address);
+        let (stream, _) = tokio_tungstenite::connect_async(url).await?;
+        Ok(Socket { stream })
+    }
+
+    /// An admin request that must answer 200; returns its JSON body.
+    pub async fn admin(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
+        let response = self.request(method, path, body).await;
+        assert_eq!(response.status, 200, "{method} {path}: {}", response.body);
+        response.json()
+    }
+
+    /// Turns an admin switch (`mute-pongs`, `refuse-ws`, `fail-polls`) on or off.
+    pub async fn switch(&self, name: &str, on: bool) {
+        let body = format!(r#"{{"on":{on}}}"#);
+        let answer = self
+            .admin("POST", &format!("/admin/{name}"), Some(&body))
+            .await;
+        assert_eq!(answer, serde_json::json!({"ok": true}));
+    }
+
+    /// `GET /admin/stats`.
+    pub async fn stats(&self) -> serde_json::Value {
+        self.admin("GET", "/admin/stats", None).await
+    }
+}
+
+/// How a socket ended.
+#[derive(Debug)]
+pub enum End {
+    /// The server sent a close frame.
+    Closed(Option<CloseFrame>),
+    /// The connection ended without a close frame.
+    Dropped(String),
 }
 
 /// A test's WebSocket to the server.
@@ -158,6 +210,24 @@ impl Socket {
                 Some(Ok(Message::Text(text))) => return Some(text.as_str().to_owned()),
                 Some(Ok(Message::Ping(_) | Message::Pong(_))) => continue,
                 other => panic!("expected a text frame, got {other:?}"),
+            }
+        }
+    }
+
+    /// Reads until the socket ends: the text messages before the end, and how it ended. Fails
+    /// the test if it does not end in time.
+    pub async fn until_end(&mut self) -> (Vec<String>, End) {
+        let mut texts = Vec::new();
+        loop {
+            let message = tokio::time::timeout(PATIENCE, self.stream.next())
+                .await
+                .expect("the socket ends in time");
+            match message {
+                Some(Ok(Message::Text(text))) => texts.push(text.as_str().to_owned()),
+                Some(Ok(Message::Close(frame))) => return (texts, End::Closed(frame)),
+                Some(Ok(_)) => {}
+                Some(Err(error)) => return (texts, End::Dropped(error.to_string())),
+                None => return (texts, End::Dropped("end of stream".to_owned())),
             }
         }
     }

@@ -1,0 +1,84 @@
+//! The admin API, under `/admin/` when the server runs with `--admin`: faults a test turns on
+//! and off to watch a client cope, and counters to check what the client did.
+//!
+//! Every route answers `{"ok":true}`, but `stats`, which answers [`Stats`]. A switch takes
+//! `{"on":true}` or `{"on":false}`; anything else is a 400 `bad_request`, like the job routes.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use serde::Deserialize;
+use serde_json::{Map, Value, json};
+
+use crate::http::{ApiError, parse_body};
+use crate::state::{AppState, Stats, Switch};
+
+/// The body of a switch.
+#[derive(Debug, Deserialize)]
+struct Toggle {
+    on: bool,
+}
+
+/// `POST /admin/drop`: drops every open socket's TCP connection, without a close frame. The
+/// jobs go on; a client that reconnects resubscribes with `since`. The body, if any, must be a
+/// JSON object; its fields are ignored.
+pub async fn drop_sockets(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    parse_body::<Map<String, Value>>(&body)?;
+    state.drop_sockets();
+    Ok(ok())
+}
+
+/// `POST /admin/mute-pongs {"on":bool}`: while on, `ping` frames go unanswered (they are not
+/// answered later either); everything else, job events included, still flows.
+pub async fn mute_pongs(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set(&state, Switch::MutePongs, &body)
+}
+
+/// `POST /admin/refuse-ws {"on":bool}`: while on, WebSocket upgrades answer 503; open sockets
+/// are not touched.
+pub async fn refuse_ws(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set(&state, Switch::RefuseWs, &body)
+}
+
+/// `POST /admin/fail-polls {"on":bool}`: while on, the snapshot endpoints answer 503
+/// `unavailable`.
+pub async fn fail_polls(
+    State(state): State<AppState>,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set(&state, Switch::FailPolls, &body)
+}
+
+/// `GET /admin/stats` (or `POST`): the server's counters.
+pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
+    Json(state.stats())
+}
+
+/// Any `/admin/` path while the admin API is off: as if the route did not exist.
+pub async fn absent() -> StatusCode {
+    StatusCode::NOT_FOUND
+}
+
+fn set(state: &AppState, switch: Switch, body: &[u8]) -> Result<Json<Value>, ApiError> {
+    let toggle: Toggle = serde_json::from_slice(body).map_err(|error| {
+        ApiError::BadRequest(format!(
+            "expected {{\"on\":true}} or {{\"on\":false}}: {error}"
+        ))
+    })?;
+    state.set_switch(switch, toggle.on);
+    Ok(ok())
+}
+
+fn ok() -> Json<Value> {
+    Json(json!({"ok": true}))
+}
