@@ -10,7 +10,7 @@ use std::rc::Rc;
 use jobsocket::core::{
     Channel, ClientError, CompositionEvent, Config, Event, GenerationEvent, JobEvent, Status,
 };
-use jobsocket::web::{Driver, EventSink, SourceFrame};
+use jobsocket::web::{Driver, EventSink, SourceFrame, TokenSource};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
@@ -296,4 +296,60 @@ async fn muted_pongs_are_detected_within_the_ping_interval_and_timeout() {
         "reconnected after the dead link"
     );
     driver.command(|core, now| core.close(now));
+}
+
+fn auth_ws_url() -> String {
+    let server = match option_env!("JOBSOCKET_TEST_AUTH_SERVER") {
+        Some(address) => address,
+        None => panic!("JOBSOCKET_TEST_AUTH_SERVER names the token server; run `make test`"),
+    };
+    format!("{}/ws", server.replacen("http", "ws", 1))
+}
+
+/// A JS function counting its calls in `globalThis[counter]` and resolving to `token`.
+fn token_function(counter: &str, token: &str) -> TokenSource {
+    let body = format!(
+        "globalThis.{counter} = (globalThis.{counter} || 0) + 1; \
+         return new Promise((resolve) => setTimeout(() => resolve('{token}'), 5));"
+    );
+    TokenSource::Function(js_sys::Function::new_no_args(&body))
+}
+
+fn calls(counter: &str) -> f64 {
+    js_sys::Reflect::get(&js_sys::global(), &counter.into())
+        .ok()
+        .and_then(|value| value.as_f64())
+        .unwrap_or(0.0)
+}
+
+#[wasm_bindgen_test]
+async fn an_async_token_function_is_asked_and_its_token_accepted() {
+    let recorder = Rc::new(Recorder::default());
+    let token = token_function("goodTokenCalls", "s3cret");
+    let driver = Driver::new(Config::new(auth_ws_url()), recorder.clone(), Some(token));
+    driver.command(|core, now| core.connect(now));
+    let connected = recorder
+        .wait_until(5_000, |_| driver.state().client_id.is_some())
+        .await;
+    assert!(connected, "{:?}", recorder.events.borrow());
+    assert_eq!(calls("goodTokenCalls"), 1.0);
+    driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn a_refused_token_is_asked_once_more_and_then_the_client_stops() {
+    let recorder = Rc::new(Recorder::default());
+    let token = token_function("badTokenCalls", "wrong");
+    let driver = Driver::new(Config::new(auth_ws_url()), recorder.clone(), Some(token));
+    driver.command(|core, now| core.connect(now));
+    let stopped = recorder
+        .wait_until(5_000, |_| driver.state().status == Status::Closed)
+        .await;
+    assert!(stopped, "{:?}", recorder.events.borrow());
+    assert_eq!(
+        driver.state().reason,
+        Some(jobsocket::core::StateReason::Unauthorized)
+    );
+    assert_eq!(calls("badTokenCalls"), 2.0);
+    assert_eq!(count_errors(&recorder, "unauthorized"), 1);
 }

@@ -9,9 +9,20 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::core::{Config, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: &str = "url, token, connectTimeoutMs, reconnectInitialDelayMs, reconnectMaxDelayMs, \
-jitter, minUptimeMs, failuresBeforeReport, pingIntervalMs, pongTimeoutMs, idleTimeoutMs, \
-maxFrameBytes";
+const KNOWN: [&str; 12] = [
+    "url",
+    "token",
+    "connectTimeoutMs",
+    "reconnectInitialDelayMs",
+    "reconnectMaxDelayMs",
+    "jitter",
+    "minUptimeMs",
+    "failuresBeforeReport",
+    "pingIntervalMs",
+    "pongTimeoutMs",
+    "idleTimeoutMs",
+    "maxFrameBytes",
+];
 
 fn invalid(reason: &str) -> JsError {
     JsError::new(&format!("invalid JobSocket options: {reason}"))
@@ -51,9 +62,9 @@ pub fn parse(options: JsValue) -> Result<(Config, Option<TokenSource>), JsError>
     };
     for key in Object::keys(object).iter() {
         let key = key.as_string().unwrap_or_default();
-        if !KNOWN.split(", ").any(|known| known == key) {
+        if !KNOWN.contains(&key.as_str()) {
             return Err(invalid(&format!(
-                "unknown option \"{key}\" (known: {KNOWN})"
+                "unknown option \"{key}\"; the options are those of JobSocketOptions"
             )));
         }
     }
