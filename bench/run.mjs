@@ -17,7 +17,7 @@ const config = quick
   ? { runs: 3, perFrameEvents: 5_000, batchedEvents: 20_000, batchSize: 100, latencyEvents: 300,
       latencyRate: 1_000, memoryEvents: 10_000, memoryCycles: 2_000, idleSeconds: 2 }
   : { runs: 3, perFrameEvents: 200_000, batchedEvents: 500_000, batchSize: 100, latencyEvents: 3_000,
-      latencyRate: 1_000, memoryEvents: 100_000, memoryCycles: 10_000, idleSeconds: 10 };
+      latencyRate: 1_000, memoryEvents: 100_000, memoryCycles: 10_000, idleSeconds: 60 };
 
 const median = (values) => {
   const sorted = [...values].sort((a, b) => a - b);
