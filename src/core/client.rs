@@ -9,11 +9,12 @@ use std::time::Duration;
 use super::backoff::Backoff;
 use super::config::Config;
 use super::events::JobEvent;
+use super::outbox::{DropReason, Outbox};
 use super::output::{
     ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason, Status,
     Timer, Transmit,
 };
-use super::protocol::{Channel, ClientFrame, Decoded, ServerFrame};
+use super::protocol::{Channel, ClientFrame, Decoded, RawJson, ServerFrame};
 use super::rng::Rng;
 use super::subscriptions::{Admission, Subscriptions};
 use super::time::Instant;
@@ -84,6 +85,9 @@ pub struct Client {
     next_socket: u64,
     next_token_request: u64,
     subscriptions: Subscriptions,
+    outbox: Outbox,
+    /// The outbox could not be stored: it lives in memory only, and that was reported.
+    storage_degraded: bool,
     /// Since when nothing has been subscribed, while a connection is wanted.
     idle_since: Option<Instant>,
     last_reason: Option<StateReason>,
@@ -117,6 +121,8 @@ impl Client {
             next_socket: 1,
             next_token_request: 1,
             subscriptions: Subscriptions::default(),
+            outbox: Outbox::default(),
+            storage_degraded: false,
             idle_since: None,
             last_reason: None,
             connected_at: None,
@@ -151,6 +157,7 @@ impl Client {
             request_id: self.request_id.clone(),
             client_id: self.client_id.clone(),
             server_heartbeat_ms: self.server_heartbeat_ms,
+            outbox_size: self.outbox.len(),
         }
     }
 
@@ -171,7 +178,7 @@ impl Client {
     pub fn connect(&mut self, now: Instant) {
         if matches!(self.state, State::Idle | State::Closed) {
             self.auth_refusals = 0;
-            if self.subscriptions.is_empty() {
+            if self.has_nothing_to_do() {
                 self.idle_since = Some(now);
             }
             self.start_attempt(now, StateReason::ConnectRequested);
@@ -225,6 +232,66 @@ impl Client {
             self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
         }
         self.note_if_idle(now);
+    }
+
+    /// Queues an application message and returns its id (unique, the server's idempotency
+    /// key). It goes out now when the connection is open, otherwise once it is; an idle client
+    /// connects. The outbox is persisted after every change.
+    pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
+        let mut id = String::from("m_");
+        id.push_str(&self.backoff.rng().hex_id());
+        self.idle_since = None;
+        if let Some(dropped) = self.outbox.push(
+            id.clone(),
+            event.to_owned(),
+            data,
+            now,
+            self.config.outbox_max_messages,
+        ) {
+            self.drop_message(dropped, DropReason::Overflow);
+        }
+        self.persist_outbox();
+        match self.state {
+            State::Open { socket, .. } => self.flush_outbox(socket),
+            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
+            _ => {}
+        }
+        id
+    }
+
+    /// Input: the outbox a previous page stored under this client's key. Unreadable text is
+    /// reported and replaced; messages are delivered as if just sent (an idle client
+    /// connects), expired ones dropped.
+    pub fn restore_outbox(&mut self, now: Instant, text: &str) {
+        match Outbox::decode(text) {
+            Ok(outbox) => self.outbox = outbox,
+            Err(reason) => {
+                self.report(ClientError::StorageCorrupt { reason });
+                self.persist_outbox();
+                return;
+            }
+        }
+        self.expire_outbox(now);
+        if self.outbox.is_empty() {
+            return;
+        }
+        self.idle_since = None;
+        match self.state {
+            State::Open { socket, .. } => self.flush_outbox(socket),
+            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
+            _ => {}
+        }
+    }
+
+    /// Input: storing the outbox failed (quota exceeded, storage blocked). The outbox keeps
+    /// working in memory; the first failure is reported.
+    pub fn handle_storage_failed(&mut self, _now: Instant, reason: &str) {
+        if !self.storage_degraded {
+            self.storage_degraded = true;
+            self.report(ClientError::StorageDegraded {
+                reason: reason.to_owned(),
+            });
+        }
     }
 
     /// Closes the connection and stops every timer. `connect` starts again.
@@ -287,6 +354,7 @@ impl Client {
         for frame in self.subscriptions.resubscribe_frames() {
             self.send_frame(socket, &frame);
         }
+        self.flush_outbox(socket);
     }
 
     /// Input: a text frame arrived on `socket`.
@@ -412,6 +480,14 @@ impl Client {
             self.stable_at = None;
             self.failures = 0;
         }
+        if self
+            .outbox
+            .next_expiry(self.config.outbox_ttl)
+            .is_some_and(|at| at <= now)
+        {
+            self.expire_outbox(now);
+            self.note_if_idle(now);
+        }
         if self.idle_deadline().is_some_and(|at| at <= now) {
             self.go_idle(now);
             return;
@@ -477,7 +553,11 @@ impl Client {
             _ => None,
         };
         let idle = self.idle_deadline().map(|at| (at, Timer::Idle));
-        [state_timer, stable, idle]
+        let expiry = self
+            .outbox
+            .next_expiry(self.config.outbox_ttl)
+            .map(|at| (at, Timer::OutboxExpiry));
+        [state_timer, stable, idle, expiry]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -505,8 +585,13 @@ impl Client {
             ServerFrame::Error { code, message } => {
                 self.report(ClientError::Server { code, message });
             }
-            ServerFrame::Subscribed { .. } | ServerFrame::Pong { .. } | ServerFrame::Ack { .. } => {
+            ServerFrame::Ack { id } => {
+                if self.outbox.ack(&id) {
+                    self.persist_outbox();
+                    self.note_if_idle(now);
+                }
             }
+            ServerFrame::Subscribed { .. } | ServerFrame::Pong { .. } => {}
         }
     }
 
@@ -650,9 +735,47 @@ impl Client {
         }
     }
 
+    /// Nothing subscribed and nothing waiting to be sent.
+    fn has_nothing_to_do(&self) -> bool {
+        self.subscriptions.is_empty() && self.outbox.is_empty()
+    }
+
     fn note_if_idle(&mut self, now: Instant) {
-        if self.subscriptions.is_empty() && self.idle_since.is_none() {
+        if self.has_nothing_to_do() && self.idle_since.is_none() {
             self.idle_since = Some(now);
+        }
+    }
+
+    fn flush_outbox(&mut self, socket: SocketId) {
+        let (frames, exhausted) = self.outbox.flush(socket, self.config.outbox_max_retries);
+        for id in exhausted {
+            self.drop_message(id, DropReason::RetriesExhausted);
+        }
+        for frame in &frames {
+            self.send_frame(socket, frame);
+        }
+        self.persist_outbox();
+    }
+
+    fn expire_outbox(&mut self, now: Instant) {
+        let expired = self.outbox.expire(now, self.config.outbox_ttl);
+        if !expired.is_empty() {
+            for id in expired {
+                self.drop_message(id, DropReason::Expired);
+            }
+            self.persist_outbox();
+        }
+    }
+
+    fn drop_message(&mut self, id: String, reason: DropReason) {
+        self.events.push_back(Event::OutboxDropped { id, reason });
+    }
+
+    fn persist_outbox(&mut self) {
+        if !self.storage_degraded {
+            self.transmits.push_back(Transmit::PersistOutbox {
+                text: self.outbox.encode(),
+            });
         }
     }
 

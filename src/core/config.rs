@@ -40,6 +40,12 @@ pub struct Config {
     /// Frames longer than this many bytes are dropped with a `frame_too_large` error instead of
     /// being decoded. [1 MiB]
     pub max_frame_bytes: usize,
+    /// At most this many messages wait in the outbox; the oldest makes room. [100]
+    pub outbox_max_messages: usize,
+    /// A message not acked within this time is dropped as expired. [1 h]
+    pub outbox_ttl: Duration,
+    /// A message goes out again on at most this many new sockets without an ack. [3]
+    pub outbox_max_retries: u32,
 }
 
 impl Config {
@@ -59,6 +65,9 @@ impl Config {
             pong_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(300)),
             max_frame_bytes: 1024 * 1024,
+            outbox_max_messages: 100,
+            outbox_ttl: Duration::from_secs(3600),
+            outbox_max_retries: 3,
         }
     }
 }

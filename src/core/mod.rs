@@ -8,6 +8,7 @@ mod client;
 mod config;
 pub mod events;
 pub mod json;
+pub mod outbox;
 mod output;
 pub mod protocol;
 mod rng;

@@ -5,6 +5,7 @@ use std::fmt;
 use std::ops::Range;
 
 use super::events::JobEvent;
+use super::outbox::DropReason;
 use super::protocol::{Channel, DecodeError};
 use super::time::Instant;
 
@@ -130,6 +131,8 @@ pub struct ConnectionState {
     pub client_id: Option<String>,
     /// How often the server wants a ping, from its `connected` frame.
     pub server_heartbeat_ms: Option<u64>,
+    /// Messages waiting in the outbox for the server's ack.
+    pub outbox_size: usize,
 }
 
 /// Something the core wants the driver to do.
@@ -147,6 +150,8 @@ pub enum Transmit {
         code: u16,
         reason: String,
     },
+    /// Store the outbox's persisted form (and report a failure with `handle_storage_failed`).
+    PersistOutbox { text: String },
 }
 
 /// Something went wrong that the app should hear about. None of these stops the client.
@@ -172,6 +177,10 @@ pub enum ClientError {
     Unauthorized { code: u16 },
     /// Several attempts in a row failed; the client keeps trying.
     ReconnectFailing { failures: u32 },
+    /// The outbox could not be stored; it keeps working in memory.
+    StorageDegraded { reason: String },
+    /// The stored outbox was unreadable or of another version; it was discarded.
+    StorageCorrupt { reason: String },
     /// Events of a job are missing between two delivered ones (the server no longer had
     /// them); the events after the gap are still delivered.
     SequenceGap {
@@ -197,6 +206,8 @@ impl ClientError {
             ClientError::Unauthorized { .. } => "unauthorized",
             ClientError::ReconnectFailing { .. } => "reconnect_failing",
             ClientError::SequenceGap { .. } => "sequence_gap",
+            ClientError::StorageDegraded { .. } => "storage_degraded",
+            ClientError::StorageCorrupt { .. } => "storage_corrupt",
         }
     }
 }
@@ -239,6 +250,15 @@ impl fmt::Display for ClientError {
                     "{failures} connection attempts in a row failed; still trying"
                 )
             }
+            ClientError::StorageDegraded { reason } => {
+                write!(
+                    f,
+                    "the outbox cannot be stored ({reason}); it is kept in memory"
+                )
+            }
+            ClientError::StorageCorrupt { reason } => {
+                write!(f, "the stored outbox was discarded: {reason}")
+            }
             ClientError::SequenceGap {
                 channel,
                 job_id,
@@ -276,6 +296,11 @@ pub enum Event {
         channel: Channel,
         job_id: String,
     },
+    /// A message left the outbox without an ack.
+    OutboxDropped {
+        id: String,
+        reason: DropReason,
+    },
     Error(ClientError),
 }
 
@@ -294,4 +319,6 @@ pub enum Timer {
     Stable,
     /// No subscription for the idle timeout: close and go idle.
     Idle,
+    /// The oldest outbox message reaches its time to live.
+    OutboxExpiry,
 }

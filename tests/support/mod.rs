@@ -30,11 +30,22 @@ pub struct FakeServer {
     pub mute_pongs: bool,
 }
 
+/// The driver's storage, as the client last asked it to be.
+#[derive(Debug, Default)]
+pub struct FakeStorage {
+    /// The outbox's persisted text.
+    pub outbox: Option<String>,
+    pub writes: usize,
+    /// Every write fails (quota exceeded, storage blocked).
+    pub failing: bool,
+}
+
 /// A client under test with its clock and fake server.
 pub struct Scenario {
     pub client: Client,
     pub now: Instant,
     pub server: FakeServer,
+    pub storage: FakeStorage,
     events: Vec<Event>,
 }
 
@@ -51,6 +62,7 @@ impl Scenario {
             client: Client::new(config),
             now: Instant::from_millis(1_000),
             server: FakeServer::default(),
+            storage: FakeStorage::default(),
             events: Vec::new(),
         }
     }
@@ -189,8 +201,17 @@ impl Scenario {
 
     fn drain(&mut self) {
         let mut pongs = Vec::new();
+        let mut storage_failed = false;
         while let Some(transmit) = self.client.poll_transmit() {
             match transmit {
+                Transmit::PersistOutbox { text } => {
+                    if self.storage.failing {
+                        storage_failed = true;
+                    } else {
+                        self.storage.outbox = Some(text);
+                        self.storage.writes += 1;
+                    }
+                }
                 Transmit::FetchToken { request } => self.server.token_requests.push(request),
                 Transmit::OpenSocket { socket, url } => {
                     self.server.pending_opens.push((socket, url));
@@ -223,6 +244,9 @@ impl Scenario {
         }
         for (socket, pong) in pongs {
             self.server_sends_text(socket, &pong);
+        }
+        if storage_failed {
+            self.act(|client, now| client.handle_storage_failed(now, "QuotaExceededError"));
         }
     }
 }
