@@ -8,9 +8,9 @@ use std::time::Duration;
 
 use jobsocket::core::outbox::DropReason;
 use jobsocket::core::{
-    ClientError, ClientFrame, Config, Event, RawJson, ServerFrame, SocketId, Status,
+    ClientError, ClientFrame, Event, RawJson, ServerFrame, SocketId, Status,
 };
-use support::{Scenario, URL, connected};
+use support::{Scenario, connected};
 
 fn data(n: u32) -> RawJson {
     RawJson::new(format!(r#"{{"n":{n}}}"#)).unwrap()
@@ -94,7 +94,7 @@ fn an_open_connection_sends_at_once_and_the_ack_removes_the_message() {
 
 #[test]
 fn the_outbox_is_persisted_after_every_change_without_any_secret() {
-    let mut config = Config::new(URL);
+    let mut config = support::config();
     config.auth = true;
     let mut scenario = Scenario::with_config(config);
     send(&mut scenario, 7);
@@ -135,7 +135,7 @@ fn an_unacked_message_is_sent_again_on_the_next_socket_and_counted() {
 
 #[test]
 fn a_message_unacked_after_three_retries_is_dropped_and_reported() {
-    let mut config = Config::new(URL);
+    let mut config = support::config();
     config.jitter = false;
     let mut scenario = Scenario::with_config(config);
     let id = send(&mut scenario, 1);
@@ -156,7 +156,7 @@ fn a_message_unacked_after_three_retries_is_dropped_and_reported() {
 
 #[test]
 fn a_full_outbox_drops_its_oldest_message_and_reports_it() {
-    let mut config = Config::new(URL);
+    let mut config = support::config();
     config.outbox_max_messages = 2;
     let mut scenario = Scenario::with_config(config);
     let first = send(&mut scenario, 1);

@@ -10,12 +10,12 @@ use jobsocket::core::{
     Channel, ClientError, ClientFrame, Config, Event, GenerationEvent, JobEvent, JobResult,
     Progress, ServerFrame, StateChange, StateReason, Status, Transmit,
 };
-use support::{Scenario, URL, connected};
+use support::{Scenario, connected};
 
 const SECOND: Duration = Duration::from_secs(1);
 
 fn no_jitter() -> Config {
-    let mut config = Config::new(URL);
+    let mut config = support::config();
     config.jitter = false;
     config
 }

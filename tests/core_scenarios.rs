@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use jobsocket::core::{
-    Channel, ClientError, ClientFrame, CompositionEvent, Config, DecodeError, EncodingProgress,
+    Channel, ClientError, ClientFrame, CompositionEvent, DecodeError, EncodingProgress,
     Event, GenerationEvent, JobDelivery, JobEvent, JobResult, Progress, ServerFrame, StateChange,
     StateReason, Status, Transmit,
 };
@@ -368,7 +368,7 @@ fn a_batch_delivers_each_event_and_reports_only_its_bad_element() {
 
 #[test]
 fn a_frame_over_the_size_limit_is_dropped_undecoded() {
-    let mut config = Config::new(URL);
+    let mut config = support::config();
     config.max_frame_bytes = 64;
     let mut scenario = Scenario::with_config(config);
     let socket = scenario.open();

@@ -476,6 +476,11 @@ impl Client {
     /// Input: the timer armed from [`Client::poll_timeout`] fired (or the driver woke up for
     /// another reason). Acts on every deadline that has passed at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
+        if let Some(interval) = self.coalescing_interval() {
+            for held in self.subscriptions.take_due(now, interval) {
+                self.events.push_back(Event::Job(held));
+            }
+        }
         if self.stable_at.is_some_and(|at| at <= now) && matches!(self.state, State::Open { .. }) {
             self.stable_at = None;
             self.failures = 0;
@@ -557,7 +562,11 @@ impl Client {
             .outbox
             .next_expiry(self.config.outbox_ttl)
             .map(|at| (at, Timer::OutboxExpiry));
-        [state_timer, stable, idle, expiry]
+        let release = self
+            .coalescing_interval()
+            .and_then(|interval| self.subscriptions.next_release(interval))
+            .map(|at| (at, Timer::ProgressRelease));
+        [state_timer, stable, idle, expiry, release]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -620,12 +629,30 @@ impl Client {
             });
         }
         let ended = event.is_terminal().then(|| job_id.clone());
-        self.events.push_back(Event::Job(JobDelivery {
+        let progress = event.is_progress();
+        let delivery = JobDelivery {
             job_id,
             seq,
             event,
             payload,
-        }));
+        };
+        match self.coalescing_interval() {
+            Some(interval) if progress => {
+                if let Some(delivery) = self
+                    .subscriptions
+                    .pace_progress(channel, delivery, now, interval)
+                {
+                    self.events.push_back(Event::Job(delivery));
+                }
+            }
+            _ => {
+                // A held progress goes out first: events keep their order.
+                if let Some(held) = self.subscriptions.take_held(channel, &delivery.job_id, now) {
+                    self.events.push_back(Event::Job(held));
+                }
+                self.events.push_back(Event::Job(delivery));
+            }
+        }
         if let Some(job_id) = ended {
             self.subscriptions.end(channel, &job_id);
             let id = job_id.clone();
@@ -732,6 +759,14 @@ impl Client {
         match self.state {
             State::Idle | State::Closed => None,
             _ => self.idle_since.map(|since| since + timeout),
+        }
+    }
+
+    /// The shortest time between two progress events of one job, if coalescing is on.
+    fn coalescing_interval(&self) -> Option<Duration> {
+        match self.config.max_progress_per_second {
+            0 => None,
+            rate => Some(Duration::from_millis(u64::from(1000 / rate.min(1000)))),
         }
     }
 

@@ -40,6 +40,9 @@ pub struct Config {
     /// Frames longer than this many bytes are dropped with a `frame_too_large` error instead of
     /// being decoded. [1 MiB]
     pub max_frame_bytes: usize,
+    /// Progress events of one job are delivered at most this often per second, the latest
+    /// value winning; other events are never held back. 0 delivers every one. [10]
+    pub max_progress_per_second: u32,
     /// At most this many messages wait in the outbox; the oldest makes room. [100]
     pub outbox_max_messages: usize,
     /// A message not acked within this time is dropped as expired. [1 h]
@@ -65,6 +68,7 @@ impl Config {
             pong_timeout: Duration::from_secs(10),
             idle_timeout: Some(Duration::from_secs(300)),
             max_frame_bytes: 1024 * 1024,
+            max_progress_per_second: 10,
             outbox_max_messages: 100,
             outbox_ttl: Duration::from_secs(3600),
             outbox_max_retries: 3,

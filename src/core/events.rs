@@ -273,6 +273,15 @@ impl JobEvent {
         }
     }
 
+    /// True for progress events, the only ones coalesced.
+    pub fn is_progress(&self) -> bool {
+        matches!(
+            self,
+            JobEvent::Generation(GenerationEvent::Progress(_))
+                | JobEvent::Composition(CompositionEvent::EncodingProgress(_))
+        )
+    }
+
     /// True for the last event a job ever emits: its result, or an unrecoverable error.
     pub fn is_terminal(&self) -> bool {
         match self {

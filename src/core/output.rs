@@ -321,4 +321,6 @@ pub enum Timer {
     Idle,
     /// The oldest outbox message reaches its time to live.
     OutboxExpiry,
+    /// A held-back progress event may go out.
+    ProgressRelease,
 }

@@ -56,6 +56,10 @@ impl<K: PartialEq, V> SmallMap<K, V> {
         self.position(key).map(|index| self.entries.remove(index).1)
     }
 
+    pub fn iter_mut(&mut self) -> impl Iterator<Item = (&K, &mut V)> {
+        self.entries.iter_mut().map(|(key, value)| (&*key, value))
+    }
+
     pub fn iter(&self) -> impl Iterator<Item = (&K, &V)> {
         self.entries.iter().map(|(key, value)| (key, value))
     }

@@ -2,8 +2,12 @@
 //! delivered for each, so that a new socket resubscribes from where the app is, duplicates are
 //! dropped, and a gap is noticed.
 
+use std::time::Duration;
+
+use super::output::JobDelivery;
 use super::protocol::{Channel, ClientFrame};
 use super::small_map::SmallMap;
+use super::time::Instant;
 
 #[derive(Debug)]
 struct Entry {
@@ -11,6 +15,11 @@ struct Entry {
     refs: u32,
     /// The `seq` of the last event delivered.
     last_seq: Option<u64>,
+    /// When a progress event of this job was last handed to the app.
+    last_progress_at: Option<Instant>,
+    /// The latest progress event, held back because the previous one went out less than the
+    /// coalescing interval ago.
+    held_progress: Option<JobDelivery>,
 }
 
 /// What to do with an event that arrived for a job.
@@ -42,6 +51,8 @@ impl Subscriptions {
             Entry {
                 refs: 1,
                 last_seq: None,
+                last_progress_at: None,
+                held_progress: None,
             },
         );
         true
@@ -84,6 +95,72 @@ impl Subscriptions {
         let gap = (entry.last_seq.is_some() && seq > expected).then_some((expected, seq));
         entry.last_seq = Some(seq);
         Admission::Deliver { gap }
+    }
+
+    /// Progress coalescing: whether a progress event of this job may go out at `now`, given
+    /// the interval; if not, it is held (replacing any held one) and `None` comes back.
+    pub fn pace_progress(
+        &mut self,
+        channel: Channel,
+        delivery: JobDelivery,
+        now: Instant,
+        interval: Duration,
+    ) -> Option<JobDelivery> {
+        let Some(entry) = self.jobs.get_mut(&(channel, delivery.job_id.clone())) else {
+            return Some(delivery);
+        };
+        let due = entry
+            .last_progress_at
+            .is_none_or(|last| now.saturating_since(last) >= interval);
+        if due {
+            entry.last_progress_at = Some(now);
+            entry.held_progress = None;
+            Some(delivery)
+        } else {
+            // It goes out later, after the frame it came in is gone: no payload span.
+            entry.held_progress = Some(JobDelivery {
+                payload: None,
+                ..delivery
+            });
+            None
+        }
+    }
+
+    /// The held progress of a job, to go out before one of its other events keeps order.
+    pub fn take_held(
+        &mut self,
+        channel: Channel,
+        job_id: &str,
+        now: Instant,
+    ) -> Option<JobDelivery> {
+        let entry = self.jobs.get_mut(&(channel, job_id.to_owned()))?;
+        let held = entry.held_progress.take()?;
+        entry.last_progress_at = Some(now);
+        Some(held)
+    }
+
+    /// Held progress events whose interval has passed at `now`.
+    pub fn take_due(&mut self, now: Instant, interval: Duration) -> Vec<JobDelivery> {
+        let mut due = Vec::new();
+        for (_, entry) in self.jobs.iter_mut() {
+            let ready = entry
+                .last_progress_at
+                .is_none_or(|last| last + interval <= now);
+            if ready && let Some(held) = entry.held_progress.take() {
+                entry.last_progress_at = Some(now);
+                due.push(held);
+            }
+        }
+        due
+    }
+
+    /// When the next held progress event is due.
+    pub fn next_release(&self, interval: Duration) -> Option<Instant> {
+        self.jobs
+            .iter()
+            .filter(|(_, entry)| entry.held_progress.is_some())
+            .filter_map(|(_, entry)| entry.last_progress_at.map(|last| last + interval))
+            .min()
     }
 
     /// A `subscribe` frame for every watched job, each from its last delivered `seq`.

@@ -52,9 +52,10 @@ pub struct Scenario {
 pub const URL: &str = "ws://jobs.test/ws";
 
 impl Scenario {
-    /// A client with the default options, pointed at [`URL`].
+    /// A client with the default options, pointed at [`URL`], except that every progress
+    /// event is delivered: most scenarios count events; the coalescing ones turn it on.
     pub fn new() -> Self {
-        Self::with_config(Config::new(URL))
+        Self::with_config(config())
     }
 
     pub fn with_config(config: Config) -> Self {
@@ -249,6 +250,13 @@ impl Scenario {
             self.act(|client, now| client.handle_storage_failed(now, "QuotaExceededError"));
         }
     }
+}
+
+/// The default options for [`URL`], progress coalescing off.
+pub fn config() -> Config {
+    let mut config = Config::new(URL);
+    config.max_progress_per_second = 0;
+    config
 }
 
 /// The server's greeting.
