@@ -95,8 +95,15 @@ fn ws_url() -> String {
     format!("{}/ws", server().replacen("http", "ws", 1))
 }
 
+/// Every event counted: progress coalescing off.
+fn config() -> Config {
+    let mut config = Config::new(ws_url());
+    config.max_progress_per_second = 0;
+    config
+}
+
 fn client(recorder: &Rc<Recorder>) -> Driver {
-    Driver::new(Config::new(ws_url()), recorder.clone(), None)
+    Driver::new(config(), recorder.clone(), None, None)
 }
 
 /// The admin API of the reference server (started with `--admin`).
@@ -207,7 +214,7 @@ async fn a_server_that_refuses_the_socket_is_reported_and_retried() {
     // The reference server has no WebSocket at this path: it answers the upgrade with a 404,
     // so the socket fails to open and the browser reports a close.
     let url = format!("{}/no-socket-here", server().replacen("http", "ws", 1));
-    let driver = Driver::new(Config::new(url), recorder.clone(), None);
+    let driver = Driver::new(Config::new(url), recorder.clone(), None, None);
     driver.command(|core, now| core.connect(now));
     let closed = recorder
         .wait_until(10_000, |recorder| {
@@ -230,6 +237,7 @@ fn an_invalid_url_is_reported_without_panicking() {
         Config::new("ws://exa mple.invalid:99999/ws"),
         recorder.clone(),
         None,
+        None,
     );
     driver.command(|core, now| core.connect(now));
     assert_eq!(driver.state().status, Status::Reconnecting);
@@ -242,9 +250,9 @@ fn an_invalid_url_is_reported_without_panicking() {
 #[wasm_bindgen_test]
 async fn dropped_connections_resume_the_job_with_no_gap_and_no_duplicate() {
     let recorder = Rc::new(Recorder::default());
-    let mut config = Config::new(ws_url());
+    let mut config = config();
     config.reconnect_initial_delay = std::time::Duration::from_millis(50);
-    let driver = Driver::new(config, recorder.clone(), None);
+    let driver = Driver::new(config, recorder.clone(), None, None);
     let job = start_job(
         "/api/v1/generations",
         r#"{"clips":3,"steps_per_clip":6,"step_ms":25}"#,
@@ -278,7 +286,7 @@ async fn muted_pongs_are_detected_within_the_ping_interval_and_timeout() {
     config.ping_interval = std::time::Duration::from_millis(200);
     config.pong_timeout = std::time::Duration::from_millis(200);
     config.reconnect_initial_delay = std::time::Duration::from_millis(50);
-    let driver = Driver::new(config, recorder.clone(), None);
+    let driver = Driver::new(config, recorder.clone(), None, None);
     driver.command(|core, now| core.connect(now));
     assert!(recorder.wait_until(5_000, |r| opened_count(r) == 1).await);
     admin("mute-pongs", r#"{"on":true}"#).await;
@@ -326,7 +334,12 @@ fn calls(counter: &str) -> f64 {
 async fn an_async_token_function_is_asked_and_its_token_accepted() {
     let recorder = Rc::new(Recorder::default());
     let token = token_function("goodTokenCalls", "s3cret");
-    let driver = Driver::new(Config::new(auth_ws_url()), recorder.clone(), Some(token));
+    let driver = Driver::new(
+        Config::new(auth_ws_url()),
+        recorder.clone(),
+        Some(token),
+        None,
+    );
     driver.command(|core, now| core.connect(now));
     let connected = recorder
         .wait_until(5_000, |_| driver.state().client_id.is_some())
@@ -340,7 +353,12 @@ async fn an_async_token_function_is_asked_and_its_token_accepted() {
 async fn a_refused_token_is_asked_once_more_and_then_the_client_stops() {
     let recorder = Rc::new(Recorder::default());
     let token = token_function("badTokenCalls", "wrong");
-    let driver = Driver::new(Config::new(auth_ws_url()), recorder.clone(), Some(token));
+    let driver = Driver::new(
+        Config::new(auth_ws_url()),
+        recorder.clone(),
+        Some(token),
+        None,
+    );
     driver.command(|core, now| core.connect(now));
     let stopped = recorder
         .wait_until(5_000, |_| driver.state().status == Status::Closed)

@@ -7,9 +7,7 @@ mod support;
 use std::time::Duration;
 
 use jobsocket::core::outbox::DropReason;
-use jobsocket::core::{
-    ClientError, ClientFrame, Event, RawJson, ServerFrame, SocketId, Status,
-};
+use jobsocket::core::{ClientError, ClientFrame, Event, RawJson, ServerFrame, SocketId, Status};
 use support::{Scenario, connected};
 
 fn data(n: u32) -> RawJson {

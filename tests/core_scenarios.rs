@@ -5,8 +5,8 @@ mod support;
 use std::time::Duration;
 
 use jobsocket::core::{
-    Channel, ClientError, ClientFrame, CompositionEvent, DecodeError, EncodingProgress,
-    Event, GenerationEvent, JobDelivery, JobEvent, JobResult, Progress, ServerFrame, StateChange,
+    Channel, ClientError, ClientFrame, CompositionEvent, DecodeError, EncodingProgress, Event,
+    GenerationEvent, JobDelivery, JobEvent, JobResult, Progress, ServerFrame, StateChange,
     StateReason, Status, Transmit,
 };
 use support::{Scenario, URL, connected};

@@ -57,10 +57,13 @@ function runRaw({ n, batch, rate, onData }) {
   });
 }
 
-/** jobsocket, subscribed to the job with a typed progress handler. */
+/**
+ * jobsocket, subscribed to the job with a typed progress handler. Progress coalescing (10 a
+ * second per job by default) is off: the bench measures the pipeline, not the pacing.
+ */
 function runJobsocket({ n, batch, rate, onData }) {
   return new Promise((resolve) => {
-    const socket = new JobSocket({ url: floodUrl({ n, batch, rate }) });
+    const socket = new JobSocket({ url: floodUrl({ n, batch, rate }), maxProgressPerSecond: 0 });
     let count = 0;
     let started = 0;
     const listener = socket.onStateChange(({ status }) => {
@@ -154,7 +157,7 @@ function heap() {
 
 async function memory() {
   const before = heap();
-  const socket = new JobSocket({ url: floodUrl({ n: config.memoryEvents }) });
+  const socket = new JobSocket({ url: floodUrl({ n: config.memoryEvents }), maxProgressPerSecond: 0 });
   let count = 0;
   await new Promise((resolve) => {
     socket.subscribeGeneration("flood", {

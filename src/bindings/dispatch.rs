@@ -73,6 +73,7 @@ pub struct Dispatcher {
     unnamed: JsValue,
     state_listeners: RefCell<Vec<(u32, Function)>>,
     error_listeners: RefCell<Vec<(u32, Function)>>,
+    dropped_listeners: RefCell<Vec<(u32, Function)>>,
 }
 
 /// What a listener id refers to.
@@ -80,6 +81,7 @@ pub struct Dispatcher {
 pub enum ListenerKind {
     State,
     Error,
+    OutboxDropped,
 }
 
 /// Every name [`Dispatcher::name`] is asked for.
@@ -107,6 +109,7 @@ impl Dispatcher {
             unnamed: JsValue::UNDEFINED,
             state_listeners: RefCell::new(Vec::new()),
             error_listeners: RefCell::new(Vec::new()),
+            dropped_listeners: RefCell::new(Vec::new()),
         }
     }
 
@@ -175,6 +178,7 @@ impl Dispatcher {
         match kind {
             ListenerKind::State => &self.state_listeners,
             ListenerKind::Error => &self.error_listeners,
+            ListenerKind::OutboxDropped => &self.dropped_listeners,
         }
     }
 
@@ -272,6 +276,13 @@ impl EventSink for Dispatcher {
     fn deliver(&self, event: Event, source: Option<&SourceFrame>) {
         match event {
             Event::Job(delivery) => self.deliver_job_event(delivery, source),
+            Event::OutboxDropped { id, reason } => {
+                let dropped = convert::object(&[
+                    ("id", JsValue::from_str(&id)),
+                    ("reason", JsValue::from_str(reason.as_str())),
+                ]);
+                self.notify(ListenerKind::OutboxDropped, &dropped);
+            }
             Event::SubscriptionEnded { channel, job_id } => {
                 // The job is over: its handlers are released, and each app-level
                 // `unsubscribe()` after this is a no-op.

@@ -11,7 +11,7 @@ use std::rc::{Rc, Weak};
 use js_sys::Function;
 use wasm_bindgen::prelude::*;
 
-use crate::core::Channel;
+use crate::core::{Channel, RawJson};
 use crate::web::{Driver, WeakDriver};
 use dispatch::{Dispatcher, ListenerKind};
 
@@ -30,9 +30,14 @@ impl JobSocket {
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "JobSocketOptions")] options: JsValue,
     ) -> Result<JobSocket, JsError> {
-        let (config, token) = options::parse(options)?;
+        let options = options::parse(options)?;
         let dispatcher = Rc::new(Dispatcher::new());
-        let driver = Driver::new(config, dispatcher.clone(), token);
+        let driver = Driver::new(
+            options.config,
+            dispatcher.clone(),
+            options.token,
+            options.storage_key.as_deref(),
+        );
         Ok(JobSocket { driver, dispatcher })
     }
 
@@ -67,6 +72,39 @@ impl JobSocket {
         #[wasm_bindgen(unchecked_param_type = "CompositionHandlers")] handlers: JsValue,
     ) -> Result<Subscription, JsError> {
         self.subscribe(Channel::Composition, id, handlers)
+    }
+
+    /// Sends an application message and returns its id (unique; the server's idempotency
+    /// key). While disconnected it waits in the outbox, kept in `localStorage`, and goes out
+    /// once the connection is back, also after a page reload; the server's `ack` removes it.
+    pub fn send(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "unknown")] data: JsValue,
+    ) -> Result<String, JsError> {
+        let text = if data.is_undefined() {
+            None
+        } else {
+            js_sys::JSON::stringify(&data)
+                .ok()
+                .and_then(|text| text.as_string())
+        };
+        let data = RawJson::new(text.unwrap_or_else(|| "null".to_owned()))
+            .map_err(|_| JsError::new("data must be serializable with JSON.stringify"))?;
+        Ok(self
+            .driver
+            .command(|core, now| core.send(now, &event, data)))
+    }
+
+    /// Calls `callback` with `{ id, reason }` for every message that left the outbox without
+    /// an ack: "overflow", "expired" or "retries_exhausted".
+    #[wasm_bindgen(js_name = onOutboxDropped)]
+    pub fn on_outbox_dropped(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(dropped: OutboxDropped) => void")]
+        callback: Function,
+    ) -> Listener {
+        self.listen(ListenerKind::OutboxDropped, callback)
     }
 
     /// Calls `callback` on every change of the connection status.

@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::core::{Config, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: [&str; 12] = [
+const KNOWN: [&str; 17] = [
     "url",
     "token",
     "connectTimeoutMs",
@@ -22,7 +22,19 @@ const KNOWN: [&str; 12] = [
     "pongTimeoutMs",
     "idleTimeoutMs",
     "maxFrameBytes",
+    "maxProgressPerSecond",
+    "storageKey",
+    "outboxMaxMessages",
+    "outboxTtlMs",
+    "outboxMaxRetries",
 ];
+
+/// Everything the options say.
+pub struct Options {
+    pub config: Config,
+    pub token: Option<TokenSource>,
+    pub storage_key: Option<String>,
+}
 
 fn invalid(reason: &str) -> JsError {
     JsError::new(&format!("invalid JobSocket options: {reason}"))
@@ -56,7 +68,7 @@ fn millis(options: &JsValue, name: &str, target: &mut Duration) -> Result<(), Js
 }
 
 /// Reads the options object.
-pub fn parse(options: JsValue) -> Result<(Config, Option<TokenSource>), JsError> {
+pub fn parse(options: JsValue) -> Result<Options, JsError> {
     let Some(object) = options.dyn_ref::<Object>().filter(|_| options.is_object()) else {
         return Err(invalid("expected an object such as { url: \"wss://…\" }"));
     };
@@ -95,6 +107,26 @@ pub fn parse(options: JsValue) -> Result<(Config, Option<TokenSource>), JsError>
     if let Some(bytes) = whole_number(&options, "maxFrameBytes")? {
         config.max_frame_bytes = bytes as usize;
     }
+    if let Some(rate) = whole_number(&options, "maxProgressPerSecond")? {
+        config.max_progress_per_second = rate;
+    }
+    if let Some(count) = whole_number(&options, "outboxMaxMessages")? {
+        config.outbox_max_messages = (count as usize).max(1);
+    }
+    millis(&options, "outboxTtlMs", &mut config.outbox_ttl)?;
+    if let Some(count) = whole_number(&options, "outboxMaxRetries")? {
+        config.outbox_max_retries = count;
+    }
+    let storage_key = get(&options, "storageKey");
+    let storage_key = if storage_key.is_undefined() {
+        None
+    } else {
+        Some(
+            storage_key
+                .as_string()
+                .ok_or_else(|| invalid("storageKey must be a string"))?,
+        )
+    };
     let jitter = get(&options, "jitter");
     if !jitter.is_undefined() {
         config.jitter = jitter
@@ -110,5 +142,9 @@ pub fn parse(options: JsValue) -> Result<(Config, Option<TokenSource>), JsError>
     config.rng_seed = (seed_high << 32) | seed_low;
     let token =
         TokenSource::from_option(get(&options, "token")).map_err(|reason| invalid(&reason))?;
-    Ok((config, token))
+    Ok(Options {
+        config,
+        token,
+        storage_key,
+    })
 }

@@ -41,6 +41,22 @@ export interface JobSocketOptions {
   idleTimeoutMs?: number;
   /** Frames longer than this are dropped with a `frame_too_large` error. Default 1048576. */
   maxFrameBytes?: number;
+  /** Progress events of one job are delivered at most this often per second, the latest winning; 0 delivers all. Default 10. */
+  maxProgressPerSecond?: number;
+  /** Namespaces the stored outbox (with the URL), e.g. per signed-in user. Default none. */
+  storageKey?: string;
+  /** At most this many messages wait in the outbox; the oldest is dropped ("overflow"). Default 100. */
+  outboxMaxMessages?: number;
+  /** A message not acked within this time is dropped ("expired"). Default 3600000. */
+  outboxTtlMs?: number;
+  /** A message goes out on at most this many further sockets without an ack ("retries_exhausted"). Default 3. */
+  outboxMaxRetries?: number;
+}
+
+/** A message that left the outbox without an ack. */
+export interface OutboxDropped {
+  id: string;
+  reason: "overflow" | "expired" | "retries_exhausted";
 }
 
 /** The connection status. */
@@ -67,6 +83,8 @@ export interface ConnectionState {
   clientId: string | null;
   /** How often the server expects a ping, in milliseconds. */
   serverHeartbeatMs: number | null;
+  /** Messages waiting in the outbox for the server's ack. */
+  outboxSize: number;
 }
 
 /** Passed to `onStateChange` callbacks. */

@@ -19,23 +19,21 @@ impl Clock {
         Clock { performance }
     }
 
-    /// Now, in whole milliseconds since the page's time origin. Falls back to `Date.now()` in
-    /// the rare runtime without `performance`.
+    /// Now, in whole milliseconds since the Unix epoch, as `performance.timeOrigin +
+    /// performance.now()`: monotonic within the page (unlike `Date.now()`, which jumps with
+    /// the system clock), yet comparable across page loads, which the outbox's time to live
+    /// needs. Falls back to `Date.now()` in the rare runtime without `performance`.
     pub fn now(&self) -> Instant {
         let millis = match &self.performance {
-            Some(performance) => performance.now(),
+            Some(performance) => performance.time_origin() + performance.now(),
             None => js_sys::Date::now(),
         };
         // `as` saturates: a negative or NaN reading becomes 0 instead of trapping.
         Instant::from_millis(millis as u64)
     }
 
-    /// `instant` as milliseconds since the Unix epoch (`performance.timeOrigin` + instant).
+    /// `instant` as milliseconds since the Unix epoch: instants already are.
     pub fn epoch_millis(&self, instant: Instant) -> f64 {
-        let origin = match &self.performance {
-            Some(performance) => performance.time_origin(),
-            None => 0.0,
-        };
-        origin + instant.as_millis() as f64
+        instant.as_millis() as f64
     }
 }

@@ -5,6 +5,7 @@
 mod clock;
 mod environment;
 mod socket;
+mod storage;
 mod token;
 
 use std::cell::{Cell, RefCell};
@@ -19,6 +20,7 @@ use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Tra
 use clock::Clock;
 use environment::{PageEvents, PageListener, PageReport};
 use socket::{BrowserSocket, SocketListener, SocketReport};
+use storage::OutboxStorage;
 use token::TokenListener;
 pub use token::TokenSource;
 
@@ -77,6 +79,7 @@ struct Inner {
     armed_for: Cell<Option<Instant>>,
     sink: Rc<dyn EventSink>,
     token: Option<TokenSource>,
+    outbox_storage: OutboxStorage,
     /// The page's online/offline/visibility listeners.
     page: RefCell<Option<PageEvents>>,
     /// The text frame whose events are being delivered, if any.
@@ -89,9 +92,18 @@ struct Inner {
 
 impl Driver {
     /// A client for `config`, delivering to `sink`. `token`, when given, is asked before
-    /// every connection attempt (and `config.auth` is turned on for it).
-    pub fn new(mut config: Config, sink: Rc<dyn EventSink>, token: Option<TokenSource>) -> Driver {
+    /// every connection attempt (and `config.auth` is turned on for it). The outbox is kept
+    /// in `localStorage` under a key made of the URL and `storage_key`; what a previous page
+    /// left there is restored and delivered.
+    pub fn new(
+        mut config: Config,
+        sink: Rc<dyn EventSink>,
+        token: Option<TokenSource>,
+        storage_key: Option<&str>,
+    ) -> Driver {
         config.auth = token.is_some();
+        let outbox_storage =
+            OutboxStorage::new(crate::core::outbox::storage_key(&config.url, storage_key));
         let inner = Rc::new_cyclic(|this| Inner {
             core: RefCell::new(Client::new(config)),
             clock: Clock::new(),
@@ -100,6 +112,7 @@ impl Driver {
             armed_for: Cell::new(None),
             sink,
             token,
+            outbox_storage,
             page: RefCell::new(None),
             frame: RefCell::new(None),
             draining: Cell::new(false),
@@ -108,6 +121,11 @@ impl Driver {
         *inner.page.borrow_mut() = Some(PageEvents::install(Rc::downgrade(&inner)));
         if !PageEvents::online_now() {
             inner.input(|core, now| core.handle_offline(now));
+        }
+        match inner.outbox_storage.load() {
+            Ok(Some(text)) => inner.input(|core, now| core.restore_outbox(now, &text)),
+            Ok(None) => {}
+            Err(reason) => inner.input(|core, now| core.handle_storage_failed(now, &reason)),
         }
         Driver { inner }
     }
@@ -184,6 +202,12 @@ impl Inner {
                     self.core.borrow_mut().handle_token(now, request, missing);
                 }
             },
+            Transmit::PersistOutbox { text } => {
+                if let Err(reason) = self.outbox_storage.save(&text) {
+                    let now = self.clock.now();
+                    self.core.borrow_mut().handle_storage_failed(now, &reason);
+                }
+            }
             Transmit::OpenSocket { socket, url } => {
                 // The core opens a socket only after forgetting the previous one.
                 drop(self.socket.borrow_mut().take());

@@ -1,0 +1,59 @@
+//! Where the outbox is kept between page loads: `localStorage`, under the key the core
+//! derives from the server URL and the app's `storageKey`.
+//!
+//! Storage that does not cooperate never breaks the client: reading `localStorage` itself
+//! throws a `SecurityError` in sandboxed iframes and some private modes, and `setItem` throws
+//! `QuotaExceededError` when full; each failure comes back as an error string for the core,
+//! which keeps the outbox in memory and says so. (gloo-storage's `LocalStorage::raw()` panics
+//! when storage is blocked, which would trap the wasm instance; web-sys's `Result`s do not.)
+
+use js_sys::Reflect;
+use wasm_bindgen::{JsCast, JsValue};
+use web_sys::Storage;
+
+pub struct OutboxStorage {
+    key: String,
+}
+
+impl OutboxStorage {
+    pub fn new(key: String) -> Self {
+        OutboxStorage { key }
+    }
+
+    fn storage() -> Result<Storage, String> {
+        let value = Reflect::get(&js_sys::global(), &JsValue::from_str("localStorage"))
+            .map_err(|error| describe(&error))?;
+        value
+            .dyn_into::<Storage>()
+            .map_err(|_| "localStorage is not available".to_owned())
+    }
+
+    /// The stored text, if any.
+    pub fn load(&self) -> Result<Option<String>, String> {
+        Self::storage()?
+            .get_item(&self.key)
+            .map_err(|error| describe(&error))
+    }
+
+    pub fn save(&self, text: &str) -> Result<(), String> {
+        Self::storage()?
+            .set_item(&self.key, text)
+            .map_err(|error| describe(&error))
+    }
+}
+
+/// A thrown `DOMException` or `Error` as "Name: message".
+fn describe(thrown: &JsValue) -> String {
+    let field = |name: &str| {
+        Reflect::get(thrown, &JsValue::from_str(name))
+            .ok()
+            .and_then(|value| value.as_string())
+            .unwrap_or_default()
+    };
+    match (field("name"), field("message")) {
+        (name, message) if name.is_empty() && message.is_empty() => "storage failed".to_owned(),
+        (name, message) if message.is_empty() => name,
+        (name, message) if name.is_empty() => message,
+        (name, message) => format!("{name}: {message}"),
+    }
+}
