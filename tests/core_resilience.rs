@@ -14,9 +14,16 @@ use support::{Scenario, connected};
 
 const SECOND: Duration = Duration::from_secs(1);
 
+/// WebSocket only (the polling fallback has its own scenarios), without jitter.
 fn no_jitter() -> Config {
-    let mut config = support::config();
+    let mut config = websocket_only();
     config.jitter = false;
+    config
+}
+
+fn websocket_only() -> Config {
+    let mut config = support::config();
+    config.use_polling = false;
     config
 }
 
@@ -101,7 +108,7 @@ fn the_backoff_ladder_without_jitter_is_1_2_4_8_16_16_seconds() {
 #[test]
 fn jitter_stays_within_each_step_and_repeats_for_a_fixed_seed() {
     let run = || {
-        let mut scenario = Scenario::new();
+        let mut scenario = Scenario::with_config(websocket_only());
         scenario.subscribe(Channel::Generation, "gen_1");
         waits_between_failed_attempts(&mut scenario, 8)
     };

@@ -26,18 +26,19 @@ impl Backoff {
         }
     }
 
-    /// The step for the `failures`-th failure in a row (1 for the first), before jitter.
-    pub fn step(&self, failures: u32) -> Duration {
-        let doublings = failures.saturating_sub(1).min(32);
-        self.initial
-            .checked_mul(1u32 << doublings)
-            .unwrap_or(self.max)
-            .min(self.max)
-    }
-
     /// How long to wait after the `failures`-th failure in a row.
     pub fn delay(&mut self, failures: u32) -> Duration {
-        let step = self.step(failures);
+        self.delay_up_to(failures, self.max)
+    }
+
+    /// [`Backoff::delay`] with another cap (the slower probing while polling).
+    pub fn delay_up_to(&mut self, failures: u32, max: Duration) -> Duration {
+        let doublings = failures.saturating_sub(1).min(32);
+        let step = self
+            .initial
+            .checked_mul(1u32 << doublings)
+            .unwrap_or(max)
+            .min(max);
         if !self.jitter {
             return step;
         }

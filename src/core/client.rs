@@ -8,7 +8,9 @@ use std::time::Duration;
 
 use super::backoff::Backoff;
 use super::config::Config;
+use super::config::http_origin;
 use super::events::JobEvent;
+use super::job_view::Snapshot;
 use super::outbox::{DropReason, Outbox};
 use super::output::{
     ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason, Status,
@@ -16,6 +18,7 @@ use super::output::{
 };
 use super::protocol::{Channel, ClientFrame, Decoded, RawJson, ServerFrame};
 use super::rng::Rng;
+use super::small_map::SmallMap;
 use super::subscriptions::{Admission, Subscriptions};
 use super::time::Instant;
 use super::url::with_query;
@@ -53,8 +56,21 @@ enum State {
     Reconnecting {
         retry_at: Instant,
     },
+    /// Polling with no socket to probe: the app allows only polling, or the browser has no
+    /// WebSocket.
+    PollingOnly,
     Offline,
     Closed,
+}
+
+/// The polling of one watched job.
+#[derive(Debug)]
+struct PollSlot {
+    next_at: Instant,
+    /// The request under way, if any.
+    in_flight: Option<u64>,
+    /// Failed polls in a row.
+    failures: u32,
 }
 
 /// The client's state machine. It does no IO: a driver calls it in this order, repeatedly:
@@ -86,6 +102,16 @@ pub struct Client {
     next_token_request: u64,
     subscriptions: Subscriptions,
     outbox: Outbox,
+    /// Job events come from the status endpoints while the socket is probed (or absent).
+    polling: bool,
+    /// False once the driver said the browser has no usable WebSocket.
+    websocket_available: bool,
+    /// Connections in a row that died before `min_uptime`.
+    young_deaths: u32,
+    polls: SmallMap<(Channel, String), PollSlot>,
+    next_poll_request: u64,
+    /// Subscriptions not yet confirmed (`subscribed`) on the socket that may end polling.
+    unconfirmed: Vec<(Channel, String)>,
     /// The outbox could not be stored: it lives in memory only, and that was reported.
     storage_degraded: bool,
     /// Since when nothing has been subscribed, while a connection is wanted.
@@ -122,6 +148,12 @@ impl Client {
             next_token_request: 1,
             subscriptions: Subscriptions::default(),
             outbox: Outbox::default(),
+            polling: false,
+            websocket_available: true,
+            young_deaths: 0,
+            polls: SmallMap::default(),
+            next_poll_request: 1,
+            unconfirmed: Vec::new(),
             storage_degraded: false,
             idle_since: None,
             last_reason: None,
@@ -158,6 +190,11 @@ impl Client {
             client_id: self.client_id.clone(),
             server_heartbeat_ms: self.server_heartbeat_ms,
             outbox_size: self.outbox.len(),
+            transport: match self.status() {
+                Status::Open => Some("websocket"),
+                Status::Polling => Some("polling"),
+                _ => None,
+            },
         }
     }
 
@@ -165,11 +202,13 @@ impl Client {
     pub fn status(&self) -> Status {
         match self.state {
             State::Idle => Status::Idle,
+            State::Offline => Status::Offline,
+            State::Closed => Status::Closed,
+            State::PollingOnly => Status::Polling,
+            _ if self.polling => Status::Polling,
             State::Connecting { .. } => Status::Connecting,
             State::Open { .. } => Status::Open,
             State::Reconnecting { .. } => Status::Reconnecting,
-            State::Offline => Status::Offline,
-            State::Closed => Status::Closed,
         }
     }
 
@@ -194,7 +233,7 @@ impl Client {
                 self.disconnected_at = Some(now);
                 self.start_attempt(now, StateReason::ReconnectRequested);
             }
-            State::Idle | State::Closed | State::Reconnecting { .. } => {
+            State::Idle | State::Closed | State::Reconnecting { .. } | State::PollingOnly => {
                 self.auth_refusals = 0;
                 self.start_attempt(now, StateReason::ReconnectRequested);
             }
@@ -207,6 +246,13 @@ impl Client {
         self.idle_since = None;
         if !self.subscriptions.add(channel, job_id) {
             return;
+        }
+        if self.polling || matches!(self.state, State::PollingOnly) {
+            self.schedule_poll(channel, job_id, now);
+            if matches!(self.state, State::Open { .. }) {
+                self.unconfirmed.push((channel, job_id.to_owned()));
+            }
+            self.issue_due_polls(now);
         }
         match self.state {
             State::Open { socket, .. } => self.send_frame(
@@ -227,6 +273,7 @@ impl Client {
         if !self.subscriptions.remove(channel, job_id) {
             return;
         }
+        self.forget_polling(channel, job_id);
         if let State::Open { socket, .. } = self.state {
             let id = job_id.to_owned();
             self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
@@ -294,6 +341,66 @@ impl Client {
         }
     }
 
+    /// Input: the browser has no usable `WebSocket`; polling is the only transport.
+    pub fn handle_websocket_unavailable(&mut self, now: Instant) {
+        self.websocket_available = false;
+        if matches!(
+            self.state,
+            State::Connecting { .. } | State::Reconnecting { .. } | State::Open { .. }
+        ) {
+            if let Some(socket) = self.current_socket() {
+                self.close_socket(socket, 1000, "no WebSocket");
+            }
+            self.start_attempt(now, StateReason::PollingFallback);
+        }
+    }
+
+    /// Input: the answer to `Poll { request, … }`: the body of a 2xx response, or why the
+    /// request failed (network error, HTTP status).
+    pub fn handle_poll_response(
+        &mut self,
+        now: Instant,
+        request: u64,
+        body: Result<String, String>,
+    ) {
+        let Some(key) = self
+            .polls
+            .iter()
+            .find(|(_, slot)| slot.in_flight == Some(request))
+            .map(|(key, _)| key.clone())
+        else {
+            return;
+        };
+        let (channel, job_id) = key;
+        let snapshot = body.and_then(|body| Snapshot::decode(channel, &body));
+        let Some(slot) = self.polls.get_mut(&(channel, job_id.clone())) else {
+            return;
+        };
+        slot.in_flight = None;
+        match snapshot {
+            Ok(snapshot) => {
+                slot.failures = 0;
+                slot.next_at = now + self.config.poll_interval;
+                self.deliver_snapshot(now, channel, &job_id, &snapshot);
+            }
+            Err(reason) => {
+                slot.failures += 1;
+                if slot.failures > self.config.poll_max_retries {
+                    slot.failures = 0;
+                    slot.next_at = now + self.config.poll_interval;
+                    self.report(ClientError::PollFailed {
+                        channel,
+                        job_id,
+                        reason,
+                    });
+                } else {
+                    let retry = self.config.reconnect_initial_delay * (1 << (slot.failures - 1));
+                    slot.next_at = now + retry.min(self.config.poll_interval);
+                }
+            }
+        }
+    }
+
     /// Closes the connection and stops every timer. `connect` starts again.
     pub fn close(&mut self, now: Instant) {
         if let Some(socket) = self.current_socket() {
@@ -355,6 +462,12 @@ impl Client {
             self.send_frame(socket, &frame);
         }
         self.flush_outbox(socket);
+        if self.polling {
+            self.unconfirmed = self.subscriptions.keys();
+            if self.unconfirmed.is_empty() {
+                self.leave_polling();
+            }
+        }
     }
 
     /// Input: a text frame arrived on `socket`.
@@ -441,7 +554,7 @@ impl Client {
                 self.disconnected_at = Some(now);
                 self.set_state(State::Offline, StateReason::Offline);
             }
-            State::Connecting { .. } | State::Reconnecting { .. } => {
+            State::Connecting { .. } | State::Reconnecting { .. } | State::PollingOnly => {
                 if let Some(socket) = self.current_socket() {
                     self.close_socket(socket, 1000, "offline");
                 }
@@ -484,7 +597,9 @@ impl Client {
         if self.stable_at.is_some_and(|at| at <= now) && matches!(self.state, State::Open { .. }) {
             self.stable_at = None;
             self.failures = 0;
+            self.young_deaths = 0;
         }
+        self.issue_due_polls(now);
         if self
             .outbox
             .next_expiry(self.config.outbox_ttl)
@@ -551,7 +666,7 @@ impl Client {
                 ..
             } => Some((deadline, Timer::PongDeadline)),
             State::Open { next_ping_at, .. } => Some((next_ping_at, Timer::Ping)),
-            State::Idle | State::Offline | State::Closed => None,
+            State::Idle | State::Offline | State::Closed | State::PollingOnly => None,
         };
         let stable = match self.state {
             State::Open { .. } => self.stable_at.map(|at| (at, Timer::Stable)),
@@ -566,7 +681,18 @@ impl Client {
             .coalescing_interval()
             .and_then(|interval| self.subscriptions.next_release(interval))
             .map(|at| (at, Timer::ProgressRelease));
-        [state_timer, stable, idle, expiry, release]
+        let poll = self
+            .polls_active()
+            .then(|| {
+                self.polls
+                    .iter()
+                    .filter(|(_, slot)| slot.in_flight.is_none())
+                    .map(|(_, slot)| slot.next_at)
+                    .min()
+            })
+            .flatten()
+            .map(|at| (at, Timer::Poll));
+        [state_timer, stable, idle, expiry, release, poll]
             .into_iter()
             .flatten()
             .min_by_key(|(at, _)| *at)
@@ -600,7 +726,14 @@ impl Client {
                     self.note_if_idle(now);
                 }
             }
-            ServerFrame::Subscribed { .. } | ServerFrame::Pong { .. } => {}
+            ServerFrame::Subscribed { channel, id, .. } => {
+                self.unconfirmed
+                    .retain(|(known, job)| !(*known == channel && *job == id));
+                if self.polling && self.unconfirmed.is_empty() {
+                    self.leave_polling();
+                }
+            }
+            ServerFrame::Pong { .. } => {}
         }
     }
 
@@ -628,6 +761,7 @@ impl Client {
                 received,
             });
         }
+        self.subscriptions.observe(channel, &job_id, &event, seq);
         let ended = event.is_terminal().then(|| job_id.clone());
         let progress = event.is_progress();
         let delivery = JobDelivery {
@@ -654,12 +788,156 @@ impl Client {
             }
         }
         if let Some(job_id) = ended {
-            self.subscriptions.end(channel, &job_id);
+            let _ = socket;
+            self.end_subscription(now, channel, job_id);
+        }
+    }
+
+    /// A job reached its end: its subscription, polling and server subscription go.
+    fn end_subscription(&mut self, now: Instant, channel: Channel, job_id: String) {
+        self.subscriptions.end(channel, &job_id);
+        self.forget_polling(channel, &job_id);
+        if let State::Open { socket, .. } = self.state {
             let id = job_id.clone();
             self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
+        }
+        self.events
+            .push_back(Event::SubscriptionEnded { channel, job_id });
+        self.note_if_idle(now);
+        if self.polling && self.unconfirmed.is_empty() && matches!(self.state, State::Open { .. }) {
+            self.leave_polling();
+        }
+    }
+
+    /// Hands the app the events that bring a job up to a polled snapshot.
+    fn deliver_snapshot(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        job_id: &str,
+        snapshot: &Snapshot,
+    ) {
+        let seq = snapshot.seq();
+        let Some(view) = self.subscriptions.view_for_snapshot(channel, job_id, seq) else {
+            return;
+        };
+        let events = view.catch_up(snapshot);
+        let ended = view.is_terminal();
+        if let Some(held) = self.subscriptions.take_held(channel, job_id, now) {
+            self.events.push_back(Event::Job(held));
+        }
+        for event in events {
+            self.events.push_back(Event::Job(JobDelivery {
+                job_id: job_id.to_owned(),
+                seq,
+                event,
+                payload: None,
+            }));
+        }
+        if ended {
+            self.end_subscription(now, channel, job_id.to_owned());
+        }
+    }
+
+    fn polling_allowed(&self) -> bool {
+        self.config.use_polling
+    }
+
+    fn websocket_allowed(&self) -> bool {
+        self.config.use_websocket && self.websocket_available
+    }
+
+    /// Starts polling every watched job now.
+    fn enter_polling(&mut self, now: Instant) {
+        self.polling = true;
+        for (channel, job_id) in self.subscriptions.keys() {
+            self.schedule_poll(channel, &job_id, now);
+        }
+    }
+
+    /// A socket is back and confirmed every subscription: the socket takes over.
+    fn leave_polling(&mut self) {
+        let from = self.status();
+        self.polling = false;
+        self.polls = SmallMap::default();
+        self.unconfirmed.clear();
+        self.young_deaths = 0;
+        self.announce(from, StateReason::WebSocketRestored);
+    }
+
+    fn schedule_poll(&mut self, channel: Channel, job_id: &str, now: Instant) {
+        self.polls.insert(
+            (channel, job_id.to_owned()),
+            PollSlot {
+                next_at: now,
+                in_flight: None,
+                failures: 0,
+            },
+        );
+    }
+
+    fn forget_polling(&mut self, channel: Channel, job_id: &str) {
+        self.polls.remove(&(channel, job_id.to_owned()));
+        self.unconfirmed
+            .retain(|(known, job)| !(*known == channel && job == job_id));
+    }
+
+    /// Whether polls go out now: polling, and not offline or stopped.
+    fn polls_active(&self) -> bool {
+        self.status() == Status::Polling
+    }
+
+    fn issue_due_polls(&mut self, now: Instant) {
+        if !self.polls_active() {
+            return;
+        }
+        let due: Vec<(Channel, String)> = self
+            .polls
+            .iter()
+            .filter(|(_, slot)| slot.in_flight.is_none() && slot.next_at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for (channel, job_id) in due {
+            let request = self.next_poll_request;
+            self.next_poll_request += 1;
+            let url = self.poll_url(channel, &job_id);
+            if let Some(slot) = self.polls.get_mut(&(channel, job_id)) {
+                slot.in_flight = Some(request);
+            }
+            self.transmits.push_back(Transmit::Poll { request, url });
+        }
+    }
+
+    /// The status endpoint of a job: the template with `{id}` replaced, relative to the
+    /// server's origin unless absolute.
+    fn poll_url(&self, channel: Channel, job_id: &str) -> String {
+        let template = match channel {
+            Channel::Generation => &self.config.generation_url,
+            Channel::Composition => &self.config.composition_url,
+        };
+        let mut url = if template.starts_with("http://") || template.starts_with("https://") {
+            String::new()
+        } else {
+            http_origin(&self.config.url)
+        };
+        let mut parts = template.splitn(2, '{');
+        url.push_str(parts.next().unwrap_or_default());
+        if let Some(rest) = parts.next() {
+            let after = rest.strip_prefix("id}").unwrap_or(rest);
+            super::url::push_percent_encoded(&mut url, job_id);
+            url.push_str(after);
+        }
+        url
+    }
+
+    /// Emits a status change that did not come from a change of `State` (polling starting
+    /// or stopping under the same socket state).
+    fn announce(&mut self, from: Status, reason: StateReason) {
+        let to = self.status();
+        self.last_reason = Some(reason);
+        if from != to {
             self.events
-                .push_back(Event::SubscriptionEnded { channel, job_id });
-            self.note_if_idle(now);
+                .push_back(Event::StateChanged(StateChange { from, to, reason }));
         }
     }
 
@@ -668,6 +946,14 @@ impl Client {
         if !self.online {
             if !matches!(self.state, State::Offline) {
                 self.set_state(State::Offline, StateReason::Offline);
+            }
+            return;
+        }
+        if !self.websocket_allowed() {
+            if self.polling_allowed() {
+                self.enter_polling(now);
+                self.set_state(State::PollingOnly, StateReason::PollingFallback);
+                self.issue_due_polls(now);
             }
             return;
         }
@@ -711,8 +997,31 @@ impl Client {
                 failures: self.failures,
             });
         }
-        let retry_at = now + self.backoff.delay(self.failures);
-        self.set_state(State::Reconnecting { retry_at }, reason);
+        let fallback = self.polling_allowed()
+            && !self.polling
+            && (self.failures >= self.config.polling_after_failures
+                || self.young_deaths >= self.config.flapping_limit);
+        if fallback {
+            self.enter_polling(now);
+        }
+        let delay = if self.polling {
+            let cap = self.config.probe_max_delay;
+            self.backoff.delay_up_to(self.failures, cap)
+        } else {
+            self.backoff.delay(self.failures)
+        };
+        let reason = if fallback {
+            StateReason::PollingFallback
+        } else {
+            reason
+        };
+        self.set_state(
+            State::Reconnecting {
+                retry_at: now + delay,
+            },
+            reason,
+        );
+        self.issue_due_polls(now);
     }
 
     /// An open connection was lost. One that stayed up for the minimum uptime gets an
@@ -722,8 +1031,10 @@ impl Client {
         self.stable_at = None;
         if now.saturating_since(opened_at) >= self.config.min_uptime {
             self.failures = 0;
+            self.young_deaths = 0;
             self.start_attempt(now, reason);
         } else {
+            self.young_deaths = self.young_deaths.saturating_add(1);
             self.attempt_failed(now, reason);
         }
     }

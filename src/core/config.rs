@@ -43,6 +43,26 @@ pub struct Config {
     /// Progress events of one job are delivered at most this often per second, the latest
     /// value winning; other events are never held back. 0 delivers every one. [10]
     pub max_progress_per_second: u32,
+    /// Whether the client may use a WebSocket. [true]
+    pub use_websocket: bool,
+    /// Whether the client may fall back to polling the REST status endpoints. [true]
+    pub use_polling: bool,
+    /// After this many failed attempts in a row, poll while probing the socket. [5]
+    pub polling_after_failures: u32,
+    /// After this many connections in a row die before `min_uptime`, poll (a proxy that
+    /// kills sockets right after the upgrade). [3]
+    pub flapping_limit: u32,
+    /// How often each watched job's status endpoint is fetched while polling. [5 s]
+    pub poll_interval: Duration,
+    /// A failed poll is retried this many times, with backoff, before it is reported. [3]
+    pub poll_max_retries: u32,
+    /// The longest wait between two socket probes while polling. [30 s]
+    pub probe_max_delay: Duration,
+    /// The status endpoint of a generation; `{id}` is replaced by the job id, and a path is
+    /// taken relative to the server's origin. [`/api/v1/generations/{id}`]
+    pub generation_url: String,
+    /// The status endpoint of a composition. [`/api/v1/compositions/{id}`]
+    pub composition_url: String,
     /// At most this many messages wait in the outbox; the oldest makes room. [100]
     pub outbox_max_messages: usize,
     /// A message not acked within this time is dropped as expired. [1 h]
@@ -69,6 +89,15 @@ impl Config {
             idle_timeout: Some(Duration::from_secs(300)),
             max_frame_bytes: 1024 * 1024,
             max_progress_per_second: 10,
+            use_websocket: true,
+            use_polling: true,
+            polling_after_failures: 5,
+            flapping_limit: 3,
+            poll_interval: Duration::from_secs(5),
+            poll_max_retries: 3,
+            probe_max_delay: Duration::from_secs(30),
+            generation_url: "/api/v1/generations/{id}".to_owned(),
+            composition_url: "/api/v1/compositions/{id}".to_owned(),
             outbox_max_messages: 100,
             outbox_ttl: Duration::from_secs(3600),
             outbox_max_retries: 3,
@@ -99,9 +128,30 @@ pub fn websocket_url(url: &str) -> Result<String, String> {
     }
 }
 
+/// The HTTP origin of a WebSocket URL: `wss://a:1/ws?x` → `https://a:1`.
+pub fn http_origin(url: &str) -> String {
+    let (scheme, rest) = if let Some(rest) = url.strip_prefix("wss://") {
+        ("https://", rest)
+    } else if let Some(rest) = url.strip_prefix("ws://") {
+        ("http://", rest)
+    } else {
+        ("", url)
+    };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or(rest);
+    let mut origin = String::from(scheme);
+    origin.push_str(host);
+    origin
+}
+
 #[cfg(test)]
 mod tests {
-    use super::websocket_url;
+    use super::{http_origin, websocket_url};
+
+    #[test]
+    fn the_http_origin_of_a_websocket_url_drops_path_and_query() {
+        assert_eq!(http_origin("wss://a.b:8443/ws?token=x"), "https://a.b:8443");
+        assert_eq!(http_origin("ws://127.0.0.1:9/ws"), "http://127.0.0.1:9");
+    }
 
     #[test]
     fn http_urls_become_websocket_urls() {

@@ -7,6 +7,7 @@ mod backoff;
 mod client;
 mod config;
 pub mod events;
+pub mod job_view;
 pub mod json;
 pub mod outbox;
 mod output;

@@ -25,6 +25,9 @@ pub enum Status {
     Open,
     /// Waiting for the next attempt after a failure.
     Reconnecting,
+    /// The WebSocket cannot work for now: job events come from the REST status endpoints
+    /// while the socket is probed in the background.
+    Polling,
     /// The browser says there is no network; no attempt is made until it comes back.
     Offline,
     /// Stopped, by the app or for good; see the [`StateReason`].
@@ -39,6 +42,7 @@ impl Status {
             Status::Connecting => "connecting",
             Status::Open => "open",
             Status::Reconnecting => "reconnecting",
+            Status::Polling => "polling",
             Status::Offline => "offline",
             Status::Closed => "closed",
         }
@@ -74,6 +78,10 @@ pub enum StateReason {
     Online,
     /// The page became visible while waiting to retry.
     Visible,
+    /// The WebSocket failed too often, keeps dying, or is unavailable: polling instead.
+    PollingFallback,
+    /// A socket opened and every subscription was confirmed on it: polling stopped.
+    WebSocketRestored,
     /// The app called `close`.
     ClosedByApp,
 }
@@ -95,6 +103,8 @@ impl StateReason {
             StateReason::Offline => "offline",
             StateReason::Online => "online",
             StateReason::Visible => "visible",
+            StateReason::PollingFallback => "polling_fallback",
+            StateReason::WebSocketRestored => "websocket_restored",
             StateReason::ClosedByApp => "closed_by_app",
         }
     }
@@ -133,6 +143,8 @@ pub struct ConnectionState {
     pub server_heartbeat_ms: Option<u64>,
     /// Messages waiting in the outbox for the server's ack.
     pub outbox_size: usize,
+    /// Where job events come from now: "websocket", "polling", or none.
+    pub transport: Option<&'static str>,
 }
 
 /// Something the core wants the driver to do.
@@ -150,6 +162,8 @@ pub enum Transmit {
         code: u16,
         reason: String,
     },
+    /// Fetch `url` (a job's status endpoint) and answer with `handle_poll_response(request, …)`.
+    Poll { request: u64, url: String },
     /// Store the outbox's persisted form (and report a failure with `handle_storage_failed`).
     PersistOutbox { text: String },
 }
@@ -177,6 +191,12 @@ pub enum ClientError {
     Unauthorized { code: u16 },
     /// Several attempts in a row failed; the client keeps trying.
     ReconnectFailing { failures: u32 },
+    /// A job's status endpoint failed after every retry; polling goes on.
+    PollFailed {
+        channel: Channel,
+        job_id: String,
+        reason: String,
+    },
     /// The outbox could not be stored; it keeps working in memory.
     StorageDegraded { reason: String },
     /// The stored outbox was unreadable or of another version; it was discarded.
@@ -206,6 +226,7 @@ impl ClientError {
             ClientError::Unauthorized { .. } => "unauthorized",
             ClientError::ReconnectFailing { .. } => "reconnect_failing",
             ClientError::SequenceGap { .. } => "sequence_gap",
+            ClientError::PollFailed { .. } => "poll_failed",
             ClientError::StorageDegraded { .. } => "storage_degraded",
             ClientError::StorageCorrupt { .. } => "storage_corrupt",
         }
@@ -250,6 +271,11 @@ impl fmt::Display for ClientError {
                     "{failures} connection attempts in a row failed; still trying"
                 )
             }
+            ClientError::PollFailed {
+                channel,
+                job_id,
+                reason,
+            } => write!(f, "polling {channel} {job_id} failed: {reason}"),
             ClientError::StorageDegraded { reason } => {
                 write!(
                     f,
@@ -323,4 +349,6 @@ pub enum Timer {
     OutboxExpiry,
     /// A held-back progress event may go out.
     ProgressRelease,
+    /// A job's status endpoint is due.
+    Poll,
 }

@@ -4,6 +4,8 @@
 
 use std::time::Duration;
 
+use super::events::JobEvent;
+use super::job_view::JobView;
 use super::output::JobDelivery;
 use super::protocol::{Channel, ClientFrame};
 use super::small_map::SmallMap;
@@ -20,6 +22,8 @@ struct Entry {
     /// The latest progress event, held back because the previous one went out less than the
     /// coalescing interval ago.
     held_progress: Option<JobDelivery>,
+    /// What the app was told, so snapshots from polling repeat nothing.
+    view: JobView,
 }
 
 /// What to do with an event that arrived for a job.
@@ -53,6 +57,7 @@ impl Subscriptions {
                 last_seq: None,
                 last_progress_at: None,
                 held_progress: None,
+                view: JobView::new(),
             },
         );
         true
@@ -79,6 +84,34 @@ impl Subscriptions {
 
     pub fn is_empty(&self) -> bool {
         self.jobs.is_empty()
+    }
+
+    /// Records an event handed to the app from the socket.
+    pub fn observe(&mut self, channel: Channel, job_id: &str, event: &JobEvent, seq: u64) {
+        if let Some(entry) = self.jobs.get_mut(&(channel, job_id.to_owned())) {
+            entry.view.observe(event);
+            entry.view.note_seq(seq);
+        }
+    }
+
+    /// The view of a job, to catch it up with a snapshot; the snapshot's `seq` becomes the
+    /// last delivered one, so a later socket subscription continues right after it.
+    pub fn view_for_snapshot(
+        &mut self,
+        channel: Channel,
+        job_id: &str,
+        seq: u64,
+    ) -> Option<&mut JobView> {
+        let entry = self.jobs.get_mut(&(channel, job_id.to_owned()))?;
+        if entry.last_seq.is_none_or(|last| seq > last) {
+            entry.last_seq = Some(seq);
+        }
+        Some(&mut entry.view)
+    }
+
+    /// The watched jobs.
+    pub fn keys(&self) -> Vec<(Channel, String)> {
+        self.jobs.iter().map(|(key, _)| key.clone()).collect()
     }
 
     /// Decides about an event with `seq` for a job, recording it when delivered.

@@ -16,6 +16,10 @@ pub fn with_query(base: &str, parameters: &[(&str, &str)]) -> String {
 }
 
 /// Percent-encodes everything but RFC 3986's unreserved characters.
+pub fn push_percent_encoded(out: &mut String, value: &str) {
+    percent_encode(out, value);
+}
+
 fn percent_encode(out: &mut String, value: &str) {
     const HEX: &[u8; 16] = b"0123456789ABCDEF";
     for byte in value.bytes() {

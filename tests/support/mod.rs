@@ -22,6 +22,12 @@ pub struct FakeServer {
     pub pending_opens: Vec<(SocketId, String)>,
     /// Token requests the driver has not answered yet.
     pub token_requests: Vec<u64>,
+    /// Status-endpoint requests not answered yet: (request, URL).
+    pub polls: Vec<(u64, String)>,
+    /// Every status-endpoint URL requested, answered or not.
+    pub polled_urls: Vec<String>,
+    /// Status-endpoint requests answered.
+    pub polls_answered: usize,
     /// Frames the client sent, decoded, with the socket they came on.
     pub received: Vec<(SocketId, ClientFrame)>,
     /// Sockets the client closed, with code and reason.
@@ -120,6 +126,54 @@ impl Scenario {
         self.act(|client, now| client.handle_token(now, request, token));
     }
 
+    /// Answers the oldest pending poll with a body (a 2xx) or a failure.
+    pub fn answer_poll(&mut self, body: Result<&str, &str>) -> String {
+        assert!(!self.server.polls.is_empty(), "no poll pending");
+        let (request, url) = self.server.polls.remove(0);
+        self.server.polls_answered += 1;
+        let body = body.map(str::to_owned).map_err(str::to_owned);
+        self.act(|client, now| client.handle_poll_response(now, request, body));
+        url
+    }
+
+    /// Answers every pending poll with `body`.
+    pub fn answer_all_polls(&mut self, body: &str) {
+        while !self.server.polls.is_empty() {
+            self.answer_poll(Ok(body));
+        }
+    }
+
+    /// Moves time deadline by deadline until a poll is pending, refusing any socket probe met
+    /// on the way; returns the time that took.
+    pub fn advance_until_poll(&mut self) -> Duration {
+        let start = self.now;
+        for _ in 0..1000 {
+            if !self.server.polls.is_empty() {
+                return self.now.saturating_since(start);
+            }
+            while !self.server.pending_opens.is_empty() {
+                self.refuse();
+            }
+            let wait = self.next_wake_in().expect("a deadline");
+            self.advance(wait);
+        }
+        panic!("no poll came");
+    }
+
+    /// Moves time deadline by deadline until a socket probe is pending (polls met on the way
+    /// stay unanswered); returns the time that took.
+    pub fn advance_until_probe(&mut self) -> Duration {
+        let start = self.now;
+        for _ in 0..1000 {
+            if !self.server.pending_opens.is_empty() {
+                return self.now.saturating_since(start);
+            }
+            let wait = self.next_wake_in().expect("a deadline");
+            self.advance(wait);
+        }
+        panic!("no probe came");
+    }
+
     /// Time until the next deadline the client asked for, if any.
     pub fn next_wake_in(&self) -> Option<Duration> {
         self.client
@@ -214,6 +268,10 @@ impl Scenario {
                     }
                 }
                 Transmit::FetchToken { request } => self.server.token_requests.push(request),
+                Transmit::Poll { request, url } => {
+                    self.server.polled_urls.push(url.clone());
+                    self.server.polls.push((request, url));
+                }
                 Transmit::OpenSocket { socket, url } => {
                     self.server.pending_opens.push((socket, url));
                 }

@@ -1,0 +1,414 @@
+//! What the app has been told about one job, and the events that bring it up to date with a
+//! snapshot of the REST status endpoints.
+//!
+//! When WebSockets are unavailable the client polls `GET /api/v1/generations/{id}` (or
+//! `compositions`), and the app must still hear the typed events the socket would have
+//! delivered, each once, including across a switch from the socket to polling. A [`JobView`]
+//! records what was delivered, from socket events ([`JobView::observe`]) or from snapshots
+//! ([`JobView::catch_up`]); `catch_up` turns the difference between the view and a newer
+//! snapshot into events, in the order the socket delivers them.
+//!
+//! A snapshot is the fold of the job's events up to its `seq`, and the view folds the delivered
+//! events the same way (a `progress` means `processing`, an unrecoverable `error` means
+//! `failed`), so a view that saw every event up to a snapshot's `seq` yields nothing for it.
+//!
+//! Snapshots decode over [`super::json`] rather than serde, for the package's size; their
+//! nested objects are exactly the payloads of events (`progress`, `clip_completed`,
+//! `completed`, `error`, `encoding_progress`), so they decode with the events' own readers.
+
+use super::events::{
+    ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
+    JobStatus, Progress, StatusChange,
+};
+use super::json::{self, Kind, Value};
+use super::protocol::{Channel, Payload, PayloadFailure};
+use super::snapshot::{
+    CompositionProgressSnapshot, CompositionSnapshot, GenerationProgressSnapshot,
+    GenerationSnapshot,
+};
+
+/// What the app has been told about one job so far, from socket events or snapshots.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct JobView {
+    /// The job's status as the delivered events tell it; `None` before any.
+    status: Option<JobStatus>,
+    /// `clip_completed` events delivered.
+    clips_seen: usize,
+    /// The percentage of the last `progress` or `encoding_progress` delivered.
+    percentage: Option<f64>,
+    /// `frames_processed` of the last `encoding_progress` delivered (0 for a generation).
+    frames_processed: u64,
+    /// The job's end was delivered: nothing more will be.
+    terminal: bool,
+    /// The `seq` of the newest event or snapshot applied.
+    last_seq: u64,
+}
+
+impl JobView {
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    /// Records an event delivered from the socket, so a later snapshot does not repeat it.
+    pub fn observe(&mut self, event: &JobEvent) {
+        match event {
+            JobEvent::Generation(event) => match event {
+                GenerationEvent::Queued(_) => self.status = Some(JobStatus::Queued),
+                GenerationEvent::StatusChange(change) => self.status = Some(change.new_status),
+                GenerationEvent::ClipCompleted(_) => {
+                    self.clips_seen = self.clips_seen.saturating_add(1);
+                }
+                GenerationEvent::Progress(progress) => {
+                    self.status = Some(JobStatus::Processing);
+                    self.percentage = Some(progress.percentage);
+                }
+                GenerationEvent::Completed(_) => self.status = Some(JobStatus::Completed),
+                GenerationEvent::Error(failure) => self.observe_failure(failure),
+            },
+            JobEvent::Composition(event) => match event {
+                CompositionEvent::EncodingProgress(progress) => {
+                    self.status = Some(JobStatus::Processing);
+                    self.percentage = Some(progress.percentage);
+                    self.frames_processed = progress.frames_processed;
+                }
+                CompositionEvent::Completed(_) => self.status = Some(JobStatus::Completed),
+                CompositionEvent::Error(failure) => self.observe_failure(failure),
+            },
+        }
+        self.terminal |= event.is_terminal();
+    }
+
+    fn observe_failure(&mut self, failure: &JobFailure) {
+        if !failure.recoverable {
+            self.status = Some(JobStatus::Failed);
+        }
+    }
+
+    /// Records the `seq` of an event delivered from the socket; a snapshot with this `seq` or
+    /// an older one then yields nothing.
+    pub fn note_seq(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.max(seq);
+    }
+
+    /// The `seq` of the newest event or snapshot applied (0 before any): a socket subscription
+    /// with `since` this continues exactly after the view.
+    pub fn last_seq(&self) -> u64 {
+        self.last_seq
+    }
+
+    /// True once the job's end was delivered (its result, an unrecoverable error, or its
+    /// cancellation), or a snapshot showed it over: nothing more will come.
+    pub fn is_terminal(&self) -> bool {
+        self.terminal
+    }
+
+    /// The events that bring the app from this view to `snapshot`, in the order the socket
+    /// would have delivered them, and updates the view. Returns nothing new for a snapshot
+    /// that is not newer (its `seq` is not above the view's; a `seq` of 0 counts only for a
+    /// view that has seen nothing), nor once the job's end was delivered.
+    pub fn catch_up(&mut self, snapshot: &Snapshot) -> Vec<JobEvent> {
+        let seq = snapshot.seq();
+        let mut events = Vec::new();
+        if seq <= self.last_seq && !(seq == 0 && *self == JobView::default()) {
+            return events;
+        }
+        self.last_seq = seq;
+        if self.terminal {
+            return events;
+        }
+        match snapshot {
+            Snapshot::Generation(snapshot) => self.catch_up_generation(snapshot, &mut events),
+            Snapshot::Composition(snapshot) => self.catch_up_composition(snapshot, &mut events),
+        }
+        events
+    }
+
+    fn catch_up_generation(&mut self, snapshot: &GenerationSnapshot, events: &mut Vec<JobEvent>) {
+        let mut push = |event| events.push(JobEvent::Generation(event));
+        let known = self.status.unwrap_or(JobStatus::Queued);
+        let target = snapshot.status;
+        // A job that ended after doing work went through `processing` on the way; one
+        // cancelled or failed while still queued did not.
+        let worked = target == JobStatus::Completed
+            || !snapshot.clips.is_empty()
+            || snapshot.progress.percentage > 0.0;
+        let current = if !target.is_terminal() {
+            target
+        } else if known == JobStatus::Queued && worked {
+            JobStatus::Processing
+        } else {
+            known
+        };
+        if current != known {
+            push(status_change(known, current));
+        }
+        self.status = Some(current);
+
+        for clip in snapshot.clips.get(self.clips_seen..).unwrap_or_default() {
+            push(GenerationEvent::ClipCompleted(clip.clone()));
+        }
+        self.clips_seen = self.clips_seen.max(snapshot.clips.len());
+
+        let progress = &snapshot.progress;
+        if self.progress_changed(progress.percentage, 0) {
+            push(GenerationEvent::Progress(Progress {
+                step: progress.step.clone(),
+                clip_number: progress.clip_number,
+                total_clips: progress.total_clips,
+                percentage: progress.percentage,
+                message: progress.message.clone(),
+            }));
+        }
+        self.percentage = Some(progress.percentage);
+
+        if target.is_terminal() {
+            if current != target {
+                push(status_change(current, target));
+            }
+            match target {
+                JobStatus::Completed => {
+                    if let Some(result) = &snapshot.result {
+                        push(GenerationEvent::Completed(result.clone()));
+                    }
+                }
+                JobStatus::Failed => push(GenerationEvent::Error(failure(&snapshot.error))),
+                _ => {}
+            }
+            self.status = Some(target);
+            self.terminal = true;
+        }
+    }
+
+    fn catch_up_composition(&mut self, snapshot: &CompositionSnapshot, events: &mut Vec<JobEvent>) {
+        let mut push = |event| events.push(JobEvent::Composition(event));
+        let progress = &snapshot.progress;
+        if self.progress_changed(progress.percentage, progress.frames_processed) {
+            push(CompositionEvent::EncodingProgress(EncodingProgress {
+                percentage: progress.percentage,
+                frames_processed: progress.frames_processed,
+                total_frames: progress.total_frames,
+                estimated_remaining: progress.estimated_remaining,
+            }));
+        }
+        self.percentage = Some(progress.percentage);
+        self.frames_processed = progress.frames_processed;
+        self.status = Some(snapshot.status);
+        // The composition vocabulary has no `status_change`: a cancellation ends it silently.
+        match snapshot.status {
+            JobStatus::Completed => {
+                if let Some(result) = &snapshot.result {
+                    push(CompositionEvent::Completed(result.clone()));
+                }
+            }
+            JobStatus::Failed => push(CompositionEvent::Error(failure(&snapshot.error))),
+            _ => {}
+        }
+        self.terminal = snapshot.status.is_terminal();
+    }
+
+    /// Whether a snapshot's progress differs from the last delivered; before any, whether it
+    /// shows any.
+    fn progress_changed(&self, percentage: f64, frames_processed: u64) -> bool {
+        match self.percentage {
+            None => percentage > 0.0 || frames_processed > 0,
+            Some(known) => known != percentage || self.frames_processed != frames_processed,
+        }
+    }
+}
+
+fn status_change(old_status: JobStatus, new_status: JobStatus) -> GenerationEvent {
+    GenerationEvent::StatusChange(StatusChange {
+        old_status,
+        new_status,
+        message: String::new(),
+    })
+}
+
+/// The terminal `error` of a failed snapshot: its own error made unrecoverable, or a generic
+/// one when it has none.
+fn failure(error: &Option<JobFailure>) -> JobFailure {
+    let error = error.clone().unwrap_or_else(|| JobFailure {
+        code: "failed".to_owned(),
+        message: String::new(),
+        recoverable: false,
+    });
+    JobFailure {
+        recoverable: false,
+        ..error
+    }
+}
+
+/// The body of a REST status endpoint: where one job stands.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Snapshot {
+    Generation(GenerationSnapshot),
+    Composition(CompositionSnapshot),
+}
+
+impl Snapshot {
+    /// Decodes the body of the status endpoint for `channel`, with a clear error for anything
+    /// malformed. Unknown fields are ignored; `result` and `error` may be null or absent;
+    /// `clips` may be null or absent (no clips).
+    pub fn decode(channel: Channel, body: &str) -> Result<Snapshot, String> {
+        let value = json::parse(body).map_err(|error| format!("not JSON: {error}"))?;
+        if value.as_object().is_none() {
+            return Err(format!(
+                "a snapshot must be a JSON object, not {}",
+                value.type_name()
+            ));
+        }
+        let top = Payload::new(Some(&value)).map_err(reason)?;
+        let id = top.string("id").map_err(reason)?;
+        let status = top.status("status").map_err(reason)?;
+        let seq = top.u64("seq").map_err(reason)?;
+        let progress = value
+            .get("progress")
+            .ok_or_else(|| "missing field \"progress\" (an object)".to_owned())?;
+        let result = optional(&value, "result", |data| {
+            Ok(match CompositionEvent::decode("completed", Some(data))? {
+                CompositionEvent::Completed(result) => Some(result),
+                _ => None,
+            })
+        })?;
+        let error = optional(&value, "error", |data| {
+            Ok(match CompositionEvent::decode("error", Some(data))? {
+                CompositionEvent::Error(failure) => Some(failure),
+                _ => None,
+            })
+        })?;
+        Ok(match channel {
+            Channel::Generation => Snapshot::Generation(GenerationSnapshot {
+                id,
+                status,
+                progress: generation_progress(progress)?,
+                clips: clips(&value)?,
+                result,
+                error,
+                seq,
+            }),
+            Channel::Composition => Snapshot::Composition(CompositionSnapshot {
+                id,
+                status,
+                progress: composition_progress(progress)?,
+                result,
+                error,
+                seq,
+            }),
+        })
+    }
+
+    /// The `seq` of the job's last event folded into the snapshot.
+    pub fn seq(&self) -> u64 {
+        match self {
+            Snapshot::Generation(snapshot) => snapshot.seq,
+            Snapshot::Composition(snapshot) => snapshot.seq,
+        }
+    }
+
+    pub fn status(&self) -> JobStatus {
+        match self {
+            Snapshot::Generation(snapshot) => snapshot.status,
+            Snapshot::Composition(snapshot) => snapshot.status,
+        }
+    }
+}
+
+fn reason(failure: PayloadFailure) -> String {
+    match failure {
+        PayloadFailure::Invalid(reason) => reason,
+        PayloadFailure::UnknownName => "unknown payload".to_owned(),
+    }
+}
+
+/// Reads the nested object `value` of field `name` with `read` (an event payload's reader
+/// and the variant it yields), naming the field in any error.
+fn nested<T>(
+    name: &str,
+    value: &Value<'_>,
+    read: impl FnOnce(&Value<'_>) -> Result<Option<T>, PayloadFailure>,
+) -> Result<T, String> {
+    if value.as_object().is_none() {
+        return Err(format!(
+            "field \"{name}\" must be an object, not {}",
+            value.type_name()
+        ));
+    }
+    match read(value) {
+        Ok(Some(read)) => Ok(read),
+        Ok(None) => Err(format!("field \"{name}\" is not a valid object")),
+        Err(failure) => Err(format!("in \"{name}\": {}", reason(failure))),
+    }
+}
+
+/// A nested object that may be null or absent, read by [`nested`].
+fn optional<T>(
+    value: &Value<'_>,
+    name: &str,
+    read: impl FnOnce(&Value<'_>) -> Result<Option<T>, PayloadFailure>,
+) -> Result<Option<T>, String> {
+    match value.get(name) {
+        None => Ok(None),
+        Some(field) if field.is_null() => Ok(None),
+        Some(field) => nested(name, field, read).map(Some),
+    }
+}
+
+fn generation_progress(value: &Value<'_>) -> Result<GenerationProgressSnapshot, String> {
+    nested("progress", value, |data| {
+        Ok(match GenerationEvent::decode("progress", Some(data))? {
+            GenerationEvent::Progress(progress) => Some(GenerationProgressSnapshot {
+                percentage: progress.percentage,
+                step: progress.step,
+                clip_number: progress.clip_number,
+                total_clips: progress.total_clips,
+                message: progress.message,
+            }),
+            _ => None,
+        })
+    })
+}
+
+fn composition_progress(value: &Value<'_>) -> Result<CompositionProgressSnapshot, String> {
+    nested("progress", value, |data| {
+        Ok(
+            match CompositionEvent::decode("encoding_progress", Some(data))? {
+                CompositionEvent::EncodingProgress(progress) => Some(CompositionProgressSnapshot {
+                    percentage: progress.percentage,
+                    frames_processed: progress.frames_processed,
+                    total_frames: progress.total_frames,
+                    estimated_remaining: progress.estimated_remaining,
+                }),
+                _ => None,
+            },
+        )
+    })
+}
+
+fn clips(value: &Value<'_>) -> Result<Vec<ClipCompleted>, String> {
+    let items = match value.get("clips") {
+        None => return Ok(Vec::new()),
+        Some(field) => match &field.kind {
+            Kind::Null => return Ok(Vec::new()),
+            Kind::Array(items) => items,
+            _ => {
+                return Err(format!(
+                    "field \"clips\" must be an array, not {}",
+                    field.type_name()
+                ));
+            }
+        },
+    };
+    items
+        .iter()
+        .map(|item| {
+            nested("clips", item, |data| {
+                Ok(
+                    match GenerationEvent::decode("clip_completed", Some(data))? {
+                        GenerationEvent::ClipCompleted(clip) => Some(clip),
+                        _ => None,
+                    },
+                )
+            })
+        })
+        .collect()
+}

@@ -1,0 +1,305 @@
+//! Scenarios of the polling fallback, with fake time: when the socket keeps failing (or keeps
+//! dying right after opening, or does not exist), job events come from the REST status
+//! endpoints, once each, while the socket is probed; once a socket is back and confirms every
+//! subscription, it takes over with no gap and no duplicate.
+
+mod support;
+
+use std::time::Duration;
+
+use jobsocket::core::{
+    Channel, ClientError, ClientFrame, Config, Event, JobDelivery, ServerFrame, StateReason, Status,
+};
+use support::{Scenario, connected};
+
+const SECOND: Duration = Duration::from_secs(1);
+
+fn no_jitter() -> Config {
+    let mut config = support::config();
+    config.jitter = false;
+    config
+}
+
+/// Fails attempts until the client polls; returns how many attempts failed.
+fn fail_until_polling(scenario: &mut Scenario) -> usize {
+    let mut failed = 0;
+    while scenario.client.status() != Status::Polling {
+        assert!(failed < 20, "never fell back to polling");
+        scenario.refuse();
+        failed += 1;
+        if scenario.client.status() == Status::Polling {
+            break;
+        }
+        let wait = scenario.next_wake_in().expect("a retry is scheduled");
+        scenario.advance(wait);
+    }
+    failed
+}
+
+fn generation(status: &str, clips: usize, percentage: f64, seq: u64) -> String {
+    let clips: Vec<String> = (1..=clips)
+        .map(|n| {
+            format!(r#"{{"clip_id":"gen_1_clip_{n}","thumbnail_url":"/t/{n}.svg","duration":4.0}}"#)
+        })
+        .collect();
+    let result = if status == "completed" {
+        r#"{"video_url":"/v.mp4","thumbnail_url":"/t/1.svg","duration":8.0}"#
+    } else {
+        "null"
+    };
+    format!(
+        r#"{{"id":"gen_1","status":"{status}","progress":{{"percentage":{percentage},"step":"rendering","clip_number":1,"total_clips":2,"message":""}},"clips":[{}],"result":{result},"error":null,"seq":{seq}}}"#,
+        clips.join(",")
+    )
+}
+
+fn delivered(events: &[Event]) -> Vec<&'static str> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Job(JobDelivery { event, .. }) => Some(event.name()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn polling_scenario() -> Scenario {
+    let mut scenario = Scenario::with_config(no_jitter());
+    scenario.subscribe(Channel::Generation, "gen_1");
+    fail_until_polling(&mut scenario);
+    scenario
+}
+
+#[test]
+fn five_failed_attempts_in_a_row_switch_to_polling() {
+    let mut scenario = Scenario::with_config(no_jitter());
+    scenario.subscribe(Channel::Generation, "gen_1");
+    assert_eq!(fail_until_polling(&mut scenario), 5);
+    let state = scenario.client.state();
+    assert_eq!(state.status, Status::Polling);
+    assert_eq!(state.reason, Some(StateReason::PollingFallback));
+    assert_eq!(state.transport, Some("polling"));
+    assert_eq!(
+        scenario.server.polled_urls,
+        vec!["http://jobs.test/api/v1/generations/gen_1".to_owned()],
+        "the first poll goes out at once, relative to the server's origin"
+    );
+}
+
+#[test]
+fn a_socket_that_keeps_dying_right_after_opening_switches_to_polling() {
+    let mut scenario = Scenario::with_config(no_jitter());
+    scenario.subscribe(Channel::Generation, "gen_1");
+    for _ in 0..3 {
+        assert_ne!(scenario.client.status(), Status::Polling);
+        let socket = scenario.accept();
+        scenario.advance(SECOND); // well under the 5 s minimum uptime
+        scenario.socket_closes(socket, 1006, "");
+        let wait = scenario.next_wake_in().unwrap();
+        if scenario.client.status() == Status::Polling {
+            break;
+        }
+        scenario.advance(wait);
+    }
+    assert_eq!(scenario.client.status(), Status::Polling);
+}
+
+#[test]
+fn each_watched_job_is_polled_every_five_seconds_while_polling() {
+    let mut scenario = polling_scenario();
+    scenario.answer_poll(Ok(&generation("processing", 0, 10.0, 3)));
+    assert!(scenario.server.polls.is_empty());
+    scenario.advance(Duration::from_millis(4_999));
+    assert!(scenario.server.polls.is_empty());
+    scenario.advance(Duration::from_millis(1));
+    assert_eq!(scenario.server.polls.len(), 1);
+}
+
+#[test]
+fn snapshots_become_the_same_typed_events_and_nothing_is_delivered_twice() {
+    let mut scenario = polling_scenario();
+    scenario.take_events();
+    scenario.answer_poll(Ok(&generation("processing", 1, 50.0, 7)));
+    assert_eq!(
+        delivered(&scenario.take_events()),
+        vec!["status_change", "clip_completed", "progress"]
+    );
+    scenario.advance(5 * SECOND);
+    scenario.answer_poll(Ok(&generation("processing", 1, 50.0, 7)));
+    assert!(
+        delivered(&scenario.take_events()).is_empty(),
+        "the same snapshot again"
+    );
+    scenario.advance(5 * SECOND);
+    scenario.answer_poll(Ok(&generation("completed", 2, 100.0, 12)));
+    assert_eq!(
+        delivered(&scenario.take_events()),
+        vec!["clip_completed", "progress", "status_change", "completed"]
+    );
+}
+
+#[test]
+fn polling_a_job_stops_at_its_terminal_status() {
+    let mut scenario = polling_scenario();
+    scenario.answer_poll(Ok(&generation("completed", 2, 100.0, 12)));
+    assert!(scenario.take_events().contains(&Event::SubscriptionEnded {
+        channel: Channel::Generation,
+        job_id: "gen_1".to_owned()
+    }));
+    scenario.advance(60 * SECOND);
+    assert!(
+        scenario.server.polls.is_empty(),
+        "no more polls for a finished job"
+    );
+}
+
+#[test]
+fn a_failed_poll_is_retried_with_backoff_three_times_then_reported_and_polling_goes_on() {
+    let mut scenario = polling_scenario();
+    scenario.take_events();
+    scenario.answer_poll(Err("HTTP 503"));
+    for wait in [1, 2, 4] {
+        assert_eq!(scenario.advance_until_poll(), Duration::from_secs(wait));
+        scenario.answer_poll(Err("HTTP 503"));
+    }
+    let events = scenario.take_events();
+    assert!(events.iter().any(|event| matches!(
+        event,
+        Event::Error(ClientError::PollFailed { reason, .. }) if reason == "HTTP 503"
+    )));
+    assert_eq!(scenario.client.status(), Status::Polling);
+    assert_eq!(scenario.advance_until_poll(), 5 * SECOND);
+    scenario.answer_poll(Ok(&generation("processing", 0, 10.0, 3)));
+    assert!(
+        !delivered(&scenario.take_events()).is_empty(),
+        "polling goes on"
+    );
+}
+
+#[test]
+fn the_socket_is_probed_while_polling_with_the_wait_capped_at_thirty_seconds() {
+    let mut scenario = polling_scenario();
+    let mut waits = Vec::new();
+    for _ in 0..4 {
+        waits.push(scenario.advance_until_probe());
+        scenario.answer_all_polls(&generation("processing", 0, 10.0, 3));
+        scenario.refuse();
+    }
+    // Without jitter the probe ladder goes on doubling past 16 s, up to 30 s.
+    assert_eq!(
+        waits,
+        vec![16 * SECOND, 30 * SECOND, 30 * SECOND, 30 * SECOND]
+    );
+}
+
+#[test]
+fn a_confirmed_socket_ends_polling_and_continues_right_after_the_last_snapshot() {
+    let mut scenario = polling_scenario();
+    scenario.answer_poll(Ok(&generation("processing", 1, 50.0, 7)));
+    scenario.take_events();
+    scenario.advance_until_probe();
+    scenario.answer_all_polls(&generation("processing", 1, 50.0, 7));
+    scenario.take_received();
+    let socket = scenario.accept();
+    assert_eq!(
+        scenario.take_received(),
+        vec![ClientFrame::Subscribe {
+            channel: Channel::Generation,
+            id: "gen_1".to_owned(),
+            since: Some(7)
+        }]
+    );
+    assert_eq!(
+        scenario.client.status(),
+        Status::Polling,
+        "not before it is confirmed"
+    );
+    scenario.server_sends(socket, &connected());
+    scenario.server_sends(
+        socket,
+        &ServerFrame::Subscribed {
+            channel: Channel::Generation,
+            id: "gen_1".to_owned(),
+            seq: 7,
+        },
+    );
+    let state = scenario.client.state();
+    assert_eq!(state.status, Status::Open);
+    assert_eq!(state.reason, Some(StateReason::WebSocketRestored));
+    assert_eq!(state.transport, Some("websocket"));
+    let polled = scenario.server.polled_urls.len();
+    scenario.advance(60 * SECOND);
+    assert_eq!(
+        scenario.server.polled_urls.len(),
+        polled,
+        "no poll after the socket took over"
+    );
+}
+
+#[test]
+fn the_polling_transport_alone_never_opens_a_socket() {
+    let mut config = support::config();
+    config.use_websocket = false;
+    let mut scenario = Scenario::with_config(config);
+    scenario.subscribe(Channel::Generation, "gen_1");
+    assert_eq!(scenario.client.status(), Status::Polling);
+    assert_eq!(scenario.server.polls.len(), 1);
+    scenario.advance(Duration::from_secs(120));
+    assert!(scenario.server.pending_opens.is_empty());
+}
+
+#[test]
+fn a_browser_without_websocket_polls() {
+    let mut scenario = Scenario::new();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.act(|client, now| client.handle_websocket_unavailable(now));
+    assert_eq!(scenario.client.status(), Status::Polling);
+    assert!(!scenario.server.polls.is_empty());
+}
+
+#[test]
+fn the_websocket_transport_alone_never_polls() {
+    let mut config = no_jitter();
+    config.use_polling = false;
+    let mut scenario = Scenario::with_config(config);
+    scenario.subscribe(Channel::Generation, "gen_1");
+    for _ in 0..10 {
+        scenario.refuse();
+        let wait = scenario.next_wake_in().unwrap();
+        scenario.advance(wait);
+    }
+    assert_eq!(scenario.client.status(), Status::Connecting);
+    assert!(scenario.server.polled_urls.is_empty());
+}
+
+#[test]
+fn outbox_messages_wait_for_the_socket_while_polling() {
+    let mut scenario = polling_scenario();
+    let mut id = String::new();
+    scenario.act(|client, now| {
+        id = client.send(now, "cancel", jobsocket::core::RawJson::new("{}").unwrap())
+    });
+    assert_eq!(scenario.client.state().outbox_size, 1);
+    assert!(scenario.take_received().is_empty(), "not sent over polling");
+    scenario.advance_until_probe();
+    scenario.answer_all_polls(&generation("processing", 0, 10.0, 3));
+    scenario.take_received();
+    scenario.accept();
+    assert!(
+        scenario
+            .take_received()
+            .iter()
+            .any(|frame| matches!(frame, ClientFrame::Message { id: sent, .. } if *sent == id))
+    );
+}
+
+#[test]
+fn a_subscription_made_while_polling_is_polled_at_once_with_its_id_encoded() {
+    let mut scenario = polling_scenario();
+    scenario.answer_all_polls(&generation("processing", 0, 10.0, 3));
+    scenario.subscribe(Channel::Composition, "comp 1/x");
+    assert_eq!(
+        scenario.server.polled_urls.last().map(String::as_str),
+        Some("http://jobs.test/api/v1/compositions/comp%201%2Fx")
+    );
+}
