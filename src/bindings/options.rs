@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::core::{Config, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: [&str; 17] = [
+const KNOWN: [&str; 22] = [
     "url",
     "token",
     "connectTimeoutMs",
@@ -27,6 +27,11 @@ const KNOWN: [&str; 17] = [
     "outboxMaxMessages",
     "outboxTtlMs",
     "outboxMaxRetries",
+    "transports",
+    "generationUrl",
+    "compositionUrl",
+    "pollIntervalMs",
+    "probeMaxDelayMs",
 ];
 
 /// Everything the options say.
@@ -116,6 +121,41 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
     millis(&options, "outboxTtlMs", &mut config.outbox_ttl)?;
     if let Some(count) = whole_number(&options, "outboxMaxRetries")? {
         config.outbox_max_retries = count;
+    }
+    millis(&options, "pollIntervalMs", &mut config.poll_interval)?;
+    millis(&options, "probeMaxDelayMs", &mut config.probe_max_delay)?;
+    for (name, target) in [
+        ("generationUrl", &mut config.generation_url),
+        ("compositionUrl", &mut config.composition_url),
+    ] {
+        let value = get(&options, name);
+        if !value.is_undefined() {
+            *target = value
+                .as_string()
+                .ok_or_else(|| invalid(&format!("{name} must be a string")))?;
+        }
+    }
+    let transports = get(&options, "transports");
+    if !transports.is_undefined() {
+        let list = transports
+            .dyn_ref::<js_sys::Array>()
+            .ok_or_else(|| invalid("transports must be an array"))?;
+        let names: Vec<String> = list.iter().filter_map(|name| name.as_string()).collect();
+        if names.len() != list.length() as usize
+            || names.is_empty()
+            || names
+                .iter()
+                .any(|name| name != "websocket" && name != "polling")
+        {
+            return Err(invalid(
+                "transports must list \"websocket\" and/or \"polling\"",
+            ));
+        }
+        config.use_websocket = names.iter().any(|name| name == "websocket");
+        config.use_polling = names.iter().any(|name| name == "polling");
+    }
+    if config.poll_interval.is_zero() {
+        return Err(invalid("pollIntervalMs must be more than 0"));
     }
     let storage_key = get(&options, "storageKey");
     let storage_key = if storage_key.is_undefined() {

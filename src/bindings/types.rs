@@ -51,6 +51,21 @@ export interface JobSocketOptions {
   outboxTtlMs?: number;
   /** A message goes out on at most this many further sockets without an ack ("retries_exhausted"). Default 3. */
   outboxMaxRetries?: number;
+  /**
+   * Which transports may be used. With both, the client polls the REST status endpoints
+   * after 5 failed attempts in a row, after 3 sockets in a row die right after opening, or
+   * without a WebSocket, and returns to the socket when one confirms its subscriptions.
+   * Default ["websocket", "polling"].
+   */
+  transports?: Array<"websocket" | "polling">;
+  /** A generation's status endpoint; `{id}` is replaced, a path is relative to the server's origin. Default "/api/v1/generations/{id}". */
+  generationUrl?: string;
+  /** A composition's status endpoint. Default "/api/v1/compositions/{id}". */
+  compositionUrl?: string;
+  /** How often each watched job is polled while polling. Default 5000. */
+  pollIntervalMs?: number;
+  /** The longest wait between two socket probes while polling. Default 30000. */
+  probeMaxDelayMs?: number;
 }
 
 /** A message that left the outbox without an ack. */
@@ -60,7 +75,8 @@ export interface OutboxDropped {
 }
 
 /** The connection status. */
-export type ConnectionStatus = "idle" | "connecting" | "open" | "reconnecting" | "offline" | "closed";
+export type ConnectionStatus =
+  | "idle" | "connecting" | "open" | "reconnecting" | "polling" | "offline" | "closed";
 
 /** A snapshot of the connection. Times are milliseconds since the Unix epoch. */
 export interface ConnectionState {
@@ -85,6 +101,8 @@ export interface ConnectionState {
   serverHeartbeatMs: number | null;
   /** Messages waiting in the outbox for the server's ack. */
   outboxSize: number;
+  /** Where job events come from now. */
+  transport: "websocket" | "polling" | null;
 }
 
 /** Passed to `onStateChange` callbacks. */

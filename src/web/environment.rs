@@ -94,3 +94,10 @@ impl Drop for PageEvents {
         }
     }
 }
+
+/// Whether the runtime has a `WebSocket` constructor at all.
+pub fn websocket_exists() -> bool {
+    Reflect::get(&js_sys::global(), &JsValue::from_str("WebSocket"))
+        .map(|constructor| constructor.is_function())
+        .unwrap_or(false)
+}

@@ -4,6 +4,7 @@
 
 mod clock;
 mod environment;
+mod poll;
 mod socket;
 mod storage;
 mod token;
@@ -19,6 +20,7 @@ use crate::core::utf16::Utf16Index;
 use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
 use clock::Clock;
 use environment::{PageEvents, PageListener, PageReport};
+use poll::PollListener;
 use socket::{BrowserSocket, SocketListener, SocketReport};
 use storage::OutboxStorage;
 use token::TokenListener;
@@ -122,6 +124,9 @@ impl Driver {
         if !PageEvents::online_now() {
             inner.input(|core, now| core.handle_offline(now));
         }
+        if !environment::websocket_exists() {
+            inner.input(|core, now| core.handle_websocket_unavailable(now));
+        }
         match inner.outbox_storage.load() {
             Ok(Some(text)) => inner.input(|core, now| core.restore_outbox(now, &text)),
             Ok(None) => {}
@@ -202,6 +207,7 @@ impl Inner {
                     self.core.borrow_mut().handle_token(now, request, missing);
                 }
             },
+            Transmit::Poll { request, url } => poll::fetch(request, url, self.this.clone()),
             Transmit::PersistOutbox { text } => {
                 if let Err(reason) = self.outbox_storage.save(&text) {
                     let now = self.clock.now();
@@ -308,5 +314,11 @@ impl PageListener for Inner {
             PageReport::Offline => core.handle_offline(now),
             PageReport::Visible => core.handle_visible(now),
         });
+    }
+}
+
+impl PollListener for Inner {
+    fn on_poll(&self, request: u64, body: Result<String, String>) {
+        self.input(|core, now| core.handle_poll_response(now, request, body));
     }
 }

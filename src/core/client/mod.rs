@@ -2,24 +2,25 @@
 //! backoff, heartbeats, network awareness and token refresh; the job subscriptions on it; and
 //! the typed events that come out of it.
 
+mod delivery;
+mod outbox_flow;
+mod polling;
+
 use std::collections::VecDeque;
-use std::ops::Range;
 use std::time::Duration;
 
 use super::backoff::Backoff;
 use super::config::Config;
-use super::config::http_origin;
-use super::events::JobEvent;
-use super::job_view::Snapshot;
-use super::outbox::{DropReason, Outbox};
+
+use super::outbox::Outbox;
 use super::output::{
-    ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason, Status,
-    Timer, Transmit,
+    ClientError, ConnectionState, Event, SocketId, StateChange, StateReason, Status, Timer,
+    Transmit,
 };
-use super::protocol::{Channel, ClientFrame, Decoded, RawJson, ServerFrame};
+use super::protocol::{Channel, ClientFrame, Decoded, ServerFrame};
 use super::rng::Rng;
 use super::small_map::SmallMap;
-use super::subscriptions::{Admission, Subscriptions};
+use super::subscriptions::Subscriptions;
 use super::time::Instant;
 use super::url::with_query;
 
@@ -279,126 +280,6 @@ impl Client {
             self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
         }
         self.note_if_idle(now);
-    }
-
-    /// Queues an application message and returns its id (unique, the server's idempotency
-    /// key). It goes out now when the connection is open, otherwise once it is; an idle client
-    /// connects. The outbox is persisted after every change.
-    pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
-        let mut id = String::from("m_");
-        id.push_str(&self.backoff.rng().hex_id());
-        self.idle_since = None;
-        if let Some(dropped) = self.outbox.push(
-            id.clone(),
-            event.to_owned(),
-            data,
-            now,
-            self.config.outbox_max_messages,
-        ) {
-            self.drop_message(dropped, DropReason::Overflow);
-        }
-        self.persist_outbox();
-        match self.state {
-            State::Open { socket, .. } => self.flush_outbox(socket),
-            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
-            _ => {}
-        }
-        id
-    }
-
-    /// Input: the outbox a previous page stored under this client's key. Unreadable text is
-    /// reported and replaced; messages are delivered as if just sent (an idle client
-    /// connects), expired ones dropped.
-    pub fn restore_outbox(&mut self, now: Instant, text: &str) {
-        match Outbox::decode(text) {
-            Ok(outbox) => self.outbox = outbox,
-            Err(reason) => {
-                self.report(ClientError::StorageCorrupt { reason });
-                self.persist_outbox();
-                return;
-            }
-        }
-        self.expire_outbox(now);
-        if self.outbox.is_empty() {
-            return;
-        }
-        self.idle_since = None;
-        match self.state {
-            State::Open { socket, .. } => self.flush_outbox(socket),
-            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
-            _ => {}
-        }
-    }
-
-    /// Input: storing the outbox failed (quota exceeded, storage blocked). The outbox keeps
-    /// working in memory; the first failure is reported.
-    pub fn handle_storage_failed(&mut self, _now: Instant, reason: &str) {
-        if !self.storage_degraded {
-            self.storage_degraded = true;
-            self.report(ClientError::StorageDegraded {
-                reason: reason.to_owned(),
-            });
-        }
-    }
-
-    /// Input: the browser has no usable `WebSocket`; polling is the only transport.
-    pub fn handle_websocket_unavailable(&mut self, now: Instant) {
-        self.websocket_available = false;
-        if matches!(
-            self.state,
-            State::Connecting { .. } | State::Reconnecting { .. } | State::Open { .. }
-        ) {
-            if let Some(socket) = self.current_socket() {
-                self.close_socket(socket, 1000, "no WebSocket");
-            }
-            self.start_attempt(now, StateReason::PollingFallback);
-        }
-    }
-
-    /// Input: the answer to `Poll { request, … }`: the body of a 2xx response, or why the
-    /// request failed (network error, HTTP status).
-    pub fn handle_poll_response(
-        &mut self,
-        now: Instant,
-        request: u64,
-        body: Result<String, String>,
-    ) {
-        let Some(key) = self
-            .polls
-            .iter()
-            .find(|(_, slot)| slot.in_flight == Some(request))
-            .map(|(key, _)| key.clone())
-        else {
-            return;
-        };
-        let (channel, job_id) = key;
-        let snapshot = body.and_then(|body| Snapshot::decode(channel, &body));
-        let Some(slot) = self.polls.get_mut(&(channel, job_id.clone())) else {
-            return;
-        };
-        slot.in_flight = None;
-        match snapshot {
-            Ok(snapshot) => {
-                slot.failures = 0;
-                slot.next_at = now + self.config.poll_interval;
-                self.deliver_snapshot(now, channel, &job_id, &snapshot);
-            }
-            Err(reason) => {
-                slot.failures += 1;
-                if slot.failures > self.config.poll_max_retries {
-                    slot.failures = 0;
-                    slot.next_at = now + self.config.poll_interval;
-                    self.report(ClientError::PollFailed {
-                        channel,
-                        job_id,
-                        reason,
-                    });
-                } else {
-                    let retry = self.config.reconnect_initial_delay * (1 << (slot.failures - 1));
-                    slot.next_at = now + retry.min(self.config.poll_interval);
-                }
-            }
-        }
     }
 
     /// Closes the connection and stops every timer. `connect` starts again.
@@ -698,238 +579,6 @@ impl Client {
             .min_by_key(|(at, _)| *at)
     }
 
-    fn handle_server_frame(
-        &mut self,
-        now: Instant,
-        socket: SocketId,
-        frame: ServerFrame,
-        payload: Option<Range<usize>>,
-    ) {
-        match frame {
-            ServerFrame::Connected {
-                client_id,
-                heartbeat_ms,
-            } => {
-                self.auth_refusals = 0;
-                self.client_id = Some(client_id);
-                self.server_heartbeat_ms = Some(heartbeat_ms);
-            }
-            ServerFrame::Event { id, seq, event } => {
-                self.deliver(now, socket, id, seq, event, payload);
-            }
-            ServerFrame::Error { code, message } => {
-                self.report(ClientError::Server { code, message });
-            }
-            ServerFrame::Ack { id } => {
-                if self.outbox.ack(&id) {
-                    self.persist_outbox();
-                    self.note_if_idle(now);
-                }
-            }
-            ServerFrame::Subscribed { channel, id, .. } => {
-                self.unconfirmed
-                    .retain(|(known, job)| !(*known == channel && *job == id));
-                if self.polling && self.unconfirmed.is_empty() {
-                    self.leave_polling();
-                }
-            }
-            ServerFrame::Pong { .. } => {}
-        }
-    }
-
-    /// Hands a job event to the app once, in order; ends the subscription after the job's
-    /// terminal event.
-    fn deliver(
-        &mut self,
-        now: Instant,
-        socket: SocketId,
-        job_id: String,
-        seq: u64,
-        event: JobEvent,
-        payload: Option<Range<usize>>,
-    ) {
-        let channel = event.channel();
-        let gap = match self.subscriptions.admit(channel, &job_id, seq) {
-            Admission::Deliver { gap } => gap,
-            Admission::Duplicate | Admission::Unwatched => return,
-        };
-        if let Some((expected, received)) = gap {
-            self.report(ClientError::SequenceGap {
-                channel,
-                job_id: job_id.clone(),
-                expected,
-                received,
-            });
-        }
-        self.subscriptions.observe(channel, &job_id, &event, seq);
-        let ended = event.is_terminal().then(|| job_id.clone());
-        let progress = event.is_progress();
-        let delivery = JobDelivery {
-            job_id,
-            seq,
-            event,
-            payload,
-        };
-        match self.coalescing_interval() {
-            Some(interval) if progress => {
-                if let Some(delivery) = self
-                    .subscriptions
-                    .pace_progress(channel, delivery, now, interval)
-                {
-                    self.events.push_back(Event::Job(delivery));
-                }
-            }
-            _ => {
-                // A held progress goes out first: events keep their order.
-                if let Some(held) = self.subscriptions.take_held(channel, &delivery.job_id, now) {
-                    self.events.push_back(Event::Job(held));
-                }
-                self.events.push_back(Event::Job(delivery));
-            }
-        }
-        if let Some(job_id) = ended {
-            let _ = socket;
-            self.end_subscription(now, channel, job_id);
-        }
-    }
-
-    /// A job reached its end: its subscription, polling and server subscription go.
-    fn end_subscription(&mut self, now: Instant, channel: Channel, job_id: String) {
-        self.subscriptions.end(channel, &job_id);
-        self.forget_polling(channel, &job_id);
-        if let State::Open { socket, .. } = self.state {
-            let id = job_id.clone();
-            self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
-        }
-        self.events
-            .push_back(Event::SubscriptionEnded { channel, job_id });
-        self.note_if_idle(now);
-        if self.polling && self.unconfirmed.is_empty() && matches!(self.state, State::Open { .. }) {
-            self.leave_polling();
-        }
-    }
-
-    /// Hands the app the events that bring a job up to a polled snapshot.
-    fn deliver_snapshot(
-        &mut self,
-        now: Instant,
-        channel: Channel,
-        job_id: &str,
-        snapshot: &Snapshot,
-    ) {
-        let seq = snapshot.seq();
-        let Some(view) = self.subscriptions.view_for_snapshot(channel, job_id, seq) else {
-            return;
-        };
-        let events = view.catch_up(snapshot);
-        let ended = view.is_terminal();
-        if let Some(held) = self.subscriptions.take_held(channel, job_id, now) {
-            self.events.push_back(Event::Job(held));
-        }
-        for event in events {
-            self.events.push_back(Event::Job(JobDelivery {
-                job_id: job_id.to_owned(),
-                seq,
-                event,
-                payload: None,
-            }));
-        }
-        if ended {
-            self.end_subscription(now, channel, job_id.to_owned());
-        }
-    }
-
-    fn polling_allowed(&self) -> bool {
-        self.config.use_polling
-    }
-
-    fn websocket_allowed(&self) -> bool {
-        self.config.use_websocket && self.websocket_available
-    }
-
-    /// Starts polling every watched job now.
-    fn enter_polling(&mut self, now: Instant) {
-        self.polling = true;
-        for (channel, job_id) in self.subscriptions.keys() {
-            self.schedule_poll(channel, &job_id, now);
-        }
-    }
-
-    /// A socket is back and confirmed every subscription: the socket takes over.
-    fn leave_polling(&mut self) {
-        let from = self.status();
-        self.polling = false;
-        self.polls = SmallMap::default();
-        self.unconfirmed.clear();
-        self.young_deaths = 0;
-        self.announce(from, StateReason::WebSocketRestored);
-    }
-
-    fn schedule_poll(&mut self, channel: Channel, job_id: &str, now: Instant) {
-        self.polls.insert(
-            (channel, job_id.to_owned()),
-            PollSlot {
-                next_at: now,
-                in_flight: None,
-                failures: 0,
-            },
-        );
-    }
-
-    fn forget_polling(&mut self, channel: Channel, job_id: &str) {
-        self.polls.remove(&(channel, job_id.to_owned()));
-        self.unconfirmed
-            .retain(|(known, job)| !(*known == channel && job == job_id));
-    }
-
-    /// Whether polls go out now: polling, and not offline or stopped.
-    fn polls_active(&self) -> bool {
-        self.status() == Status::Polling
-    }
-
-    fn issue_due_polls(&mut self, now: Instant) {
-        if !self.polls_active() {
-            return;
-        }
-        let due: Vec<(Channel, String)> = self
-            .polls
-            .iter()
-            .filter(|(_, slot)| slot.in_flight.is_none() && slot.next_at <= now)
-            .map(|(key, _)| key.clone())
-            .collect();
-        for (channel, job_id) in due {
-            let request = self.next_poll_request;
-            self.next_poll_request += 1;
-            let url = self.poll_url(channel, &job_id);
-            if let Some(slot) = self.polls.get_mut(&(channel, job_id)) {
-                slot.in_flight = Some(request);
-            }
-            self.transmits.push_back(Transmit::Poll { request, url });
-        }
-    }
-
-    /// The status endpoint of a job: the template with `{id}` replaced, relative to the
-    /// server's origin unless absolute.
-    fn poll_url(&self, channel: Channel, job_id: &str) -> String {
-        let template = match channel {
-            Channel::Generation => &self.config.generation_url,
-            Channel::Composition => &self.config.composition_url,
-        };
-        let mut url = if template.starts_with("http://") || template.starts_with("https://") {
-            String::new()
-        } else {
-            http_origin(&self.config.url)
-        };
-        let mut parts = template.splitn(2, '{');
-        url.push_str(parts.next().unwrap_or_default());
-        if let Some(rest) = parts.next() {
-            let after = rest.strip_prefix("id}").unwrap_or(rest);
-            super::url::push_percent_encoded(&mut url, job_id);
-            url.push_str(after);
-        }
-        url
-    }
-
     /// Emits a status change that did not come from a change of `State` (polling starting
     /// or stopping under the same socket state).
     fn announce(&mut self, from: Status, reason: StateReason) {
@@ -1073,14 +722,6 @@ impl Client {
         }
     }
 
-    /// The shortest time between two progress events of one job, if coalescing is on.
-    fn coalescing_interval(&self) -> Option<Duration> {
-        match self.config.max_progress_per_second {
-            0 => None,
-            rate => Some(Duration::from_millis(u64::from(1000 / rate.min(1000)))),
-        }
-    }
-
     /// Nothing subscribed and nothing waiting to be sent.
     fn has_nothing_to_do(&self) -> bool {
         self.subscriptions.is_empty() && self.outbox.is_empty()
@@ -1089,39 +730,6 @@ impl Client {
     fn note_if_idle(&mut self, now: Instant) {
         if self.has_nothing_to_do() && self.idle_since.is_none() {
             self.idle_since = Some(now);
-        }
-    }
-
-    fn flush_outbox(&mut self, socket: SocketId) {
-        let (frames, exhausted) = self.outbox.flush(socket, self.config.outbox_max_retries);
-        for id in exhausted {
-            self.drop_message(id, DropReason::RetriesExhausted);
-        }
-        for frame in &frames {
-            self.send_frame(socket, frame);
-        }
-        self.persist_outbox();
-    }
-
-    fn expire_outbox(&mut self, now: Instant) {
-        let expired = self.outbox.expire(now, self.config.outbox_ttl);
-        if !expired.is_empty() {
-            for id in expired {
-                self.drop_message(id, DropReason::Expired);
-            }
-            self.persist_outbox();
-        }
-    }
-
-    fn drop_message(&mut self, id: String, reason: DropReason) {
-        self.events.push_back(Event::OutboxDropped { id, reason });
-    }
-
-    fn persist_outbox(&mut self) {
-        if !self.storage_degraded {
-            self.transmits.push_back(Transmit::PersistOutbox {
-                text: self.outbox.encode(),
-            });
         }
     }
 

@@ -1,0 +1,130 @@
+//! Job events from the socket to the app: decoded frames dispatched, events admitted once
+//! and in order, progress paced, subscriptions ended by terminal events.
+
+use std::ops::Range;
+use std::time::Duration;
+
+use super::{Client, State};
+use crate::core::events::JobEvent;
+use crate::core::output::{ClientError, Event, JobDelivery, SocketId};
+use crate::core::protocol::{Channel, ClientFrame, ServerFrame};
+use crate::core::subscriptions::Admission;
+use crate::core::time::Instant;
+
+impl Client {
+    pub(super) fn handle_server_frame(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        frame: ServerFrame,
+        payload: Option<Range<usize>>,
+    ) {
+        match frame {
+            ServerFrame::Connected {
+                client_id,
+                heartbeat_ms,
+            } => {
+                self.auth_refusals = 0;
+                self.client_id = Some(client_id);
+                self.server_heartbeat_ms = Some(heartbeat_ms);
+            }
+            ServerFrame::Event { id, seq, event } => {
+                self.deliver(now, socket, id, seq, event, payload);
+            }
+            ServerFrame::Error { code, message } => {
+                self.report(ClientError::Server { code, message });
+            }
+            ServerFrame::Ack { id } => {
+                if self.outbox.ack(&id) {
+                    self.persist_outbox();
+                    self.note_if_idle(now);
+                }
+            }
+            ServerFrame::Subscribed { channel, id, .. } => {
+                self.unconfirmed
+                    .retain(|(known, job)| !(*known == channel && *job == id));
+                if self.polling && self.unconfirmed.is_empty() {
+                    self.leave_polling();
+                }
+            }
+            ServerFrame::Pong { .. } => {}
+        }
+    }
+    /// Hands a job event to the app once, in order; ends the subscription after the job's
+    /// terminal event.
+    pub(super) fn deliver(
+        &mut self,
+        now: Instant,
+        socket: SocketId,
+        job_id: String,
+        seq: u64,
+        event: JobEvent,
+        payload: Option<Range<usize>>,
+    ) {
+        let channel = event.channel();
+        let gap = match self.subscriptions.admit(channel, &job_id, seq) {
+            Admission::Deliver { gap } => gap,
+            Admission::Duplicate | Admission::Unwatched => return,
+        };
+        if let Some((expected, received)) = gap {
+            self.report(ClientError::SequenceGap {
+                channel,
+                job_id: job_id.clone(),
+                expected,
+                received,
+            });
+        }
+        self.subscriptions.observe(channel, &job_id, &event, seq);
+        let ended = event.is_terminal().then(|| job_id.clone());
+        let progress = event.is_progress();
+        let delivery = JobDelivery {
+            job_id,
+            seq,
+            event,
+            payload,
+        };
+        match self.coalescing_interval() {
+            Some(interval) if progress => {
+                if let Some(delivery) = self
+                    .subscriptions
+                    .pace_progress(channel, delivery, now, interval)
+                {
+                    self.events.push_back(Event::Job(delivery));
+                }
+            }
+            _ => {
+                // A held progress goes out first: events keep their order.
+                if let Some(held) = self.subscriptions.take_held(channel, &delivery.job_id, now) {
+                    self.events.push_back(Event::Job(held));
+                }
+                self.events.push_back(Event::Job(delivery));
+            }
+        }
+        if let Some(job_id) = ended {
+            let _ = socket;
+            self.end_subscription(now, channel, job_id);
+        }
+    }
+    /// A job reached its end: its subscription, polling and server subscription go.
+    pub(super) fn end_subscription(&mut self, now: Instant, channel: Channel, job_id: String) {
+        self.subscriptions.end(channel, &job_id);
+        self.forget_polling(channel, &job_id);
+        if let State::Open { socket, .. } = self.state {
+            let id = job_id.clone();
+            self.send_frame(socket, &ClientFrame::Unsubscribe { channel, id });
+        }
+        self.events
+            .push_back(Event::SubscriptionEnded { channel, job_id });
+        self.note_if_idle(now);
+        if self.polling && self.unconfirmed.is_empty() && matches!(self.state, State::Open { .. }) {
+            self.leave_polling();
+        }
+    }
+    /// The shortest time between two progress events of one job, if coalescing is on.
+    pub(super) fn coalescing_interval(&self) -> Option<Duration> {
+        match self.config.max_progress_per_second {
+            0 => None,
+            rate => Some(Duration::from_millis(u64::from(1000 / rate.min(1000)))),
+        }
+    }
+}

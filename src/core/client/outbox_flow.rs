@@ -1,0 +1,96 @@
+//! The outbox side of the [`Client`]: sending, acks feeding back, persistence and restore.
+
+use super::{Client, State};
+use crate::core::outbox::{DropReason, Outbox};
+use crate::core::output::{ClientError, Event, SocketId, StateReason, Transmit};
+use crate::core::protocol::RawJson;
+use crate::core::time::Instant;
+
+impl Client {
+    /// Queues an application message and returns its id (unique, the server's idempotency
+    /// key). It goes out now when the connection is open, otherwise once it is; an idle client
+    /// connects. The outbox is persisted after every change.
+    pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
+        let mut id = String::from("m_");
+        id.push_str(&self.backoff.rng().hex_id());
+        self.idle_since = None;
+        if let Some(dropped) = self.outbox.push(
+            id.clone(),
+            event.to_owned(),
+            data,
+            now,
+            self.config.outbox_max_messages,
+        ) {
+            self.drop_message(dropped, DropReason::Overflow);
+        }
+        self.persist_outbox();
+        match self.state {
+            State::Open { socket, .. } => self.flush_outbox(socket),
+            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
+            _ => {}
+        }
+        id
+    }
+    /// Input: the outbox a previous page stored under this client's key. Unreadable text is
+    /// reported and replaced; messages are delivered as if just sent (an idle client
+    /// connects), expired ones dropped.
+    pub fn restore_outbox(&mut self, now: Instant, text: &str) {
+        match Outbox::decode(text) {
+            Ok(outbox) => self.outbox = outbox,
+            Err(reason) => {
+                self.report(ClientError::StorageCorrupt { reason });
+                self.persist_outbox();
+                return;
+            }
+        }
+        self.expire_outbox(now);
+        if self.outbox.is_empty() {
+            return;
+        }
+        self.idle_since = None;
+        match self.state {
+            State::Open { socket, .. } => self.flush_outbox(socket),
+            State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
+            _ => {}
+        }
+    }
+    /// Input: storing the outbox failed (quota exceeded, storage blocked). The outbox keeps
+    /// working in memory; the first failure is reported.
+    pub fn handle_storage_failed(&mut self, _now: Instant, reason: &str) {
+        if !self.storage_degraded {
+            self.storage_degraded = true;
+            self.report(ClientError::StorageDegraded {
+                reason: reason.to_owned(),
+            });
+        }
+    }
+    pub(super) fn flush_outbox(&mut self, socket: SocketId) {
+        let (frames, exhausted) = self.outbox.flush(socket, self.config.outbox_max_retries);
+        for id in exhausted {
+            self.drop_message(id, DropReason::RetriesExhausted);
+        }
+        for frame in &frames {
+            self.send_frame(socket, frame);
+        }
+        self.persist_outbox();
+    }
+    pub(super) fn expire_outbox(&mut self, now: Instant) {
+        let expired = self.outbox.expire(now, self.config.outbox_ttl);
+        if !expired.is_empty() {
+            for id in expired {
+                self.drop_message(id, DropReason::Expired);
+            }
+            self.persist_outbox();
+        }
+    }
+    pub(super) fn drop_message(&mut self, id: String, reason: DropReason) {
+        self.events.push_back(Event::OutboxDropped { id, reason });
+    }
+    pub(super) fn persist_outbox(&mut self) {
+        if !self.storage_degraded {
+            self.transmits.push_back(Transmit::PersistOutbox {
+                text: self.outbox.encode(),
+            });
+        }
+    }
+}

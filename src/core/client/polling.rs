@@ -1,0 +1,182 @@
+//! The polling fallback of the [`Client`]: when to poll, what to fetch, and how a snapshot
+//! becomes events; and when a socket takes over again.
+
+use super::{Client, PollSlot, State};
+use crate::core::config::http_origin;
+use crate::core::job_view::Snapshot;
+use crate::core::output::{ClientError, Event, JobDelivery, StateReason, Status, Transmit};
+use crate::core::protocol::Channel;
+use crate::core::small_map::SmallMap;
+use crate::core::time::Instant;
+
+impl Client {
+    /// Input: the browser has no usable `WebSocket`; polling is the only transport.
+    pub fn handle_websocket_unavailable(&mut self, now: Instant) {
+        self.websocket_available = false;
+        if matches!(
+            self.state,
+            State::Connecting { .. } | State::Reconnecting { .. } | State::Open { .. }
+        ) {
+            if let Some(socket) = self.current_socket() {
+                self.close_socket(socket, 1000, "no WebSocket");
+            }
+            self.start_attempt(now, StateReason::PollingFallback);
+        }
+    }
+    /// Input: the answer to `Poll { request, … }`: the body of a 2xx response, or why the
+    /// request failed (network error, HTTP status).
+    pub fn handle_poll_response(
+        &mut self,
+        now: Instant,
+        request: u64,
+        body: Result<String, String>,
+    ) {
+        let Some(key) = self
+            .polls
+            .iter()
+            .find(|(_, slot)| slot.in_flight == Some(request))
+            .map(|(key, _)| key.clone())
+        else {
+            return;
+        };
+        let (channel, job_id) = key;
+        let snapshot = body.and_then(|body| Snapshot::decode(channel, &body));
+        let Some(slot) = self.polls.get_mut(&(channel, job_id.clone())) else {
+            return;
+        };
+        slot.in_flight = None;
+        match snapshot {
+            Ok(snapshot) => {
+                slot.failures = 0;
+                slot.next_at = now + self.config.poll_interval;
+                self.deliver_snapshot(now, channel, &job_id, &snapshot);
+            }
+            Err(reason) => {
+                slot.failures += 1;
+                if slot.failures > self.config.poll_max_retries {
+                    slot.failures = 0;
+                    slot.next_at = now + self.config.poll_interval;
+                    self.report(ClientError::PollFailed {
+                        channel,
+                        job_id,
+                        reason,
+                    });
+                } else {
+                    let retry = self.config.reconnect_initial_delay * (1 << (slot.failures - 1));
+                    slot.next_at = now + retry.min(self.config.poll_interval);
+                }
+            }
+        }
+    }
+    /// Hands the app the events that bring a job up to a polled snapshot.
+    pub(super) fn deliver_snapshot(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        job_id: &str,
+        snapshot: &Snapshot,
+    ) {
+        let seq = snapshot.seq();
+        let Some(view) = self.subscriptions.view_for_snapshot(channel, job_id, seq) else {
+            return;
+        };
+        let events = view.catch_up(snapshot);
+        let ended = view.is_terminal();
+        if let Some(held) = self.subscriptions.take_held(channel, job_id, now) {
+            self.events.push_back(Event::Job(held));
+        }
+        for event in events {
+            self.events.push_back(Event::Job(JobDelivery {
+                job_id: job_id.to_owned(),
+                seq,
+                event,
+                payload: None,
+            }));
+        }
+        if ended {
+            self.end_subscription(now, channel, job_id.to_owned());
+        }
+    }
+    pub(super) fn polling_allowed(&self) -> bool {
+        self.config.use_polling
+    }
+    pub(super) fn websocket_allowed(&self) -> bool {
+        self.config.use_websocket && self.websocket_available
+    }
+    /// Starts polling every watched job now.
+    pub(super) fn enter_polling(&mut self, now: Instant) {
+        self.polling = true;
+        for (channel, job_id) in self.subscriptions.keys() {
+            self.schedule_poll(channel, &job_id, now);
+        }
+    }
+    /// A socket is back and confirmed every subscription: the socket takes over.
+    pub(super) fn leave_polling(&mut self) {
+        let from = self.status();
+        self.polling = false;
+        self.polls = SmallMap::default();
+        self.unconfirmed.clear();
+        self.young_deaths = 0;
+        self.announce(from, StateReason::WebSocketRestored);
+    }
+    pub(super) fn schedule_poll(&mut self, channel: Channel, job_id: &str, now: Instant) {
+        self.polls.insert(
+            (channel, job_id.to_owned()),
+            PollSlot {
+                next_at: now,
+                in_flight: None,
+                failures: 0,
+            },
+        );
+    }
+    pub(super) fn forget_polling(&mut self, channel: Channel, job_id: &str) {
+        self.polls.remove(&(channel, job_id.to_owned()));
+        self.unconfirmed
+            .retain(|(known, job)| !(*known == channel && job == job_id));
+    }
+    /// Whether polls go out now: polling, and not offline or stopped.
+    pub(super) fn polls_active(&self) -> bool {
+        self.status() == Status::Polling
+    }
+    pub(super) fn issue_due_polls(&mut self, now: Instant) {
+        if !self.polls_active() {
+            return;
+        }
+        let due: Vec<(Channel, String)> = self
+            .polls
+            .iter()
+            .filter(|(_, slot)| slot.in_flight.is_none() && slot.next_at <= now)
+            .map(|(key, _)| key.clone())
+            .collect();
+        for (channel, job_id) in due {
+            let request = self.next_poll_request;
+            self.next_poll_request += 1;
+            let url = self.poll_url(channel, &job_id);
+            if let Some(slot) = self.polls.get_mut(&(channel, job_id)) {
+                slot.in_flight = Some(request);
+            }
+            self.transmits.push_back(Transmit::Poll { request, url });
+        }
+    }
+    /// The status endpoint of a job: the template with `{id}` replaced, relative to the
+    /// server's origin unless absolute.
+    pub(super) fn poll_url(&self, channel: Channel, job_id: &str) -> String {
+        let template = match channel {
+            Channel::Generation => &self.config.generation_url,
+            Channel::Composition => &self.config.composition_url,
+        };
+        let mut url = if template.starts_with("http://") || template.starts_with("https://") {
+            String::new()
+        } else {
+            http_origin(&self.config.url)
+        };
+        let mut parts = template.splitn(2, '{');
+        url.push_str(parts.next().unwrap_or_default());
+        if let Some(rest) = parts.next() {
+            let after = rest.strip_prefix("id}").unwrap_or(rest);
+            crate::core::url::push_percent_encoded(&mut url, job_id);
+            url.push_str(after);
+        }
+        url
+    }
+}
