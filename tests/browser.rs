@@ -371,3 +371,178 @@ async fn a_refused_token_is_asked_once_more_and_then_the_client_stops() {
     assert_eq!(calls("badTokenCalls"), 2.0);
     assert_eq!(count_errors(&recorder, "unauthorized"), 1);
 }
+
+/// A counter of the reference server's `/admin/stats`.
+async fn stat(name: &str) -> f64 {
+    let response = post("/admin/stats", "{}").await;
+    let json = JsFuture::from(response.json().unwrap()).await.unwrap();
+    js_sys::Reflect::get(&json, &name.into())
+        .unwrap()
+        .as_f64()
+        .expect("a counter")
+}
+
+/// Runs a bit of JavaScript in the page (to break `localStorage` on purpose).
+fn run_js(body: &str) {
+    js_sys::Function::new_no_args(body)
+        .call0(&JsValue::UNDEFINED)
+        .expect("the script runs");
+}
+
+/// A client whose retries and polls are quick, for the outbox and fallback tests.
+fn quick_config() -> Config {
+    let mut config = config();
+    config.reconnect_initial_delay = std::time::Duration::from_millis(20);
+    config.reconnect_max_delay = std::time::Duration::from_millis(60);
+    config.probe_max_delay = std::time::Duration::from_millis(100);
+    config.poll_interval = std::time::Duration::from_millis(100);
+    config.use_polling = false;
+    // Message ids come from this seed; the server drops ids it has seen, so every client of
+    // the suite needs its own (the bindings seed from Math.random the same way).
+    config.rng_seed = (js_sys::Math::random() * 9e15) as u64;
+    config
+}
+
+fn send(driver: &Driver, n: u32) -> String {
+    let data = jobsocket::core::RawJson::new(format!(r#"{{"n":{n}}}"#)).unwrap();
+    driver.command(|core, now| core.send(now, "note", data))
+}
+
+#[wasm_bindgen_test]
+async fn messages_sent_while_the_server_refuses_sockets_are_delivered_once_when_it_accepts() {
+    let handled = stat("handled_messages").await;
+    admin("refuse-ws", r#"{"on":true}"#).await;
+    let recorder = Rc::new(Recorder::default());
+    let driver = Driver::new(quick_config(), recorder.clone(), None, Some("refused"));
+    for n in 0..3 {
+        send(&driver, n);
+    }
+    assert!(
+        recorder
+            .wait_until(5_000, |r| count_errors(r, "socket_closed") >= 2)
+            .await
+    );
+    assert_eq!(driver.state().outbox_size, 3);
+    admin("refuse-ws", r#"{"on":false}"#).await;
+    assert!(
+        recorder
+            .wait_until(5_000, |_| driver.state().outbox_size == 0)
+            .await,
+        "the outbox drained"
+    );
+    assert_eq!(stat("handled_messages").await - handled, 3.0);
+    driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn a_new_client_on_the_same_storage_key_delivers_the_queue_the_old_one_left() {
+    let handled = stat("handled_messages").await;
+    admin("refuse-ws", r#"{"on":true}"#).await;
+    let old_recorder = Rc::new(Recorder::default());
+    let old = Driver::new(quick_config(), old_recorder.clone(), None, Some("reload"));
+    send(&old, 1);
+    send(&old, 2);
+    drop(old); // the page goes away
+    admin("refuse-ws", r#"{"on":false}"#).await;
+    let recorder = Rc::new(Recorder::default());
+    let new = Driver::new(quick_config(), recorder.clone(), None, Some("reload"));
+    assert_eq!(new.state().outbox_size, 2, "restored from localStorage");
+    assert!(
+        recorder
+            .wait_until(5_000, |_| new.state().outbox_size == 0)
+            .await
+    );
+    assert_eq!(stat("handled_messages").await - handled, 2.0);
+    new.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn a_full_local_storage_degrades_to_memory_and_messages_are_still_delivered() {
+    let handled = stat("handled_messages").await;
+    run_js(
+        "globalThis.__setItem = Storage.prototype.setItem; \
+         Storage.prototype.setItem = function () { \
+           throw new DOMException('the quota has been exceeded', 'QuotaExceededError'); };",
+    );
+    let recorder = Rc::new(Recorder::default());
+    let driver = Driver::new(quick_config(), recorder.clone(), None, Some("full"));
+    send(&driver, 1);
+    send(&driver, 2);
+    let delivered = recorder
+        .wait_until(5_000, |_| driver.state().outbox_size == 0)
+        .await;
+    run_js("Storage.prototype.setItem = globalThis.__setItem;");
+    assert!(delivered);
+    assert_eq!(count_errors(&recorder, "storage_degraded"), 1);
+    assert_eq!(stat("handled_messages").await - handled, 2.0);
+    driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn garbage_under_the_outbox_key_is_reported_and_the_client_still_works() {
+    let key = jobsocket::core::outbox::storage_key(&ws_url(), Some("garbage"));
+    run_js(&format!("localStorage.setItem('{key}', '}}not json{{');"));
+    let recorder = Rc::new(Recorder::default());
+    let driver = Driver::new(quick_config(), recorder.clone(), None, Some("garbage"));
+    assert_eq!(count_errors(&recorder, "storage_corrupt"), 1);
+    send(&driver, 1);
+    assert!(
+        recorder
+            .wait_until(5_000, |_| driver.state().outbox_size == 0)
+            .await
+    );
+    driver.command(|core, now| core.close(now));
+}
+
+fn clip_ids(recorder: &Recorder) -> Vec<String> {
+    recorder
+        .job_events()
+        .into_iter()
+        .filter_map(|(_, event)| match event {
+            JobEvent::Generation(GenerationEvent::ClipCompleted(clip)) => Some(clip.clip_id),
+            _ => None,
+        })
+        .collect()
+}
+
+#[wasm_bindgen_test]
+async fn refused_websockets_fall_back_to_polling_and_the_job_still_completes_then_the_socket_returns()
+ {
+    let mut config = quick_config();
+    config.use_polling = true;
+    let recorder = Rc::new(Recorder::default());
+    admin("refuse-ws", r#"{"on":true}"#).await;
+    let driver = Driver::new(config, recorder.clone(), None, None);
+    let job = start_job(
+        "/api/v1/generations",
+        r#"{"clips":3,"steps_per_clip":3,"step_ms":40}"#,
+    )
+    .await;
+    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
+    let polled = recorder
+        .wait_until(10_000, |_| driver.state().status == Status::Polling)
+        .await;
+    assert!(polled, "{:?}", recorder.events.borrow());
+    assert!(
+        recorder.wait_until(20_000, is_terminal).await,
+        "no terminal event"
+    );
+    let mut clips = clip_ids(&recorder);
+    assert_eq!(clips.len(), 3, "every clip once: {clips:?}");
+    clips.dedup();
+    assert_eq!(clips.len(), 3);
+
+    // Back to the socket: a new job to watch, WebSockets allowed again.
+    admin("refuse-ws", r#"{"on":false}"#).await;
+    let next = start_job("/api/v1/generations", r#"{"clips":1,"step_ms":20}"#).await;
+    driver.command(|core, now| core.subscribe(now, Channel::Generation, &next));
+    let back = recorder
+        .wait_until(10_000, |_| driver.state().status == Status::Open)
+        .await;
+    assert!(back, "the socket never came back");
+    assert_eq!(driver.state().transport, Some("websocket"));
+    let polls = stat("poll_requests").await;
+    gloo_timers::future::TimeoutFuture::new(500).await;
+    assert_eq!(stat("poll_requests").await, polls, "polling stopped");
+    driver.command(|core, now| core.close(now));
+}
