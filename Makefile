@@ -5,7 +5,7 @@ PORT ?= 8787
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help tools package server demo bench test test-host test-browser test-e2e test-bench lint fmt clean
+.PHONY: help tools package pack server demo bench test test-host test-browser test-e2e test-bench test-package lint fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
@@ -27,6 +27,12 @@ package: tools
 	  $$(gzip -9 -c target/package/jobsocket_bg.wasm | wc -c) \
 	  $$(wc -c < target/package/jobsocket.js)
 
+## The npm tarball a user installs, in target/pkg/.
+pack: package
+	rm -rf target/pkg && mkdir -p target/pkg
+	cd target/package && npm pack --silent --pack-destination ../pkg >/dev/null
+	@ls target/pkg/*.tgz
+
 server:
 	cargo build -p jobsocket-server
 
@@ -45,6 +51,7 @@ test: tools
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bench
+	$(MAKE) --no-print-directory test-package
 	$(MAKE) --no-print-directory lint
 	@echo "make test: every suite passed"
 
@@ -64,6 +71,9 @@ test-bench: package
 	QUICK=1 node bench/run.mjs
 	node bench/check-report.mjs
 
+test-package: pack
+	scripts/test-package.sh
+
 lint:
 	cargo fmt --all -- --check
 	cargo clippy --workspace --all-targets -- -D warnings
@@ -74,4 +84,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf tests/e2e/node_modules bench/node_modules
+	rm -rf tests/e2e/node_modules bench/node_modules pkg-template/node_modules

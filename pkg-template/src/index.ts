@@ -1,0 +1,124 @@
+// The client: `createJobSocket(options)` loads the wasm once and returns a `JobSocketClient`
+// with plain-function unsubscribes, exact types, and `[Symbol.dispose]`. Importing this module
+// touches no browser global, so server-side rendering can import it.
+import init, { JobSocket } from "./jobsocket.js";
+import type {
+  CompositionHandlers,
+  ConnectionState,
+  GenerationHandlers,
+  JobSocketError,
+  JobSocketOptions,
+  JobSubscription,
+  OutboxDropped,
+  StateChangeEvent,
+  Unsubscribe,
+} from "./types.js";
+
+export type * from "./types.js";
+
+let ready: Promise<unknown> | undefined;
+
+/**
+ * Loads and instantiates the wasm module, once per page; later calls share the first. By
+ * default the `.wasm` file is fetched next to this module (bundlers copy it); pass a URL,
+ * `Response`, `BufferSource` or `WebAssembly.Module` to load it from elsewhere.
+ */
+export function initialize(wasm?: Parameters<typeof init>[0]): Promise<unknown> {
+  ready ??= init(wasm === undefined ? undefined : { module_or_path: wasm as never });
+  return ready;
+}
+
+/** Creates a client; it connects with the first subscription, message or `connect()`. */
+export async function createJobSocket(options: JobSocketOptions): Promise<JobSocketClient> {
+  await initialize();
+  return new JobSocketClient(new JobSocket(options));
+}
+
+/** A connection to a job server. See the README for the tour. */
+export class JobSocketClient {
+  #socket: JobSocket;
+  #freed = false;
+
+  constructor(socket: JobSocket) {
+    this.#socket = socket;
+  }
+
+  /** The connection now. */
+  get state(): ConnectionState {
+    return this.#socket.state as ConnectionState;
+  }
+
+  /** Watches a generation job with one optional handler per event (plus `onEvent`). */
+  subscribeGeneration(id: string, handlers: GenerationHandlers): JobSubscription {
+    return wrap(this.#socket.subscribeGeneration(id, handlers));
+  }
+
+  /** Watches a composition job with one optional handler per event (plus `onEvent`). */
+  subscribeComposition(id: string, handlers: CompositionHandlers): JobSubscription {
+    return wrap(this.#socket.subscribeComposition(id, handlers));
+  }
+
+  /** Sends a message; it waits in the offline outbox until the server acks it. */
+  send(event: string, data: unknown): string {
+    return this.#socket.send(event, data);
+  }
+
+  onStateChange(callback: (change: StateChangeEvent) => void): Unsubscribe {
+    return remover(this.#socket.onStateChange(callback));
+  }
+
+  onError(callback: (error: JobSocketError) => void): Unsubscribe {
+    return remover(this.#socket.onError(callback));
+  }
+
+  onOutboxDropped(callback: (dropped: OutboxDropped) => void): Unsubscribe {
+    return remover(this.#socket.onOutboxDropped(callback));
+  }
+
+  connect(): void {
+    this.#socket.connect();
+  }
+
+  reconnect(): void {
+    this.#socket.reconnect();
+  }
+
+  close(): void {
+    this.#socket.close();
+  }
+
+  /** Closes the connection and releases the wasm memory; the client is unusable after. */
+  free(): void {
+    if (this.#freed) return;
+    this.#freed = true;
+    this.#socket.close();
+    this.#socket.free();
+  }
+
+  [Symbol.dispose](): void {
+    this.free();
+  }
+}
+
+function wrap(subscription: { jobId: string; unsubscribe(): void; free(): void }): JobSubscription {
+  let active = true;
+  return {
+    jobId: subscription.jobId,
+    unsubscribe() {
+      if (!active) return;
+      active = false;
+      subscription.unsubscribe();
+      subscription.free();
+    },
+  };
+}
+
+function remover(listener: { remove(): void; free(): void }): Unsubscribe {
+  let active = true;
+  return () => {
+    if (!active) return;
+    active = false;
+    listener.remove();
+    listener.free();
+  };
+}

@@ -1,0 +1,65 @@
+// The public types of the package, built on the ones the wasm bindings declare (generated
+// from src/bindings/types.rs), so the payload shapes are written once.
+import type {
+  CompositionEventMap,
+  ConnectionState as RawConnectionState,
+  GenerationEventMap,
+  JobSocketError,
+  JobStatus,
+} from "./jobsocket.js";
+
+export type {
+  ClipCompletedData,
+  CompositionEventMap,
+  CompositionHandlers,
+  EncodingProgressData,
+  EventMeta,
+  GenerationEventMap,
+  GenerationHandlers,
+  JobErrorData,
+  JobResultData,
+  JobSocketError,
+  JobSocketOptions,
+  JobStatus,
+  OutboxDropped,
+  ProgressData,
+  QueuedData,
+  StatusChangeData,
+  StateChangeEvent,
+} from "./jobsocket.js";
+
+type Base = Omit<RawConnectionState, "status" | "transport" | "nextRetryAt">;
+
+/** The connection, as a union discriminated on `status`. */
+export type ConnectionState =
+  | (Base & { status: "idle"; transport: null; nextRetryAt: null })
+  | (Base & { status: "connecting"; transport: null; nextRetryAt: null })
+  | (Base & { status: "open"; transport: "websocket"; nextRetryAt: null })
+  | (Base & { status: "reconnecting"; transport: null; nextRetryAt: number })
+  | (Base & { status: "polling"; transport: "polling"; nextRetryAt: number | null })
+  | (Base & { status: "offline"; transport: null; nextRetryAt: null })
+  | (Base & { status: "closed"; transport: null; nextRetryAt: null });
+
+export type ConnectionStatus = ConnectionState["status"];
+
+/** One event of a map, discriminated on `event`. */
+export type EventOf<M> = {
+  [E in keyof M & string]: { event: E; data: M[E]; jobId: string; seq: number };
+}[keyof M & string];
+
+/** A generation event: `{ event: "progress", data: ProgressData, … } | …`. */
+export type GenerationEvent = EventOf<GenerationEventMap>;
+/** A composition event: `{ event: "encoding_progress", data: EncodingProgressData, … } | …`. */
+export type CompositionEvent = EventOf<CompositionEventMap>;
+
+/** Unsubscribes what it came from. */
+export type Unsubscribe = () => void;
+
+export interface JobSubscription {
+  readonly jobId: string;
+  unsubscribe(): void;
+}
+
+export type { RawConnectionState };
+export type ErrorListener = (error: JobSocketError) => void;
+export type Status = JobStatus;

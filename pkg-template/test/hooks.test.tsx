@@ -1,0 +1,161 @@
+import { StrictMode, useRef } from "react";
+import { act, render, screen, cleanup } from "@testing-library/react";
+import { afterEach, describe, expect, test, vi } from "vitest";
+import {
+  ConnectionStatus,
+  JobSocketProvider,
+  useComposition,
+  useGeneration,
+  useWebSocket,
+} from "../src/react.js";
+import { FakeClient } from "./fake-client.js";
+
+afterEach(() => {
+  cleanup();
+  vi.useRealTimers();
+});
+
+function Generation({ id }: { id: string }) {
+  const job = useGeneration(id);
+  const renders = useRef(0);
+  renders.current += 1;
+  return (
+    <div data-testid={`gen-${id}`} data-renders={renders.current}>
+      {job.status ?? "none"} {job.progress}% {job.clips.length} clips {job.result?.video_url ?? ""}
+    </div>
+  );
+}
+
+function mount(ui: React.ReactNode, client: FakeClient, strict = false) {
+  const tree = <JobSocketProvider client={client}>{ui}</JobSocketProvider>;
+  return render(strict ? <StrictMode>{tree}</StrictMode> : tree);
+}
+
+describe("useGeneration", () => {
+  test("subscribes on mount and renders the job's events as they arrive", () => {
+    const client = new FakeClient();
+    mount(<Generation id="g1" />, client);
+    expect(client.subscribes.get("generation:g1")).toBe(1);
+    act(() => {
+      client.emit("generation", "g1", "status_change", { old_status: "queued", new_status: "processing", message: "" });
+      client.emit("generation", "g1", "progress", { step: "rendering", clip_number: 1, total_clips: 2, percentage: 50, message: "" });
+      client.emit("generation", "g1", "clip_completed", { clip_id: "c1", thumbnail_url: "/t.svg", duration: 4 });
+      client.emit("generation", "g1", "completed", { video_url: "/v.mp4", thumbnail_url: "/t.svg", duration: 8 });
+    });
+    expect(screen.getByTestId("gen-g1").textContent).toBe("completed 100% 1 clips /v.mp4");
+  });
+
+  test("unsubscribes after unmount", () => {
+    vi.useFakeTimers();
+    const client = new FakeClient();
+    const { unmount } = mount(<Generation id="g1" />, client);
+    unmount();
+    vi.advanceTimersByTime(100);
+    expect(client.unsubscribes.get("generation:g1")).toBe(1);
+  });
+
+  test("follows a change of id", () => {
+    vi.useFakeTimers();
+    const client = new FakeClient();
+    const { rerender } = mount(<Generation id="g1" />, client);
+    rerender(
+      <JobSocketProvider client={client}>
+        <Generation id="g2" />
+      </JobSocketProvider>,
+    );
+    vi.advanceTimersByTime(100);
+    expect(client.subscribes.get("generation:g2")).toBe(1);
+    expect(client.unsubscribes.get("generation:g1")).toBe(1);
+  });
+
+  test("StrictMode's double mount opens one subscription, not two", () => {
+    vi.useFakeTimers();
+    const client = new FakeClient();
+    mount(<Generation id="g1" />, client, true);
+    vi.advanceTimersByTime(100);
+    expect(client.subscribes.get("generation:g1")).toBe(1);
+    expect(client.unsubscribes.get("generation:g1") ?? 0).toBe(0);
+  });
+
+  test("two components watching one job share one subscription", () => {
+    const client = new FakeClient();
+    mount(
+      <>
+        <Generation id="g1" />
+        <Generation id="g1" />
+      </>,
+      client,
+    );
+    expect(client.subscribes.get("generation:g1")).toBe(1);
+  });
+
+  test("a component re-renders only when its own job changed", () => {
+    const client = new FakeClient();
+    mount(
+      <>
+        <Generation id="g1" />
+        <Generation id="g2" />
+      </>,
+      client,
+    );
+    const before = screen.getByTestId("gen-g2").dataset.renders;
+    act(() => {
+      client.emit("generation", "g1", "progress", { step: "x", clip_number: 1, total_clips: 1, percentage: 10, message: "" });
+    });
+    expect(screen.getByTestId("gen-g2").dataset.renders).toBe(before);
+  });
+});
+
+describe("useComposition", () => {
+  test("tracks encoding progress to completion", () => {
+    const client = new FakeClient();
+    function Composition() {
+      const job = useComposition("c1");
+      return <div data-testid="comp">{job.progress}% {job.framesProcessed}/{job.totalFrames} {job.status}</div>;
+    }
+    mount(<Composition />, client);
+    act(() => {
+      client.emit("composition", "c1", "encoding_progress", { percentage: 50, frames_processed: 120, total_frames: 240, estimated_remaining: 2 });
+    });
+    expect(screen.getByTestId("comp").textContent).toBe("50% 120/240 processing");
+  });
+});
+
+describe("useWebSocket and ConnectionStatus", () => {
+  test("the provider connects once, even in StrictMode", () => {
+    const client = new FakeClient();
+    mount(<ConnectionStatus />, client, true);
+    expect(client.connects).toBeGreaterThanOrEqual(1);
+    expect(client.subscribes.size).toBe(0);
+  });
+
+  test("the status shows every state with data attributes and a reconnect button when disconnected", () => {
+    const client = new FakeClient();
+    const { container } = mount(<ConnectionStatus />, client);
+    const element = () => container.querySelector("[data-status]") as HTMLElement;
+    act(() => client.setStatus("open"));
+    expect(element().dataset.status).toBe("connected");
+    expect(screen.queryByRole("button")).toBeNull();
+    act(() => client.setStatus("polling"));
+    expect(element().dataset.status).toBe("polling");
+    expect(container.querySelector("[data-polling]")).not.toBeNull();
+    act(() => client.setStatus("reconnecting"));
+    expect(element().dataset.status).toBe("reconnecting");
+    expect(screen.getByRole("button", { name: "Reconnect" })).toBeTruthy();
+    expect(screen.getByRole("status").getAttribute("aria-live")).toBe("polite");
+  });
+
+  test("useWebSocket exposes the state and the verbs", () => {
+    const client = new FakeClient();
+    let seen: ReturnType<typeof useWebSocket> | null = null;
+    function Probe() {
+      seen = useWebSocket();
+      return null;
+    }
+    mount(<Probe />, client);
+    act(() => client.setStatus("open"));
+    expect(seen!.isConnected).toBe(true);
+    expect(seen!.isPolling).toBe(false);
+    expect(seen!.send("note", {})).toBe("m_1");
+  });
+});
