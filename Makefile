@@ -5,7 +5,7 @@ PORT ?= 8787
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(PATH)
 
-.PHONY: help tools package pack server demo bench test test-host test-browser test-e2e test-bench test-package lint fmt clean
+.PHONY: help tools package pack server demo demo-build bench test test-host test-browser test-e2e test-bench test-package lint fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
@@ -36,9 +36,13 @@ pack: package
 server:
 	cargo build -p jobsocket-server
 
-demo: package server
+demo: demo-build server
 	@echo "Starting the reference job server; open the URL below (Ctrl-C stops it)."
-	target/debug/jobsocket-server --port $(PORT) --static www-demo --pkg target/package
+	target/debug/jobsocket-server --port $(PORT) --static www-demo/dist --pkg target/package --admin
+
+## The demo app (React + Vite) on the packed tarball, in www-demo/dist.
+demo-build: pack
+	scripts/build-demo.sh
 
 ## Benchmarks against the raw WebSocket and socket.io-client; see bench/run.mjs.
 bench: package
@@ -47,7 +51,7 @@ bench: package
 
 test: tools
 	$(MAKE) --no-print-directory test-host
-	$(MAKE) --no-print-directory package server
+	$(MAKE) --no-print-directory pack server
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bench
@@ -61,7 +65,7 @@ test-host:
 test-browser: server
 	scripts/test-browser.sh
 
-test-e2e: package server
+test-e2e: demo-build server
 	scripts/test-e2e.sh
 
 ## The bench in quick mode, so the harness cannot rot; it checks that numbers came out,

@@ -279,3 +279,21 @@ fn a_duplicate_ack_changes_nothing() {
     assert_eq!(scenario.storage.writes, writes);
     assert!(scenario.take_events().is_empty());
 }
+
+#[test]
+fn every_change_of_the_outbox_size_is_announced() {
+    let mut scenario = Scenario::new();
+    let socket = scenario.open();
+    let id = send(&mut scenario, 1);
+    ack(&mut scenario, socket, &id);
+    let sizes: Vec<usize> = scenario
+        .take_events_with_spans()
+        .into_iter()
+        .filter_map(|event| match event {
+            Event::OutboxSize(size) => Some(size),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(sizes.first(), Some(&1));
+    assert_eq!(sizes.last(), Some(&0));
+}

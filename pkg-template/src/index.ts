@@ -75,6 +75,11 @@ export class JobSocketClient {
     return remover(this.#socket.onOutboxDropped(callback));
   }
 
+  /** Called with the outbox's size whenever a message is queued, acked or dropped. */
+  onOutboxChange(callback: (size: number) => void): Unsubscribe {
+    return remover(this.#socket.onOutboxChange(callback));
+  }
+
   connect(): void {
     this.#socket.connect();
   }

@@ -31,6 +31,8 @@ export type HookClient = Pick<
   | "subscribeComposition"
   | "send"
   | "onStateChange"
+  | "onError"
+  | "onOutboxChange"
   | "connect"
   | "reconnect"
   | "close"
@@ -74,6 +76,8 @@ class Store {
   readonly jobs = new Map<string, JobEntry<unknown>>();
   #ready: Array<(client: HookClient) => void> = [];
   #stopState: (() => void) | null = null;
+  #stopErrors: (() => void) | null = null;
+  #stopOutbox: (() => void) | null = null;
 
   #detachTimer: ReturnType<typeof setTimeout> | null = null;
 
@@ -86,6 +90,9 @@ class Store {
     }
     this.client = client;
     this.#stopState = client.onStateChange(() => this.#setState(client.state));
+    // Errors change `lastError` without a status change: a new snapshot all the same.
+    this.#stopErrors = client.onError(() => this.#setState(client.state));
+    this.#stopOutbox = client.onOutboxChange(() => this.#setState(client.state));
     this.#setState(client.state);
     client.connect();
     for (const waiting of this.#ready.splice(0)) waiting(client);
@@ -103,6 +110,10 @@ class Store {
   detach(): void {
     this.#stopState?.();
     this.#stopState = null;
+    this.#stopErrors?.();
+    this.#stopErrors = null;
+    this.#stopOutbox?.();
+    this.#stopOutbox = null;
     for (const entry of this.jobs.values()) entry.subscription?.unsubscribe();
     this.jobs.clear();
     this.client = null;

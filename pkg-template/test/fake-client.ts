@@ -82,6 +82,14 @@ export class FakeClient implements HookClient {
     return () => this.#stateListeners.delete(callback);
   }
 
+  onError(): () => void {
+    return () => {};
+  }
+
+  onOutboxChange(): () => void {
+    return () => {};
+  }
+
   connect(): void {
     this.connects += 1;
   }

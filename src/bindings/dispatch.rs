@@ -74,6 +74,7 @@ pub struct Dispatcher {
     state_listeners: RefCell<Vec<(u32, Function)>>,
     error_listeners: RefCell<Vec<(u32, Function)>>,
     dropped_listeners: RefCell<Vec<(u32, Function)>>,
+    outbox_listeners: RefCell<Vec<(u32, Function)>>,
 }
 
 /// What a listener id refers to.
@@ -82,6 +83,7 @@ pub enum ListenerKind {
     State,
     Error,
     OutboxDropped,
+    OutboxSize,
 }
 
 /// Every name [`Dispatcher::name`] is asked for.
@@ -110,6 +112,7 @@ impl Dispatcher {
             state_listeners: RefCell::new(Vec::new()),
             error_listeners: RefCell::new(Vec::new()),
             dropped_listeners: RefCell::new(Vec::new()),
+            outbox_listeners: RefCell::new(Vec::new()),
         }
     }
 
@@ -179,6 +182,7 @@ impl Dispatcher {
             ListenerKind::State => &self.state_listeners,
             ListenerKind::Error => &self.error_listeners,
             ListenerKind::OutboxDropped => &self.dropped_listeners,
+            ListenerKind::OutboxSize => &self.outbox_listeners,
         }
     }
 
@@ -282,6 +286,9 @@ impl EventSink for Dispatcher {
                     ("reason", JsValue::from_str(reason.as_str())),
                 ]);
                 self.notify(ListenerKind::OutboxDropped, &dropped);
+            }
+            Event::OutboxSize(size) => {
+                self.notify(ListenerKind::OutboxSize, &JsValue::from_f64(size as f64));
             }
             Event::SubscriptionEnded { channel, job_id } => {
                 // The job is over: its handlers are released, and each app-level

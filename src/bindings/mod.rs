@@ -107,6 +107,16 @@ impl JobSocket {
         self.listen(ListenerKind::OutboxDropped, callback)
     }
 
+    /// Calls `callback` with the number of messages waiting in the outbox whenever it
+    /// changes (a message queued, acked or dropped).
+    #[wasm_bindgen(js_name = onOutboxChange)]
+    pub fn on_outbox_change(
+        &self,
+        #[wasm_bindgen(unchecked_param_type = "(size: number) => void")] callback: Function,
+    ) -> Listener {
+        self.listen(ListenerKind::OutboxSize, callback)
+    }
+
     /// Calls `callback` on every change of the connection status.
     #[wasm_bindgen(js_name = onStateChange)]
     pub fn on_state_change(

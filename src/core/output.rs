@@ -327,6 +327,8 @@ pub enum Event {
         id: String,
         reason: DropReason,
     },
+    /// The number of messages waiting in the outbox changed (or may have).
+    OutboxSize(usize),
     Error(ClientError),
 }
 

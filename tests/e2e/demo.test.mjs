@@ -1,7 +1,7 @@
 // The demo page, as a new user sees it: open it, start jobs, watch them finish.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
-import { startServer, launchBrowser } from "./support.mjs";
+import { startServer, launchBrowser, openDemo } from "./support.mjs";
 
 let server;
 let browser;
@@ -16,27 +16,15 @@ after(async () => {
   await server?.stop();
 });
 
-async function openDemo() {
-  const page = await browser.newPage();
-  const problems = [];
-  page.on("pageerror", (error) => problems.push(error.message));
-  page.on("console", (message) => {
-    if (message.type() === "error") problems.push(message.text());
-  });
-  await page.goto(server.url);
-  await page.waitForSelector("body[data-ready=true]");
-  return { page, problems };
-}
-
-test("the demo connects and shows the connection as open", async () => {
-  const { page, problems } = await openDemo();
-  await page.waitForSelector("#connection[data-status=open]");
+test("the demo connects and shows the connection as connected", async () => {
+  const { page, problems } = await openDemo(browser, server.url);
+  await page.waitForSelector(".connection[data-status=connected]");
   assert.deepEqual(problems, []);
   await page.close();
 });
 
 test("a generation started from the demo reaches 100% and shows its result and clips", async () => {
-  const { page, problems } = await openDemo();
+  const { page, problems } = await openDemo(browser, server.url);
   await page.click("#start-generation");
   const card = page.locator(".job").first();
   await card.locator(".job-result").waitFor({ state: "visible" });
@@ -50,7 +38,7 @@ test("a generation started from the demo reaches 100% and shows its result and c
 });
 
 test("a composition started from the demo reaches 100% and shows its result", async () => {
-  const { page, problems } = await openDemo();
+  const { page, problems } = await openDemo(browser, server.url);
   await page.click("#start-composition");
   const card = page.locator(".job").first();
   await card.locator(".job-result").waitFor({ state: "visible" });
@@ -60,7 +48,7 @@ test("a composition started from the demo reaches 100% and shows its result", as
 });
 
 test("a failing generation shows its error and the failed status", async () => {
-  const { page, problems } = await openDemo();
+  const { page, problems } = await openDemo(browser, server.url);
   await page.click("#start-failing-generation");
   const card = page.locator(".job").first();
   await card.locator(".job-error").waitFor({ state: "visible" });

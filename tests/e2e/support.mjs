@@ -18,7 +18,8 @@ export async function startServer(extraArgs = [], { port = 0 } = {}) {
     binary,
     [
       "--port", String(port),
-      "--static", path.join(root, "www-demo"),
+      "--static", path.join(root, "www-demo/dist"),
+      "--admin",
       "--pkg", path.join(root, "target/package"),
       ...extraArgs,
     ],
@@ -60,4 +61,32 @@ export function launchBrowser() {
       "--no-first-run",
     ],
   });
+}
+
+/** Opens the demo in a new page; collects page errors and console errors. */
+export async function openDemo(browser, url) {
+  const page = await browser.newPage();
+  const problems = [];
+  page.on("pageerror", (error) => problems.push(error.message));
+  page.on("console", (message) => {
+    if (message.type() === "error") problems.push(message.text());
+  });
+  await page.goto(url);
+  await page.waitForSelector("body[data-ready=true]");
+  // Every status the connection shows, in order, for tests of transitions.
+  await page.evaluate(() => {
+    const seen = (window.__statuses = []);
+    const record = () => {
+      const status = document.querySelector(".connection")?.getAttribute("data-status");
+      if (status && seen[seen.length - 1] !== status) seen.push(status);
+    };
+    new MutationObserver(record).observe(document.body, {
+      attributes: true,
+      subtree: true,
+      childList: true,
+      attributeFilter: ["data-status"],
+    });
+    record();
+  });
+  return { page, problems };
 }

@@ -227,10 +227,12 @@ impl Scenario {
     }
 
     /// Every event emitted since the last call, with the payload spans of job deliveries
-    /// cleared, so expectations can be written as values; `take_events_with_spans` keeps them.
+    /// cleared and the outbox-size notices left out, so expectations can be written as
+    /// values; `take_events_with_spans` keeps everything.
     pub fn take_events(&mut self) -> Vec<Event> {
         self.take_events_with_spans()
             .into_iter()
+            .filter(|event| !matches!(event, Event::OutboxSize(_)))
             .map(|event| match event {
                 Event::Job(delivery) => Event::Job(JobDelivery {
                     payload: None,

@@ -87,6 +87,7 @@ impl Client {
         self.events.push_back(Event::OutboxDropped { id, reason });
     }
     pub(super) fn persist_outbox(&mut self) {
+        self.events.push_back(Event::OutboxSize(self.outbox.len()));
         if !self.storage_degraded {
             self.transmits.push_back(Transmit::PersistOutbox {
                 text: self.outbox.encode(),
