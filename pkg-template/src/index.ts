@@ -15,6 +15,8 @@ import type {
 } from "./types.js";
 
 export type * from "./types.js";
+/** The wasm class `JobSocketClient` wraps, for code that wants it directly (after `initialize()`). */
+export { JobSocket } from "./jobsocket.js";
 
 let ready: Promise<unknown> | undefined;
 
