@@ -1,6 +1,10 @@
 //! The polling fallback's view of a job: snapshots turn into exactly the events the socket
 //! would have delivered, each once, and snapshot bodies decode by hand without panicking.
 
+mod support;
+
+use support::XorShift;
+
 use jobsocket::core::job_view::{JobView, Snapshot};
 use jobsocket::core::snapshot::{
     CompositionProgressSnapshot, CompositionSnapshot, GenerationProgressSnapshot,
@@ -549,22 +553,6 @@ fn malformed_snapshots_are_refused_with_an_error_naming_the_problem() {
             error.contains(&expected),
             "{body}: {error:?} lacks {expected:?}"
         );
-    }
-}
-
-/// A small deterministic generator, so the property test below is the same on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
     }
 }
 

@@ -1,6 +1,10 @@
 //! Wire protocol v1: every frame round-trips through its encoder and decoder, and no input,
 //! however mangled, makes the decoder panic.
 
+mod support;
+
+use support::XorShift;
+
 use jobsocket::core::events::{
     ClipCompleted, EncodingProgress, JobFailure, JobResult, JobStatus, Progress, Queued,
     StatusChange,
@@ -202,22 +206,6 @@ fn a_non_object_frame_is_malformed() {
                 .all(|item| matches!(item, Err(DecodeError::Malformed(_)))),
             "{text}: {decoded:?}"
         );
-    }
-}
-
-/// A small deterministic generator, so the property test below is the same on every run.
-struct XorShift(u64);
-
-impl XorShift {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 << 13;
-        self.0 ^= self.0 >> 7;
-        self.0 ^= self.0 << 17;
-        self.0
-    }
-
-    fn below(&mut self, bound: usize) -> usize {
-        (self.next() % bound as u64) as usize
     }
 }
 

@@ -326,3 +326,20 @@ pub fn connected() -> ServerFrame {
         heartbeat_ms: 30_000,
     }
 }
+
+/// A small deterministic generator, so the property tests are the same on every run.
+pub struct XorShift(pub u64);
+
+impl XorShift {
+    pub fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+
+    /// A number in `0..bound`.
+    pub fn below(&mut self, bound: usize) -> usize {
+        (self.next() % bound as u64) as usize
+    }
+}
