@@ -142,6 +142,7 @@ impl<'a> Reader<'a> {
     /// The text between two offsets. Every caller stops at ASCII bytes of valid UTF-8, so the
     /// range always falls on character boundaries; `get` keeps the panicking slice path (and
     /// its formatting code) out of the binary all the same.
+    #[inline(always)]
     fn slice(&self, start: usize, end: usize) -> &'a str {
         self.text.get(start..end).unwrap_or_default()
     }
@@ -153,10 +154,12 @@ impl<'a> Reader<'a> {
         }
     }
 
+    #[inline(always)]
     fn peek(&self) -> Option<u8> {
         self.bytes.get(self.at).copied()
     }
 
+    #[inline(always)]
     fn skip_whitespace(&mut self) {
         while let Some(b' ' | b'\t' | b'\n' | b'\r') = self.peek() {
             self.at += 1;
@@ -303,17 +306,24 @@ impl<'a> Reader<'a> {
     fn string(&mut self) -> Result<Cow<'a, str>, SyntaxError> {
         self.at += 1; // '"'
         let start = self.at;
-        loop {
-            match self.peek() {
-                Some(b'"') => {
-                    let text = self.slice(start, self.at);
-                    self.at += 1;
-                    return Ok(Cow::Borrowed(text));
-                }
-                Some(b'\\') => break,
-                Some(0x00..=0x1f) => return Err(self.error("control character in a string")),
-                Some(_) => self.at += 1,
-                None => return Err(self.error("unterminated string")),
+        // The common case, a string without escapes, in one scan for the first byte that
+        // needs a look: a quote, a backslash or a control character.
+        let stop = self.bytes[start..]
+            .iter()
+            .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20);
+        match stop.map(|offset| (start + offset, self.bytes[start + offset])) {
+            Some((end, b'"')) => {
+                self.at = end + 1;
+                return Ok(Cow::Borrowed(self.slice(start, end)));
+            }
+            Some((end, b'\\')) => self.at = end,
+            Some((end, _)) => {
+                self.at = end;
+                return Err(self.error("control character in a string"));
+            }
+            None => {
+                self.at = self.bytes.len();
+                return Err(self.error("unterminated string"));
             }
         }
         let mut owned = String::from(self.slice(start, self.at));

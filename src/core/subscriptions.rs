@@ -37,21 +37,37 @@ pub enum Admission {
     Unwatched,
 }
 
+/// A watched job. Compared with `(Channel, &str)` too, so lookups on the hot path of every
+/// event allocate no key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct JobKey {
+    channel: Channel,
+    id: String,
+}
+
+impl PartialEq<(Channel, &str)> for JobKey {
+    fn eq(&self, (channel, id): &(Channel, &str)) -> bool {
+        self.channel == *channel && self.id == *id
+    }
+}
+
 #[derive(Debug, Default)]
 pub struct Subscriptions {
-    jobs: SmallMap<(Channel, String), Entry>,
+    jobs: SmallMap<JobKey, Entry>,
 }
 
 impl Subscriptions {
     /// Adds a reference; true when the job was not watched before.
     pub fn add(&mut self, channel: Channel, job_id: &str) -> bool {
-        let key = (channel, job_id.to_owned());
-        if let Some(entry) = self.jobs.get_mut(&key) {
+        if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
             entry.refs += 1;
             return false;
         }
         self.jobs.insert(
-            key,
+            JobKey {
+                channel,
+                id: job_id.to_owned(),
+            },
             Entry {
                 refs: 1,
                 last_seq: None,
@@ -65,7 +81,7 @@ impl Subscriptions {
 
     /// Drops a reference; true when it was the last one and the job is no longer watched.
     pub fn remove(&mut self, channel: Channel, job_id: &str) -> bool {
-        let key = (channel, job_id.to_owned());
+        let key = (channel, job_id);
         let Some(entry) = self.jobs.get_mut(&key) else {
             return false;
         };
@@ -79,7 +95,7 @@ impl Subscriptions {
 
     /// Forgets a job whatever its references (its terminal event was delivered).
     pub fn end(&mut self, channel: Channel, job_id: &str) {
-        self.jobs.remove(&(channel, job_id.to_owned()));
+        self.jobs.remove(&(channel, job_id));
     }
 
     pub fn is_empty(&self) -> bool {
@@ -88,7 +104,7 @@ impl Subscriptions {
 
     /// Records an event handed to the app from the socket.
     pub fn observe(&mut self, channel: Channel, job_id: &str, event: &JobEvent, seq: u64) {
-        if let Some(entry) = self.jobs.get_mut(&(channel, job_id.to_owned())) {
+        if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
             entry.view.observe(event);
             entry.view.note_seq(seq);
         }
@@ -102,7 +118,7 @@ impl Subscriptions {
         job_id: &str,
         seq: u64,
     ) -> Option<&mut JobView> {
-        let entry = self.jobs.get_mut(&(channel, job_id.to_owned()))?;
+        let entry = self.jobs.get_mut(&(channel, job_id))?;
         if entry.last_seq.is_none_or(|last| seq > last) {
             entry.last_seq = Some(seq);
         }
@@ -111,12 +127,15 @@ impl Subscriptions {
 
     /// The watched jobs.
     pub fn keys(&self) -> Vec<(Channel, String)> {
-        self.jobs.iter().map(|(key, _)| key.clone()).collect()
+        self.jobs
+            .iter()
+            .map(|(key, _)| (key.channel, key.id.clone()))
+            .collect()
     }
 
     /// Decides about an event with `seq` for a job, recording it when delivered.
     pub fn admit(&mut self, channel: Channel, job_id: &str, seq: u64) -> Admission {
-        let Some(entry) = self.jobs.get_mut(&(channel, job_id.to_owned())) else {
+        let Some(entry) = self.jobs.get_mut(&(channel, job_id)) else {
             return Admission::Unwatched;
         };
         let expected = entry.last_seq.map_or(1, |last| last + 1);
@@ -139,7 +158,7 @@ impl Subscriptions {
         now: Instant,
         interval: Duration,
     ) -> Option<JobDelivery> {
-        let Some(entry) = self.jobs.get_mut(&(channel, delivery.job_id.clone())) else {
+        let Some(entry) = self.jobs.get_mut(&(channel, delivery.job_id.as_str())) else {
             return Some(delivery);
         };
         let due = entry
@@ -166,7 +185,7 @@ impl Subscriptions {
         job_id: &str,
         now: Instant,
     ) -> Option<JobDelivery> {
-        let entry = self.jobs.get_mut(&(channel, job_id.to_owned()))?;
+        let entry = self.jobs.get_mut(&(channel, job_id))?;
         let held = entry.held_progress.take()?;
         entry.last_progress_at = Some(now);
         Some(held)
@@ -200,9 +219,9 @@ impl Subscriptions {
     pub fn resubscribe_frames(&self) -> Vec<ClientFrame> {
         self.jobs
             .iter()
-            .map(|((channel, id), entry)| ClientFrame::Subscribe {
-                channel: *channel,
-                id: id.clone(),
+            .map(|(key, entry)| ClientFrame::Subscribe {
+                channel: key.channel,
+                id: key.id.clone(),
                 since: entry.last_seq,
             })
             .collect()
