@@ -2,6 +2,7 @@
 //! backoff, heartbeats, network awareness and token refresh; the job subscriptions on it; and
 //! the typed events that come out of it.
 
+mod connection;
 mod delivery;
 mod outbox_flow;
 mod polling;
@@ -22,11 +23,7 @@ use super::rng::Rng;
 use super::small_map::SmallMap;
 use super::subscriptions::Subscriptions;
 use super::time::Instant;
-use super::url::with_query;
 
-/// Close codes a server uses to refuse the client's token.
-const UNAUTHORIZED: u16 = 4001;
-const FORBIDDEN: u16 = 4003;
 /// The close code the client uses for a link it declared dead (private-use range).
 const DEAD_LINK: u16 = 4000;
 
@@ -412,7 +409,7 @@ impl Client {
             code,
             reason: reason.to_owned(),
         });
-        if code == UNAUTHORIZED || code == FORBIDDEN {
+        if Self::is_refusal(code) {
             self.disconnected_at = Some(now);
             self.refused(now, code);
             return;
@@ -590,129 +587,6 @@ impl Client {
         }
     }
 
-    /// Begins a connection attempt: a token first when auth is on, then the socket.
-    fn start_attempt(&mut self, now: Instant, reason: StateReason) {
-        if !self.online {
-            if !matches!(self.state, State::Offline) {
-                self.set_state(State::Offline, StateReason::Offline);
-            }
-            return;
-        }
-        if !self.websocket_allowed() {
-            if self.polling_allowed() {
-                self.enter_polling(now);
-                self.set_state(State::PollingOnly, StateReason::PollingFallback);
-                self.issue_due_polls(now);
-            }
-            return;
-        }
-        self.request_id = Some(self.backoff.rng().hex_id());
-        let deadline = now + self.config.connect_timeout;
-        let step = if self.config.auth {
-            let request = self.next_token_request;
-            self.next_token_request += 1;
-            self.transmits.push_back(Transmit::FetchToken { request });
-            Step::Token { request }
-        } else {
-            Step::Socket {
-                socket: self.open_socket(None),
-            }
-        };
-        self.set_state(State::Connecting { step, deadline }, reason);
-    }
-
-    /// Asks the driver to open a socket to the server URL with the attempt's query
-    /// parameters.
-    fn open_socket(&mut self, token: Option<&str>) -> SocketId {
-        let socket = SocketId(self.next_socket);
-        self.next_socket += 1;
-        let request_id = self.request_id.clone().unwrap_or_default();
-        let mut parameters = Vec::with_capacity(2);
-        if let Some(token) = token {
-            parameters.push(("token", token));
-        }
-        parameters.push(("requestId", request_id.as_str()));
-        let url = with_query(&self.config.url, &parameters);
-        self.transmits
-            .push_back(Transmit::OpenSocket { socket, url });
-        socket
-    }
-
-    /// An attempt failed before the connection was up: back off, or keep failing loudly.
-    fn attempt_failed(&mut self, now: Instant, reason: StateReason) {
-        self.failures = self.failures.saturating_add(1);
-        if self.failures == self.config.failures_before_report {
-            self.report(ClientError::ReconnectFailing {
-                failures: self.failures,
-            });
-        }
-        let fallback = self.polling_allowed()
-            && !self.polling
-            && (self.failures >= self.config.polling_after_failures
-                || self.young_deaths >= self.config.flapping_limit);
-        if fallback {
-            self.enter_polling(now);
-        }
-        let delay = if self.polling {
-            let cap = self.config.probe_max_delay;
-            self.backoff.delay_up_to(self.failures, cap)
-        } else {
-            self.backoff.delay(self.failures)
-        };
-        let reason = if fallback {
-            StateReason::PollingFallback
-        } else {
-            reason
-        };
-        self.set_state(
-            State::Reconnecting {
-                retry_at: now + delay,
-            },
-            reason,
-        );
-        self.issue_due_polls(now);
-    }
-
-    /// An open connection was lost. One that stayed up for the minimum uptime gets an
-    /// immediate retry; one that died young counts as a failed attempt.
-    fn connection_lost(&mut self, now: Instant, opened_at: Instant, reason: StateReason) {
-        self.disconnected_at = Some(now);
-        self.stable_at = None;
-        if now.saturating_since(opened_at) >= self.config.min_uptime {
-            self.failures = 0;
-            self.young_deaths = 0;
-            self.start_attempt(now, reason);
-        } else {
-            self.young_deaths = self.young_deaths.saturating_add(1);
-            self.attempt_failed(now, reason);
-        }
-    }
-
-    /// The server refused the token: fetch a fresh one once, then stop.
-    fn refused(&mut self, now: Instant, code: u16) {
-        self.auth_refusals += 1;
-        if self.auth_refusals >= 2 {
-            self.report(ClientError::Unauthorized { code });
-            self.stable_at = None;
-            self.set_state(State::Closed, StateReason::Unauthorized);
-        } else {
-            self.start_attempt(now, StateReason::SocketClosed);
-        }
-    }
-
-    fn ping(&mut self, now: Instant, socket: SocketId) {
-        self.send_frame(socket, &ClientFrame::Ping { t: now.as_millis() });
-        if let State::Open {
-            next_ping_at,
-            pong_deadline,
-            ..
-        } = &mut self.state
-        {
-            *pong_deadline = Some(now + self.config.pong_timeout);
-            *next_ping_at = now + self.config.ping_interval;
-        }
-    }
-
     /// When the idle timeout runs out, if nothing is subscribed and a connection is wanted.
     fn idle_deadline(&self) -> Option<Instant> {
         let timeout: Duration = self.config.idle_timeout?;
@@ -731,16 +605,6 @@ impl Client {
         if self.has_nothing_to_do() && self.idle_since.is_none() {
             self.idle_since = Some(now);
         }
-    }
-
-    fn go_idle(&mut self, now: Instant) {
-        if let Some(socket) = self.current_socket() {
-            self.close_socket(socket, 1000, "idle");
-            self.disconnected_at = Some(now);
-        }
-        self.idle_since = None;
-        self.stable_at = None;
-        self.set_state(State::Idle, StateReason::IdleTimeout);
     }
 
     fn send_frame(&mut self, socket: SocketId, frame: &ClientFrame) {
