@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::XorShift;
+use support::{XorShift, mangled};
 
 use jobsocket::core::job_view::{JobView, Snapshot};
 use jobsocket::core::snapshot::{
@@ -570,22 +570,10 @@ fn no_mangled_snapshot_makes_decoding_or_catching_up_panic() {
         "error":{"code":"x","message":"y","recoverable":false}}"#
             .to_vec(),
     );
-    let alphabet = b"{}[]\":,0123456789-.eE+truefalsnl \\u\xff\x00";
     let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
     let mut decoded = 0;
     for _ in 0..5_000 {
-        let mut bytes = seeds[random.below(seeds.len())].clone();
-        for _ in 0..=random.below(4) {
-            let at = random.below(bytes.len() + 1);
-            match random.below(3) {
-                0 if at < bytes.len() => {
-                    bytes.remove(at);
-                }
-                1 if at < bytes.len() => bytes[at] = alphabet[random.below(alphabet.len())],
-                _ => bytes.insert(at, alphabet[random.below(alphabet.len())]),
-            }
-        }
-        let text = String::from_utf8_lossy(&bytes);
+        let text = mangled(&mut random, &seeds, 4);
         for channel in [Channel::Generation, Channel::Composition] {
             if let Ok(snapshot) = Snapshot::decode(channel, &text) {
                 decoded += 1;

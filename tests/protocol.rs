@@ -3,7 +3,7 @@
 
 mod support;
 
-use support::XorShift;
+use support::{XorShift, mangled};
 
 use jobsocket::core::events::{
     ClipCompleted, EncodingProgress, JobFailure, JobResult, JobStatus, Progress, Queued,
@@ -216,21 +216,9 @@ fn no_mangled_frame_makes_the_decoder_panic() {
         .map(|frame| frame.encode().into_bytes())
         .chain([ServerFrame::encode_batch(&every_server_frame()).into_bytes()])
         .collect();
-    let alphabet = b"{}[]\":,0123456789-.eE+truefalsnl \\u\xff\x00";
     let mut random = XorShift(0x9e37_79b9_7f4a_7c15);
     for _ in 0..20_000 {
-        let mut bytes = seeds[random.below(seeds.len())].clone();
-        for _ in 0..=random.below(6) {
-            let at = random.below(bytes.len() + 1);
-            match random.below(3) {
-                0 if at < bytes.len() => {
-                    bytes.remove(at);
-                }
-                1 if at < bytes.len() => bytes[at] = alphabet[random.below(alphabet.len())],
-                _ => bytes.insert(at, alphabet[random.below(alphabet.len())]),
-            }
-        }
-        let text = String::from_utf8_lossy(&bytes);
+        let text = mangled(&mut random, &seeds, 6);
         let _ = ServerFrame::decode_all(&text);
     }
 }

@@ -343,3 +343,21 @@ impl XorShift {
         (self.next() % bound as u64) as usize
     }
 }
+
+/// Bytes a fuzzing step makes of valid seeds: up to `max_edits` random removals, replacements
+/// and insertions of JSON-ish bytes (and invalid UTF-8), as text.
+pub fn mangled(random: &mut XorShift, seeds: &[Vec<u8>], max_edits: usize) -> String {
+    const ALPHABET: &[u8] = b"{}[]\":,0123456789-.eE+truefalsnl \\u\xff\x00";
+    let mut bytes = seeds[random.below(seeds.len())].clone();
+    for _ in 0..=random.below(max_edits) {
+        let at = random.below(bytes.len() + 1);
+        match random.below(3) {
+            0 if at < bytes.len() => {
+                bytes.remove(at);
+            }
+            1 if at < bytes.len() => bytes[at] = ALPHABET[random.below(ALPHABET.len())],
+            _ => bytes.insert(at, ALPHABET[random.below(ALPHABET.len())]),
+        }
+    }
+    String::from_utf8_lossy(&bytes).into_owned()
+}
