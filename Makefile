@@ -4,13 +4,21 @@ SHELL := /bin/bash
 PORT ?= 8787
 CARGO_BIN := $(or $(CARGO_HOME),$(HOME)/.cargo)/bin
 export PATH := $(CARGO_BIN):$(PATH)
+# Marks every process a run starts (they inherit it), so scripts/check-leftovers.sh can tell
+# what this run left running. Sub-makes inherit the parent's id.
+ifndef JOBSOCKET_RUN
+JOBSOCKET_RUN := $(shell date +%s%N)-$(shell echo $$PPID)
+endif
+export JOBSOCKET_RUN
+N ?= 20
 
-.PHONY: help tools package pack server demo demo-build bench test test-host test-browser test-e2e test-bench test-package lint fmt clean
+.PHONY: help tools package pack server demo demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package lint soak fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
 	@echo "make test   run every test suite (host, browsers, end to end, quick bench) and the lints"
 	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
+	@echo "make soak   run the browser suites and the end-to-end suite N times each (N=20)"
 
 tools:
 	@scripts/install-tools.sh
@@ -49,7 +57,16 @@ bench: package
 	scripts/npm-ci.sh bench
 	QUICK=$(QUICK) node bench/run.mjs
 
+## Every suite, then the check that no process the run started is still running (also
+## after a failure, so a failing run does not leave servers or browsers behind either).
 test: tools
+	@status=0; \
+	$(MAKE) --no-print-directory test-suites || status=$$?; \
+	scripts/check-leftovers.sh || status=1; \
+	if [ $$status -eq 0 ]; then echo "make test: every suite passed"; fi; \
+	exit $$status
+
+test-suites:
 	$(MAKE) --no-print-directory test-host
 	$(MAKE) --no-print-directory pack server
 	$(MAKE) --no-print-directory test-browser
@@ -57,7 +74,6 @@ test: tools
 	$(MAKE) --no-print-directory test-bench
 	$(MAKE) --no-print-directory test-package
 	$(MAKE) --no-print-directory lint
-	@echo "make test: every suite passed"
 
 test-host:
 	cargo test --workspace
@@ -74,6 +90,13 @@ test-bench: package
 	scripts/npm-ci.sh bench
 	QUICK=1 node bench/run.mjs
 	node bench/check-report.mjs
+
+## The browser suites and the end-to-end suite N times each, with a pass count per suite.
+soak: tools demo-build server
+	@status=0; \
+	scripts/soak.sh $(N) || status=$$?; \
+	scripts/check-leftovers.sh || status=1; \
+	exit $$status
 
 test-package: pack
 	scripts/test-package.sh

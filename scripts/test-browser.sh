@@ -1,28 +1,30 @@
 #!/usr/bin/env bash
 # Runs the wasm-bindgen-test browser suite (tests/browser.rs) in headless Chromium and Firefox
-# against a reference server started here on a free port. The server's address reaches the
-# test at build time through JOBSOCKET_TEST_SERVER: a browser has no environment to read.
+# against reference servers started here on free ports. The servers' addresses reach the tests
+# at build time through JOBSOCKET_TEST_SERVER and JOBSOCKET_TEST_AUTH_SERVER: a browser has no
+# environment to read. Each test works in a fault scope of its own on the shared server.
+#
+# Every server, WebDriver and browser runs in a process group of its own and is stopped on
+# success, on failure and on Ctrl-C (scripts/lib/processes.sh).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/processes.sh
 
 server_bin=${SERVER_BIN:-target/debug/jobsocket-server}
 browsers=${JOBSOCKET_BROWSERS:-chromium firefox}
-pids=()
-logs=()
-trap 'kill "${pids[@]}" 2>/dev/null || true; rm -f "${logs[@]}"' EXIT
+logs=$(mktemp -d)
+at_exit 'rm -rf "$logs"'
 
-# Starts a reference server on a free port with the given flags; prints its address.
+# Starts a reference server on a free port with the given flags; leaves its address in
+# SERVER_ADDRESS. Not run in $(…): the group must be recorded in this shell to be stopped.
 start_server() {
   local log
-  log=$(mktemp)
-  logs+=("$log")
-  "$server_bin" --port 0 --step-ms 20 "$@" >"$log" 2>&1 &
-  local pid=$!
-  pids+=("$pid")
+  log=$(mktemp "$logs/server.XXXX")
+  start_group "$server_bin" --port 0 --step-ms 20 "$@" >"$log" 2>&1
+  local pid=$STARTED_PID
   for _ in $(seq 1 100); do
-    local address
-    address=$(head -n 1 "$log" | sed -n 's/^listening on //p')
-    if [[ -n "$address" ]]; then echo "$address"; return; fi
+    SERVER_ADDRESS=$(head -n 1 "$log" | sed -n 's/^listening on //p')
+    [[ -n "$SERVER_ADDRESS" ]] && return
     kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "the reference server died" >&2; exit 1; }
     sleep 0.1
   done
@@ -30,23 +32,29 @@ start_server() {
   exit 1
 }
 
-JOBSOCKET_TEST_SERVER=$(start_server --admin)
+start_server --admin
+JOBSOCKET_TEST_SERVER=$SERVER_ADDRESS
 # A second server that wants a token, for the token tests.
-JOBSOCKET_TEST_AUTH_SERVER=$(start_server --token s3cret)
+start_server --token s3cret
+JOBSOCKET_TEST_AUTH_SERVER=$SERVER_ADDRESS
 export JOBSOCKET_TEST_SERVER JOBSOCKET_TEST_AUTH_SERVER
 echo "[browser tests] reference servers at $JOBSOCKET_TEST_SERVER and $JOBSOCKET_TEST_AUTH_SERVER (token)"
-export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-60}
+# The runner's limit is for the whole suite, not one test: each test gives up on its own,
+# with a message, well before this, so a failing suite still reports every test by name.
+export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
 
 cargo_bin="${CARGO_HOME:-$HOME/.cargo}/bin"
 for browser in $browsers; do
   case $browser in
     chromium)
       echo "[browser tests] headless Chromium"
-      wasm-pack test --headless --chrome --mode no-install --chromedriver "$(command -v chromedriver)" -- --test browser
+      run_group wasm-pack test --headless --chrome --mode no-install \
+        --chromedriver "$(command -v chromedriver)" -- --test browser
       ;;
     firefox)
       echo "[browser tests] headless Firefox"
-      wasm-pack test --headless --firefox --mode no-install --geckodriver "$cargo_bin/geckodriver" -- --test browser
+      run_group wasm-pack test --headless --firefox --mode no-install \
+        --geckodriver "$cargo_bin/geckodriver" -- --test browser
       ;;
     *) echo "unknown browser $browser" >&2; exit 2 ;;
   esac

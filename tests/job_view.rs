@@ -213,11 +213,10 @@ fn a_snapshot_matching_what_the_socket_delivered_yields_nothing() {
 }
 
 #[test]
-fn a_failed_snapshot_yields_the_status_change_then_an_unrecoverable_error() {
+fn a_failed_snapshot_yields_the_status_change_then_its_unrecoverable_error() {
     let mut view = processing_view(1, 40.0);
     let mut failed = generation(9, JobStatus::Failed, 1, progress_snapshot(2, 40.0));
-    // The snapshot keeps the job's last error as it was sent; the synthesized one is final.
-    failed.error = Some(failure(true));
+    failed.error = Some(failure(false));
     assert_eq!(
         view.catch_up(&Snapshot::Generation(failed)),
         vec![
@@ -229,20 +228,51 @@ fn a_failed_snapshot_yields_the_status_change_then_an_unrecoverable_error() {
 }
 
 #[test]
-fn a_failed_snapshot_without_an_error_object_still_yields_an_error() {
+fn a_failed_snapshot_taken_before_the_unrecoverable_error_waits_for_it() {
+    let mut view = processing_view(1, 40.0);
+    // Taken between the status change and the final error: the snapshot still holds the
+    // job's earlier, recoverable error.
+    let mut failing = generation(9, JobStatus::Failed, 1, progress_snapshot(2, 40.0));
+    failing.error = Some(failure(true));
+    assert_eq!(
+        view.catch_up(&Snapshot::Generation(failing)),
+        vec![status_change(JobStatus::Processing, JobStatus::Failed)]
+    );
+    assert!(!view.is_terminal(), "the final error is still to come");
+    let final_error = JobFailure {
+        code: "out_of_memory".to_owned(),
+        message: "The worker ran out of memory".to_owned(),
+        recoverable: false,
+    };
+    let mut failed = generation(10, JobStatus::Failed, 1, progress_snapshot(2, 40.0));
+    failed.error = Some(final_error.clone());
+    assert_eq!(
+        view.catch_up(&Snapshot::Generation(failed)),
+        vec![JobEvent::Generation(GenerationEvent::Error(final_error))]
+    );
+    assert!(view.is_terminal());
+}
+
+#[test]
+fn a_failed_snapshot_that_stays_without_an_error_ends_with_a_generic_one_a_poll_later() {
     let mut view = processing_view(1, 40.0);
     let failed = generation(9, JobStatus::Failed, 1, progress_snapshot(2, 40.0));
     assert_eq!(
-        view.catch_up(&Snapshot::Generation(failed)),
-        vec![
-            status_change(JobStatus::Processing, JobStatus::Failed),
-            JobEvent::Generation(GenerationEvent::Error(JobFailure {
-                code: "failed".to_owned(),
-                message: String::new(),
-                recoverable: false,
-            })),
-        ]
+        view.catch_up(&Snapshot::Generation(failed.clone())),
+        vec![status_change(JobStatus::Processing, JobStatus::Failed)]
     );
+    assert!(!view.is_terminal());
+    // The same seq a poll later: the job has nothing more to say.
+    assert_eq!(
+        view.catch_up(&Snapshot::Generation(failed.clone())),
+        vec![JobEvent::Generation(GenerationEvent::Error(JobFailure {
+            code: "failed".to_owned(),
+            message: String::new(),
+            recoverable: false,
+        }))]
+    );
+    assert!(view.is_terminal());
+    assert_eq!(view.catch_up(&Snapshot::Generation(failed)), vec![]);
 }
 
 #[test]
@@ -297,12 +327,48 @@ fn a_fresh_view_of_a_completed_job_passes_through_processing() {
 }
 
 #[test]
-fn a_completed_snapshot_without_a_result_yields_only_the_status_change() {
+fn a_completed_snapshot_taken_before_the_result_waits_for_the_result() {
+    let mut view = processing_view(1, 100.0);
+    let between = generation(9, JobStatus::Completed, 1, progress_snapshot(2, 100.0));
+    assert_eq!(
+        view.catch_up(&Snapshot::Generation(between)),
+        vec![status_change(JobStatus::Processing, JobStatus::Completed)]
+    );
+    assert!(!view.is_terminal(), "the result is still to come");
+    let mut done = generation(10, JobStatus::Completed, 1, progress_snapshot(2, 100.0));
+    done.result = Some(result());
+    assert_eq!(
+        view.catch_up(&Snapshot::Generation(done)),
+        vec![JobEvent::Generation(GenerationEvent::Completed(result()))]
+    );
+    assert!(view.is_terminal());
+}
+
+#[test]
+fn a_completed_snapshot_that_stays_without_a_result_ends_the_job_a_poll_later() {
     let mut view = processing_view(1, 100.0);
     let done = generation(9, JobStatus::Completed, 1, progress_snapshot(2, 100.0));
     assert_eq!(
-        view.catch_up(&Snapshot::Generation(done)),
+        view.catch_up(&Snapshot::Generation(done.clone())),
         vec![status_change(JobStatus::Processing, JobStatus::Completed)]
+    );
+    assert!(!view.is_terminal());
+    assert_eq!(view.catch_up(&Snapshot::Generation(done)), vec![]);
+    assert!(view.is_terminal());
+}
+
+#[test]
+fn a_completed_composition_snapshot_taken_before_the_result_waits_for_it() {
+    let mut view = JobView::new();
+    view.observe(&encoding_progress(100.0, 240));
+    let between = composition(8, JobStatus::Completed, 100.0, 240);
+    assert_eq!(view.catch_up(&Snapshot::Composition(between)), vec![]);
+    assert!(!view.is_terminal());
+    let mut done = composition(9, JobStatus::Completed, 100.0, 240);
+    done.result = Some(result());
+    assert_eq!(
+        view.catch_up(&Snapshot::Composition(done)),
+        vec![JobEvent::Composition(CompositionEvent::Completed(result()))]
     );
     assert!(view.is_terminal());
 }

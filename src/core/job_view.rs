@@ -12,13 +12,21 @@
 //! events the same way (a `progress` means `processing`, an unrecoverable `error` means
 //! `failed`), so a view that saw every event up to a snapshot's `seq` yields nothing for it.
 //!
+//! A job ends with two events: the status change to `completed` (or `failed`), then the
+//! `completed` result (or the unrecoverable `error`). A snapshot taken between the two shows
+//! the final status without the final payload (`result: null`, or only an earlier recoverable
+//! error). The view then announces the status and waits for the payload, rather than ending the
+//! job without its result or with the wrong error. Only when a later poll shows the same `seq`
+//! (the job said nothing more for a whole poll interval) does it end the job with what it has:
+//! a server whose snapshots never carry the payload still ends its jobs, one poll later.
+//!
 //! Snapshots decode over [`super::json`] rather than serde, for the package's size; their
 //! nested objects are exactly the payloads of events (`progress`, `clip_completed`,
 //! `completed`, `error`, `encoding_progress`), so they decode with the events' own readers.
 
 use super::events::{
     ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
-    JobStatus, Progress, StatusChange,
+    JobResult, JobStatus, Progress, StatusChange,
 };
 use super::json::{self, Kind, Value};
 use super::protocol::{Channel, Payload, PayloadFailure};
@@ -40,6 +48,9 @@ pub struct JobView {
     frames_processed: u64,
     /// The job's end was delivered: nothing more will be.
     terminal: bool,
+    /// A snapshot showed a final status whose payload (result or unrecoverable error) it did not
+    /// carry yet; the next snapshot brings the payload, or ends the job without it.
+    awaiting_end: bool,
     /// The `seq` of the newest event or snapshot applied.
     last_seq: u64,
 }
@@ -106,10 +117,15 @@ impl JobView {
     /// would have delivered them, and updates the view. Returns nothing new for a snapshot
     /// that is not newer (its `seq` is not above the view's; a `seq` of 0 counts only for a
     /// view that has seen nothing), nor once the job's end was delivered.
+    ///
+    /// The one exception: a snapshot with the same `seq` as one that showed a final status
+    /// without its payload settles the job (see the module doc).
     pub fn catch_up(&mut self, snapshot: &Snapshot) -> Vec<JobEvent> {
         let seq = snapshot.seq();
         let mut events = Vec::new();
-        if seq <= self.last_seq && !(seq == 0 && *self == JobView::default()) {
+        let newer = seq > self.last_seq || (seq == 0 && *self == JobView::default());
+        let settled = !newer && seq == self.last_seq && self.awaiting_end;
+        if !newer && !settled {
             return events;
         }
         self.last_seq = seq;
@@ -117,13 +133,22 @@ impl JobView {
             return events;
         }
         match snapshot {
-            Snapshot::Generation(snapshot) => self.catch_up_generation(snapshot, &mut events),
-            Snapshot::Composition(snapshot) => self.catch_up_composition(snapshot, &mut events),
+            Snapshot::Generation(snapshot) => {
+                self.catch_up_generation(snapshot, settled, &mut events)
+            }
+            Snapshot::Composition(snapshot) => {
+                self.catch_up_composition(snapshot, settled, &mut events)
+            }
         }
         events
     }
 
-    fn catch_up_generation(&mut self, snapshot: &GenerationSnapshot, events: &mut Vec<JobEvent>) {
+    fn catch_up_generation(
+        &mut self,
+        snapshot: &GenerationSnapshot,
+        settled: bool,
+        events: &mut Vec<JobEvent>,
+    ) {
         let mut push = |event| events.push(JobEvent::Generation(event));
         let known = self.status.unwrap_or(JobStatus::Queued);
         let target = snapshot.status;
@@ -165,21 +190,53 @@ impl JobView {
             if current != target {
                 push(status_change(current, target));
             }
-            match target {
-                JobStatus::Completed => {
-                    if let Some(result) = &snapshot.result {
-                        push(GenerationEvent::Completed(result.clone()));
-                    }
-                }
-                JobStatus::Failed => push(GenerationEvent::Error(failure(&snapshot.error))),
-                _ => {}
-            }
             self.status = Some(target);
-            self.terminal = true;
+            match self.end(target, &snapshot.result, &snapshot.error, settled) {
+                Some(End::Completed(result)) => push(GenerationEvent::Completed(result)),
+                Some(End::Failed(failure)) => push(GenerationEvent::Error(failure)),
+                Some(End::Silent) | None => {}
+            }
         }
     }
 
-    fn catch_up_composition(&mut self, snapshot: &CompositionSnapshot, events: &mut Vec<JobEvent>) {
+    /// How a job whose snapshot shows final `status` ends, and records it: `None` while the
+    /// payload is still to come (see the module doc), which `settled` gives up on.
+    fn end(
+        &mut self,
+        status: JobStatus,
+        result: &Option<JobResult>,
+        error: &Option<JobFailure>,
+        settled: bool,
+    ) -> Option<End> {
+        let end = match status {
+            JobStatus::Completed => match result {
+                Some(result) => End::Completed(result.clone()),
+                None if settled => End::Silent,
+                None => return self.await_end(),
+            },
+            JobStatus::Failed => match error {
+                Some(error) if !error.recoverable => End::Failed(error.clone()),
+                _ if settled => End::Failed(failure(error)),
+                _ => return self.await_end(),
+            },
+            _ => End::Silent,
+        };
+        self.awaiting_end = false;
+        self.terminal = true;
+        Some(end)
+    }
+
+    fn await_end(&mut self) -> Option<End> {
+        self.awaiting_end = true;
+        None
+    }
+
+    fn catch_up_composition(
+        &mut self,
+        snapshot: &CompositionSnapshot,
+        settled: bool,
+        events: &mut Vec<JobEvent>,
+    ) {
         let mut push = |event| events.push(JobEvent::Composition(event));
         let progress = &snapshot.progress;
         if self.progress_changed(progress.percentage, progress.frames_processed) {
@@ -193,17 +250,15 @@ impl JobView {
         self.percentage = Some(progress.percentage);
         self.frames_processed = progress.frames_processed;
         self.status = Some(snapshot.status);
-        // The composition vocabulary has no `status_change`: a cancellation ends it silently.
-        match snapshot.status {
-            JobStatus::Completed => {
-                if let Some(result) = &snapshot.result {
-                    push(CompositionEvent::Completed(result.clone()));
-                }
-            }
-            JobStatus::Failed => push(CompositionEvent::Error(failure(&snapshot.error))),
-            _ => {}
+        if !snapshot.status.is_terminal() {
+            return;
         }
-        self.terminal = snapshot.status.is_terminal();
+        // The composition vocabulary has no `status_change`: a cancellation ends it silently.
+        match self.end(snapshot.status, &snapshot.result, &snapshot.error, settled) {
+            Some(End::Completed(result)) => push(CompositionEvent::Completed(result)),
+            Some(End::Failed(failure)) => push(CompositionEvent::Error(failure)),
+            Some(End::Silent) | None => {}
+        }
     }
 
     /// Whether a snapshot's progress differs from the last delivered; before any, whether it
@@ -214,6 +269,15 @@ impl JobView {
             Some(known) => known != percentage || self.frames_processed != frames_processed,
         }
     }
+}
+
+/// The last event of a job, as its final snapshot tells it.
+enum End {
+    Completed(JobResult),
+    /// An unrecoverable error.
+    Failed(JobFailure),
+    /// No event: a cancellation, or a completion whose result never came.
+    Silent,
 }
 
 fn status_change(old_status: JobStatus, new_status: JobStatus) -> GenerationEvent {

@@ -3,16 +3,21 @@
 //!
 //! Every route answers `{"ok":true}`, but `stats`, which answers [`Stats`]. A switch takes
 //! `{"on":true}` or `{"on":false}`; anything else is a 400 `bad_request`, like the job routes.
+//!
+//! Every route acts on the fault scope its `scope` query parameter names (`/admin/drop?scope=t1`
+//! drops the sockets opened with `/ws?scope=t1` only), or on the unnamed scope without one: see
+//! [`crate::scope`].
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{RawQuery, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use serde_json::{Map, Value, json};
 
 use crate::http::{ApiError, parse_body};
-use crate::state::{AppState, Stats, Switch};
+use crate::scope::{Stats, Switch};
+use crate::state::AppState;
 
 /// The body of a switch.
 #[derive(Debug, Deserialize)]
@@ -20,15 +25,16 @@ struct Toggle {
     on: bool,
 }
 
-/// `POST /admin/drop`: drops every open socket's TCP connection, without a close frame. The
-/// jobs go on; a client that reconnects resubscribes with `since`. The body, if any, must be a
-/// JSON object; its fields are ignored.
+/// `POST /admin/drop`: drops the TCP connection of every open socket of the scope, without a
+/// close frame. The jobs go on; a client that reconnects resubscribes with `since`. The body,
+/// if any, must be a JSON object; its fields are ignored.
 pub async fn drop_sockets(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
     parse_body::<Map<String, Value>>(&body)?;
-    state.drop_sockets();
+    state.scope(query.as_deref())?.drop_sockets();
     Ok(ok())
 }
 
@@ -36,32 +42,38 @@ pub async fn drop_sockets(
 /// answered later either); everything else, job events included, still flows.
 pub async fn mute_pongs(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    set(&state, Switch::MutePongs, &body)
+    set(&state, query.as_deref(), Switch::MutePongs, &body)
 }
 
 /// `POST /admin/refuse-ws {"on":bool}`: while on, WebSocket upgrades answer 503; open sockets
 /// are not touched.
 pub async fn refuse_ws(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    set(&state, Switch::RefuseWs, &body)
+    set(&state, query.as_deref(), Switch::RefuseWs, &body)
 }
 
 /// `POST /admin/fail-polls {"on":bool}`: while on, the snapshot endpoints answer 503
 /// `unavailable`.
 pub async fn fail_polls(
     State(state): State<AppState>,
+    RawQuery(query): RawQuery,
     body: Bytes,
 ) -> Result<Json<Value>, ApiError> {
-    set(&state, Switch::FailPolls, &body)
+    set(&state, query.as_deref(), Switch::FailPolls, &body)
 }
 
-/// `GET /admin/stats` (or `POST`): the server's counters.
-pub async fn stats(State(state): State<AppState>) -> Json<Stats> {
-    Json(state.stats())
+/// `GET /admin/stats` (or `POST`): the scope's counters.
+pub async fn stats(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+) -> Result<Json<Stats>, ApiError> {
+    Ok(Json(state.scope(query.as_deref())?.stats()))
 }
 
 /// Any `/admin/` path while the admin API is off: as if the route did not exist.
@@ -69,13 +81,18 @@ pub async fn absent() -> StatusCode {
     StatusCode::NOT_FOUND
 }
 
-fn set(state: &AppState, switch: Switch, body: &[u8]) -> Result<Json<Value>, ApiError> {
+fn set(
+    state: &AppState,
+    query: Option<&str>,
+    switch: Switch,
+    body: &[u8],
+) -> Result<Json<Value>, ApiError> {
     let toggle: Toggle = serde_json::from_slice(body).map_err(|error| {
         ApiError::BadRequest(format!(
             "expected {{\"on\":true}} or {{\"on\":false}}: {error}"
         ))
     })?;
-    state.set_switch(switch, toggle.on);
+    state.scope(query)?.set_switch(switch, toggle.on);
     Ok(ok())
 }
 

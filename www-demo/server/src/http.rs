@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::{Path, State};
+use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use jobsocket::core::protocol::Channel;
@@ -18,7 +18,8 @@ use serde_json::json;
 
 use crate::jobs::plan::{CompositionSpec, GenerationSpec};
 use crate::jobs::{CreateError, Job};
-use crate::state::{AppState, Switch};
+use crate::scope::{ScopeError, Switch};
+use crate::state::AppState;
 
 /// Most clips a generation may ask for.
 pub const MAX_CLIPS: u64 = 50;
@@ -70,6 +71,15 @@ struct ErrorBody {
     kind: &'static str,
     code: &'static str,
     message: String,
+}
+
+impl From<ScopeError> for ApiError {
+    fn from(error: ScopeError) -> ApiError {
+        match error {
+            ScopeError::BadName => ApiError::BadRequest(error.to_string()),
+            ScopeError::TooMany => ApiError::Busy(error.to_string()),
+        }
+    }
 }
 
 impl From<CreateError> for ApiError {
@@ -147,16 +157,18 @@ pub async fn create_composition(
 pub async fn generation(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    snapshot(&state, Channel::Generation, &id)
+    snapshot(&state, Channel::Generation, &id, query.as_deref())
 }
 
 /// `GET /api/v1/compositions/{id}`: the composition's snapshot.
 pub async fn composition(
     State(state): State<AppState>,
     Path(id): Path<String>,
+    RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    snapshot(&state, Channel::Composition, &id)
+    snapshot(&state, Channel::Composition, &id, query.as_deref())
 }
 
 /// `GET /thumbnails/{job}/{n}.svg`: a small generated picture, so the demo's images load. Any
@@ -175,10 +187,17 @@ pub async fn thumbnail(Path((job, file)): Path<(String, String)>) -> Response {
     (headers, thumbnail_svg(&job, clip)).into_response()
 }
 
-/// Counts the request, fails it while the admin API says so, else answers the snapshot.
-fn snapshot(state: &AppState, channel: Channel, id: &str) -> Result<Response, ApiError> {
-    state.polled();
-    if state.switch(Switch::FailPolls) {
+/// Counts the request in its scope, fails it while the admin API says so, else answers the
+/// snapshot.
+fn snapshot(
+    state: &AppState,
+    channel: Channel,
+    id: &str,
+    query: Option<&str>,
+) -> Result<Response, ApiError> {
+    let scope = state.scope(query)?;
+    scope.polled();
+    if scope.switch(Switch::FailPolls) {
         return Err(ApiError::Unavailable(
             "snapshots are switched off (admin fail-polls)".to_owned(),
         ));

@@ -14,13 +14,16 @@
 //! ```
 //!
 //! With `admin` on, the [`admin`] routes let tests break the server on purpose: drop every
-//! socket, stop answering pings, refuse upgrades, fail the snapshot endpoints.
+//! socket, stop answering pings, refuse upgrades, fail the snapshot endpoints; each within the
+//! [`scope`] a request names, so tests on one server do not disturb each other.
 
 pub mod admin;
 pub mod args;
 pub mod http;
 pub mod jobs;
 pub mod messages;
+pub mod query;
+pub mod scope;
 pub mod state;
 pub mod ws;
 

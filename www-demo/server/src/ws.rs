@@ -32,7 +32,9 @@ use tokio::task::JoinHandle;
 use crate::http::ApiError;
 use crate::jobs::{Job, Logged, Watch};
 use crate::messages::MAX_ID_BYTES;
-use crate::state::{AppState, Switch};
+use crate::query::query_param;
+use crate::scope::{Scope, Switch};
+use crate::state::AppState;
 
 /// Largest frame a client may send; protocol frames are a few hundred bytes.
 const MAX_CLIENT_FRAME_BYTES: usize = 1 << 20;
@@ -58,17 +60,22 @@ const MAX_LOGGED_REQUEST_ID: usize = 100;
 
 /// `GET /ws`: upgrades to a WebSocket, or answers 503 while the admin API refuses upgrades.
 /// The query's `token` is checked when the server has one; `requestId` names the socket in
-/// the log line of a refused token; anything else is ignored.
+/// the log line of a refused token; `scope` names its fault scope (see [`crate::scope`]);
+/// anything else is ignored.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
 ) -> Response {
-    if state.switch(Switch::RefuseWs) {
+    let query = query.unwrap_or_default();
+    let scope = match state.scope(Some(&query)) {
+        Ok(scope) => scope,
+        Err(error) => return ApiError::from(error).into_response(),
+    };
+    if scope.switch(Switch::RefuseWs) {
         let message = "WebSocket upgrades are switched off (admin refuse-ws)".to_owned();
         return ApiError::Unavailable(message).into_response();
     }
-    let query = query.unwrap_or_default();
     let authorized = match &state.config().token {
         None => true,
         Some(token) => {
@@ -86,9 +93,9 @@ pub async fn upgrade(
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
         .max_frame_size(MAX_CLIENT_FRAME_BYTES);
     if authorized {
-        ws.on_upgrade(move |socket| connection(socket, state))
+        ws.on_upgrade(move |socket| connection(socket, state, scope))
     } else {
-        ws.on_upgrade(move |socket| unauthorized(socket, state))
+        ws.on_upgrade(move |socket| unauthorized(socket, scope))
     }
 }
 
@@ -108,44 +115,6 @@ fn log_refused(query: &str, had_token: bool) {
     }
 }
 
-/// The percent-decoded value of the first parameter `name` in a URL query.
-fn query_param(query: &str, name: &str) -> Option<Vec<u8>> {
-    query.split('&').find_map(|pair| {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        (percent_decode(key) == name.as_bytes()).then(|| percent_decode(value))
-    })
-}
-
-/// Decodes `%XX` escapes and `+` (a space, in a query); a malformed escape stays as it is.
-fn percent_decode(text: &str) -> Vec<u8> {
-    let bytes = text.as_bytes();
-    let mut decoded = Vec::with_capacity(bytes.len());
-    let mut i = 0;
-    while i < bytes.len() {
-        let escaped = bytes
-            .get(i + 1..i + 3)
-            // `from_str_radix` would take a sign too: two hex digits only.
-            .filter(|hex| bytes[i] == b'%' && hex.iter().all(u8::is_ascii_hexdigit))
-            .and_then(|hex| std::str::from_utf8(hex).ok())
-            .and_then(|hex| u8::from_str_radix(hex, 16).ok());
-        match (bytes[i], escaped) {
-            (_, Some(byte)) => {
-                decoded.push(byte);
-                i += 3;
-            }
-            (b'+', None) => {
-                decoded.push(b' ');
-                i += 1;
-            }
-            (byte, None) => {
-                decoded.push(byte);
-                i += 1;
-            }
-        }
-    }
-    decoded
-}
-
 /// Compares in time that depends on the lengths only, so a wrong token does not tell how much
 /// of it was right.
 fn same(given: &[u8], expected: &[u8]) -> bool {
@@ -158,8 +127,8 @@ fn same(given: &[u8], expected: &[u8]) -> bool {
 }
 
 /// A socket without the right token: closed with [`UNAUTHORIZED`], nothing else sent.
-async fn unauthorized(mut socket: WebSocket, state: AppState) {
-    let _open = state.socket_opened();
+async fn unauthorized(mut socket: WebSocket, scope: Arc<Scope>) {
+    let _open = scope.socket_opened();
     let frame = CloseFrame {
         code: UNAUTHORIZED,
         reason: "unauthorized".into(),
@@ -199,18 +168,19 @@ async fn send_text(outbox: &Outbox, text: String) -> Result<(), Gone> {
     outbox.send(Outgoing::Text(text)).await.map_err(|_| Gone)
 }
 
-async fn connection(socket: WebSocket, state: AppState) {
+async fn connection(socket: WebSocket, state: AppState, scope: Arc<Scope>) {
     // Held until this function returns: the server waits for it when it stops.
     let mut stopping = state.stopping();
-    let _open = state.socket_opened();
+    let _open = scope.socket_opened();
     // Marks the current value seen: only a later `drop_sockets` ends this socket.
-    let mut drops = state.drops();
+    let mut drops = scope.drops();
     let mut dropped = false;
     let (sink, mut stream) = socket.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_FRAMES);
     let mut writer = tokio::spawn(write(sink, queue));
     let mut connection = Connection {
         state,
+        scope,
         outbox,
         subscriptions: Subscriptions::default(),
     };
@@ -299,6 +269,8 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receive
 /// One socket's state, owned by its connection task.
 struct Connection {
     state: AppState,
+    /// The fault scope the socket named when it opened.
+    scope: Arc<Scope>,
     outbox: Outbox,
     subscriptions: Subscriptions,
 }
@@ -323,7 +295,7 @@ impl Connection {
                 Ok(())
             }
             // Answered with or without subscriptions; dropped while the admin API mutes pongs.
-            ClientFrame::Ping { .. } if self.state.switch(Switch::MutePongs) => Ok(()),
+            ClientFrame::Ping { .. } if self.scope.switch(Switch::MutePongs) => Ok(()),
             ClientFrame::Ping { t } => send(&self.outbox, &ServerFrame::Pong { t }).await,
             ClientFrame::Message { id, .. } => {
                 if id.len() > MAX_ID_BYTES {
@@ -331,9 +303,11 @@ impl Connection {
                     return self.error("bad_frame", message).await;
                 }
                 // Handling a message is counting it: the demo has no application messages yet.
-                self.state.first_time_message(&id);
+                if self.state.first_time_message(&id) {
+                    self.scope.handled();
+                }
                 send(&self.outbox, &ServerFrame::Ack { id }).await?;
-                self.state.acked();
+                self.scope.acked();
                 Ok(())
             }
         }
@@ -491,23 +465,6 @@ impl Cursor {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn query_parameters_are_percent_decoded() {
-        let query = "requestId=r%201&token=s3cr%26t+x&token=second&flag";
-        assert_eq!(
-            query_param(query, "token").as_deref(),
-            Some(&b"s3cr&t x"[..])
-        );
-        assert_eq!(
-            query_param(query, "requestId").as_deref(),
-            Some(&b"r 1"[..])
-        );
-        assert_eq!(query_param(query, "flag").as_deref(), Some(&b""[..]));
-        assert_eq!(query_param(query, "missing"), None);
-        assert_eq!(percent_decode("100%zz%4%+1"), b"100%zz%4% 1");
-        assert_eq!(percent_decode("%e2%9c%93"), "✓".as_bytes());
-    }
 
     #[test]
     fn tokens_match_only_when_equal() {

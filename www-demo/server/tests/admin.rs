@@ -263,3 +263,105 @@ async fn malformed_admin_bodies_answer_400_bad_request() {
     socket.send(&ClientFrame::Ping { t: 5 }).await;
     assert_eq!(socket.next_frame().await, ServerFrame::Pong { t: 5 });
 }
+
+#[tokio::test]
+async fn faults_and_counters_stay_inside_the_scope_that_named_them() {
+    let server = common::start_admin().await;
+    let mut scoped = server.socket_with_query("scope=test-a").await;
+    let mut other = server.socket_with_query("scope=test-b").await;
+    let mut unnamed = server.socket().await;
+    let id = server.start_job("generations", "").await;
+
+    server
+        .admin(
+            "POST",
+            "/admin/refuse-ws?scope=test-a",
+            Some(r#"{"on":true}"#),
+        )
+        .await;
+    server
+        .admin(
+            "POST",
+            "/admin/mute-pongs?scope=test-a",
+            Some(r#"{"on":true}"#),
+        )
+        .await;
+    server
+        .admin(
+            "POST",
+            "/admin/fail-polls?scope=test-a",
+            Some(r#"{"on":true}"#),
+        )
+        .await;
+    match server.connect("scope=test-a").await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 503),
+        Err(other) => panic!("expected an HTTP 503, got {other:?}"),
+        Ok(_) => panic!("the upgrade went through"),
+    }
+    server.socket_with_query("scope=test-b").await;
+    let snapshot = format!("/api/v1/generations/{id}");
+    let failed = server
+        .request("GET", &format!("{snapshot}?scope=test-a"), None)
+        .await;
+    assert_eq!(failed.status, 503);
+    let answered = server
+        .request("GET", &format!("{snapshot}?scope=test-b"), None)
+        .await;
+    assert_eq!(answered.status, 200);
+    scoped.send(&ClientFrame::Ping { t: 1 }).await;
+    assert_eq!(scoped.next_text_within(NO_PONG).await, None);
+    for socket in [&mut other, &mut unnamed] {
+        socket.send(&ClientFrame::Ping { t: 2 }).await;
+        assert_eq!(socket.next_frame().await, ServerFrame::Pong { t: 2 });
+    }
+
+    server.admin("POST", "/admin/drop?scope=test-a", None).await;
+    let (_, end) = scoped.until_end().await;
+    assert!(matches!(end, End::Dropped(_)), "{end:?}");
+    for socket in [&mut other, &mut unnamed] {
+        socket.send(&message("m_1")).await;
+        assert_eq!(
+            socket.next_frame().await,
+            ServerFrame::Ack { id: "m_1".into() }
+        );
+    }
+
+    let stats = |scope: &'static str| {
+        let server = &server;
+        async move {
+            server
+                .admin("GET", &format!("/admin/stats?scope={scope}"), None)
+                .await
+        }
+    };
+    let a = stats("test-a").await;
+    assert_eq!(a["ws_connections_total"], 1);
+    assert_eq!(a["poll_requests"], 1);
+    let b = stats("test-b").await;
+    assert_eq!(b["ws_connections_total"], 2);
+    assert_eq!(b["poll_requests"], 1);
+    // The message id was new for the first scope that sent it only.
+    assert_eq!(b["handled_messages"], 1);
+    assert_eq!(b["acked_messages"], 1);
+    assert_eq!(server.stats().await["handled_messages"], 0);
+    assert_eq!(server.stats().await["acked_messages"], 1);
+}
+
+#[tokio::test]
+async fn a_malformed_scope_is_refused_with_400() {
+    let server = common::start_admin().await;
+    for path in [
+        "/admin/stats?scope=",
+        "/admin/stats?scope=a%20b",
+        "/api/v1/generations/gen_1?scope=%2F",
+    ] {
+        let response = server.request("GET", path, None).await;
+        assert_eq!(response.status, 400, "{path}");
+        assert_eq!(response.json()["code"], "bad_request", "{path}");
+    }
+    match server.connect("scope=a/b").await {
+        Err(tungstenite::Error::Http(response)) => assert_eq!(response.status(), 400),
+        Err(other) => panic!("expected an HTTP 400, got {other:?}"),
+        Ok(_) => panic!("the upgrade went through"),
+    }
+}

@@ -1,0 +1,84 @@
+# Process groups a script starts and must stop, whatever the outcome. Sourced, not run.
+#
+# Every command started through here runs in a process group of its own (setsid), so stopping
+# it reaches every process it spawned: a test runner's WebDriver and the browser behind it, a
+# node test's Chromium, a server. On exit, on failure and on Ctrl-C, `stop_groups` sends each
+# group SIGTERM, gives it a grace period, then SIGKILL, and returns only once every process of
+# every group is gone.
+
+started_groups=()
+exit_hooks=()
+
+# Runs the command string $1 on exit, after every group is stopped (removing a temp dir, say).
+at_exit() {
+  exit_hooks+=("$1")
+}
+
+# Starts "$@" in the background in a new process group; its pid (= its group id) is left in
+# STARTED_PID.
+start_group() {
+  # In a non-interactive shell a background job is not a group leader, so setsid need not
+  # fork: the pid bash reports is the new group's id.
+  setsid "$@" &
+  STARTED_PID=$!
+  started_groups+=("$STARTED_PID")
+}
+
+# Runs "$@" in a new process group and waits for it; returns its exit status. Ctrl-C reaches
+# this script, whose trap stops the group.
+run_group() {
+  start_group "$@"
+  local status=0
+  wait "$STARTED_PID" || status=$?
+  stop_group "$STARTED_PID"
+  return "$status"
+}
+
+# True while any process of group $1 is alive.
+group_alive() {
+  kill -0 -- "-$1" 2>/dev/null
+}
+
+# Stops group $1: SIGTERM, up to GRACE_SECONDS (default 5) for it to end, then SIGKILL, and
+# waits until no process of the group is left.
+stop_group() {
+  local pgid=$1 tries
+  group_alive "$pgid" || return 0
+  kill -TERM -- "-$pgid" 2>/dev/null || true
+  for ((tries = 0; tries < ${GRACE_SECONDS:-5} * 20; tries++)); do
+    group_alive "$pgid" || break
+    sleep 0.05
+  done
+  while group_alive "$pgid"; do
+    kill -KILL -- "-$pgid" 2>/dev/null || true
+    sleep 0.05
+  done
+  # Reaps the leader if it is our child; a group whose leader already exited is fine too.
+  wait "$pgid" 2>/dev/null || true
+}
+
+stop_groups() {
+  local pgid
+  for pgid in "${started_groups[@]}"; do
+    stop_group "$pgid"
+  done
+  started_groups=()
+exit_hooks=()
+
+# Runs the command string $1 on exit, after every group is stopped (removing a temp dir, say).
+at_exit() {
+  exit_hooks+=("$1")
+}
+}
+
+on_exit() {
+  local status=$? hook
+  stop_groups
+  for hook in "${exit_hooks[@]}"; do eval "$hook" || true; done
+  return "$status"
+}
+
+# The script stops what it started on every exit; Ctrl-C and SIGTERM exit through that path.
+trap 'on_exit' EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
