@@ -64,9 +64,23 @@ async function sizes() {
   };
 }
 
+// True while any process of group `pgid` is alive (signal 0 checks without sending).
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
 async function runBrowser(url) {
   const profile = await mkdtemp(path.join(tmpdir(), "jobsocket-bench-"));
   const chromium = process.env.CHROMIUM_BINARY ?? "/usr/lib/chromium/chromium";
+  // A process group of its own (detached): Chromium's zygote, renderer and GPU processes write
+  // into the profile too, and all of them must be gone before the profile is removed.
   const child = spawn(
     chromium,
     [
@@ -76,20 +90,30 @@ async function runBrowser(url) {
       "--enable-precise-memory-info", "--js-flags=--expose-gc",
       `--user-data-dir=${profile}`, url,
     ],
-    { stdio: ["ignore", "ignore", "pipe"] },
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
   );
   let stderr = "";
   child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const exited = new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr })));
+  let stopping;
   return {
-    async stop() {
-      if (child.exitCode === null) {
-        const exited = new Promise((resolve) => child.once("exit", resolve));
-        child.kill("SIGKILL");
+    /** Kills the whole group, waits until every process of it is gone, then removes the profile. */
+    stop() {
+      stopping ??= (async () => {
+        if (groupAlive(child.pid)) {
+          try {
+            process.kill(-child.pid, "SIGKILL");
+          } catch {
+            // Gone between the check and the kill.
+          }
+        }
         await exited;
-      }
-      await rm(profile, { recursive: true, force: true });
+        while (groupAlive(child.pid)) await pause(20);
+        await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+      })();
+      return stopping;
     },
-    exited: new Promise((resolve) => child.once("exit", (code) => resolve({ code, stderr }))),
+    exited,
   };
 }
 
@@ -171,18 +195,31 @@ function table(report) {
 async function main() {
   const size = await sizes();
   const servers = await startServers({ root });
-  const url = `${servers.url}/?config=${encodeURIComponent(JSON.stringify(config))}`;
-  const browser = await runBrowser(url);
-  const limitMs = quick ? 110_000 : 1_500_000;
-  let timer;
-  const outcome = await Promise.race([
-    servers.results,
-    browser.exited.then(({ code, stderr }) => ({ ok: false, error: `Chromium exited (${code}): ${stderr}` })),
-    new Promise((resolve) => (timer = setTimeout(() => resolve({ ok: false, error: `no result within ${limitMs / 1000} s` }), limitMs))),
-  ]);
-  clearTimeout(timer);
-  await browser.stop();
-  await servers.stop();
+  let browser;
+  // Ctrl-C or a SIGTERM from a test script still stops the browser and the servers.
+  const interrupted = async (signal) => {
+    await browser?.stop();
+    await servers.stop();
+    process.exit(signal === "SIGINT" ? 130 : 143);
+  };
+  process.once("SIGINT", interrupted);
+  process.once("SIGTERM", interrupted);
+  let outcome;
+  try {
+    const url = `${servers.url}/?config=${encodeURIComponent(JSON.stringify(config))}`;
+    browser = await runBrowser(url);
+    const limitMs = quick ? 110_000 : 1_500_000;
+    let timer;
+    outcome = await Promise.race([
+      servers.results,
+      browser.exited.then(({ code, stderr }) => ({ ok: false, error: `Chromium exited (${code}): ${stderr}` })),
+      new Promise((resolve) => (timer = setTimeout(() => resolve({ ok: false, error: `no result within ${limitMs / 1000} s` }), limitMs))),
+    ]);
+    clearTimeout(timer);
+  } finally {
+    await browser?.stop();
+    await servers.stop();
+  }
   if (!outcome.ok) throw new Error(`the bench page failed: ${outcome.error}`);
   const report = summarize(outcome.result, size);
   const out = path.join(root, "target/bench");

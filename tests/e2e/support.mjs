@@ -90,3 +90,39 @@ export async function openDemo(browser, url) {
   });
   return { page, problems };
 }
+
+/**
+ * Opens the demo in a new page, runs `body({ page, problems })`, and closes the page whatever
+ * the outcome. A failure's message gains what the page showed: every connection status in
+ * order, the event log, and each job card, so it can be understood from CI output alone.
+ */
+export async function inDemo(browser, url, body) {
+  const { page, problems } = await openDemo(browser, url);
+  try {
+    return await body({ page, problems });
+  } catch (error) {
+    error.message += `\n${await describePage(page, problems)}`;
+    throw error;
+  } finally {
+    await page.close().catch(() => {});
+  }
+}
+
+/** What the demo page shows now, for a failure message. */
+export async function describePage(page, problems = []) {
+  const seen = await page
+    .evaluate(() => ({
+      statuses: window.__statuses,
+      transport: document.querySelector("#transport")?.textContent,
+      outbox: document.querySelector("#outbox-size")?.textContent,
+      jobs: [...document.querySelectorAll(".job")].map((card) => ({
+        kind: card.getAttribute("data-kind"),
+        status: card.getAttribute("data-status"),
+        progress: card.querySelector(".bar")?.getAttribute("aria-valuenow"),
+        clips: card.querySelectorAll(".clips img").length,
+      })),
+      eventLog: [...document.querySelectorAll("#event-log li")].map((item) => item.textContent),
+    }))
+    .catch((error) => `(the page could not be read: ${error.message})`);
+  return `what the page showed: ${JSON.stringify({ ...seen, problems }, null, 2)}`;
+}

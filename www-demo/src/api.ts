@@ -1,6 +1,40 @@
 // The reference server's HTTP API: starting simulated jobs, and the admin switches of the
 // chaos panel (the demo's server runs with --admin).
 
+const SCOPE_KEY = "jobsocket-demo-scope";
+
+/**
+ * This tab's fault scope on the reference server. The tab's socket, its polls and its chaos
+ * panel all name it, so the panel breaks this tab's connection only: another tab, or another
+ * test on the same server, goes on undisturbed. It is kept in sessionStorage, so a reload stays
+ * in the same scope (and finds its outbox, whose storage key includes the URL); `?scope=` in
+ * the page's address picks one.
+ */
+export const scope: string = pickScope();
+
+function pickScope(): string {
+  const named = new URLSearchParams(location.search).get("scope");
+  if (named) return named;
+  try {
+    const kept = sessionStorage.getItem(SCOPE_KEY);
+    if (kept) return kept;
+  } catch {
+    // Storage blocked: a scope for this page load only.
+  }
+  const made = `tab-${Math.random().toString(36).slice(2, 10)}`;
+  try {
+    sessionStorage.setItem(SCOPE_KEY, made);
+  } catch {
+    // As above.
+  }
+  return made;
+}
+
+/** `path` with this tab's scope in its query. */
+export function scoped(path: string): string {
+  return `${path}${path.includes("?") ? "&" : "?"}scope=${encodeURIComponent(scope)}`;
+}
+
 export type Kind = "generation" | "composition";
 
 export async function startJob(kind: Kind, fail = false): Promise<string> {
@@ -17,7 +51,7 @@ export async function startJob(kind: Kind, fail = false): Promise<string> {
 }
 
 export async function admin(route: "drop" | "mute-pongs" | "refuse-ws" | "fail-polls", on?: boolean): Promise<void> {
-  const response = await fetch(`/admin/${route}`, {
+  const response = await fetch(scoped(`/admin/${route}`), {
     method: "POST",
     headers: { "content-type": "application/json" },
     body: JSON.stringify(on === undefined ? {} : { on }),
