@@ -8,7 +8,8 @@ mod support;
 use std::time::Duration;
 
 use jobsocket::core::{
-    Channel, ClientError, ClientFrame, Config, Event, JobDelivery, ServerFrame, StateReason, Status,
+    Channel, ClientError, ClientFrame, Config, Event, JobDelivery, ServerFrame, StateChange,
+    StateReason, Status,
 };
 use support::{Scenario, connected};
 
@@ -301,5 +302,73 @@ fn a_subscription_made_while_polling_is_polled_at_once_with_its_id_encoded() {
     assert_eq!(
         scenario.server.polled_urls.last().map(String::as_str),
         Some("http://jobs.test/api/v1/compositions/comp%201%2Fx")
+    );
+}
+
+/// The status changes among `events`, in order.
+fn changes(events: &[Event]) -> Vec<StateChange> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::StateChanged(change) => Some(*change),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn falling_back_to_polling_and_back_to_the_socket_are_both_announced() {
+    let mut config = no_jitter();
+    config.polling_after_failures = 1;
+    let mut scenario = Scenario::with_config(config);
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.take_events();
+    scenario.refuse();
+    assert_eq!(
+        changes(&scenario.take_events()),
+        vec![StateChange {
+            from: Status::Connecting,
+            to: Status::Polling,
+            reason: StateReason::PollingFallback,
+        }]
+    );
+    assert_eq!(scenario.client.status(), Status::Polling);
+
+    scenario.answer_poll(Ok(&generation("processing", 1, 50.0, 7)));
+    scenario.advance_until_probe();
+    scenario.answer_all_polls(&generation("processing", 1, 50.0, 7));
+    let socket = scenario.accept();
+    scenario.server_sends(socket, &connected());
+    scenario.server_sends(
+        socket,
+        &ServerFrame::Subscribed {
+            channel: Channel::Generation,
+            id: "gen_1".to_owned(),
+            seq: 7,
+        },
+    );
+    assert_eq!(
+        changes(&scenario.take_events()),
+        vec![StateChange {
+            from: Status::Polling,
+            to: Status::Open,
+            reason: StateReason::WebSocketRestored,
+        }]
+    );
+}
+
+#[test]
+fn a_client_without_websocket_announces_polling_when_it_starts() {
+    let mut config = support::config();
+    config.use_websocket = false;
+    let mut scenario = Scenario::with_config(config);
+    scenario.subscribe(Channel::Generation, "gen_1");
+    assert_eq!(
+        changes(&scenario.take_events()),
+        vec![StateChange {
+            from: Status::Idle,
+            to: Status::Polling,
+            reason: StateReason::PollingFallback,
+        }]
     );
 }

@@ -27,8 +27,9 @@ impl Client {
         }
         if !self.websocket_allowed() {
             if self.polling_allowed() {
+                let from = self.status();
                 self.enter_polling(now);
-                self.set_state(State::PollingOnly, StateReason::PollingFallback);
+                self.set_state_from(from, State::PollingOnly, StateReason::PollingFallback);
                 self.issue_due_polls(now);
             }
             return;
@@ -65,6 +66,8 @@ impl Client {
     }
     /// An attempt failed before the connection was up: back off, or keep failing loudly.
     pub(super) fn attempt_failed(&mut self, now: Instant, reason: StateReason) {
+        // Read before `enter_polling` changes the status, so the change is announced.
+        let from = self.status();
         self.failures = self.failures.saturating_add(1);
         if self.failures == self.config.failures_before_report {
             self.report(ClientError::ReconnectFailing {
@@ -89,7 +92,8 @@ impl Client {
         } else {
             reason
         };
-        self.set_state(
+        self.set_state_from(
+            from,
             State::Reconnecting {
                 retry_at: now + delay,
             },

@@ -642,12 +642,13 @@ impl Client {
 
     fn set_state(&mut self, state: State, reason: StateReason) {
         let from = self.status();
+        self.set_state_from(from, state, reason);
+    }
+
+    /// Sets the state and announces the change from `from`, the status before the caller
+    /// began changing things (entering polling changes the status before the state does).
+    fn set_state_from(&mut self, from: Status, state: State, reason: StateReason) {
         self.state = state;
-        self.last_reason = Some(reason);
-        let to = self.status();
-        if from != to {
-            self.events
-                .push_back(Event::StateChanged(StateChange { from, to, reason }));
-        }
+        self.announce(from, reason);
     }
 }
