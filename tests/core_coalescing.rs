@@ -173,3 +173,26 @@ fn a_held_progress_goes_out_when_its_interval_ends_without_its_frame_span() {
         })]
     ));
 }
+
+#[test]
+fn close_hands_over_the_held_progress_first_and_leaves_no_timer_armed() {
+    let mut scenario = coalescing();
+    let socket = scenario.open();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.server_sends(socket, &progress("gen_1", 1));
+    scenario.server_sends(socket, &progress("gen_1", 2)); // held
+    scenario.take_events();
+    scenario.act(|client, now| client.close(now));
+    let events = scenario.take_events();
+    assert_eq!(
+        delivered(&events),
+        vec![("gen_1".to_owned(), 2, "progress")]
+    );
+    assert!(
+        matches!(events.last(), Some(Event::StateChanged(change)) if change.to == jobsocket::core::Status::Closed),
+        "{events:?}"
+    );
+    assert_eq!(scenario.client.poll_timeout(), None);
+    scenario.advance(Duration::from_secs(10));
+    assert_eq!(scenario.take_events(), vec![]);
+}

@@ -372,3 +372,15 @@ fn a_client_without_websocket_announces_polling_when_it_starts() {
         }]
     );
 }
+
+#[test]
+fn a_poll_answered_after_close_delivers_nothing() {
+    let mut scenario = polling_scenario();
+    scenario.take_events();
+    assert!(!scenario.server.polls.is_empty(), "a poll is under way");
+    scenario.act(|client, now| client.close(now));
+    scenario.take_events();
+    scenario.answer_all_polls(&generation("completed", 2, 100.0, 9));
+    assert_eq!(scenario.take_events(), vec![]);
+    assert_eq!(scenario.client.poll_timeout(), None);
+}

@@ -206,6 +206,14 @@ impl Subscriptions {
         due
     }
 
+    /// Every held progress event, now: the client is closing and holds nothing back.
+    pub fn take_all_held(&mut self) -> Vec<JobDelivery> {
+        self.jobs
+            .iter_mut()
+            .filter_map(|(_, entry)| entry.held_progress.take())
+            .collect()
+    }
+
     /// When the next held progress event is due.
     pub fn next_release(&self, interval: Duration) -> Option<Instant> {
         self.jobs

@@ -279,16 +279,23 @@ impl Client {
         self.note_if_idle(now);
     }
 
-    /// Closes the connection and stops every timer. `connect` starts again.
+    /// Closes the connection and stops every timer: nothing is delivered after the `closed`
+    /// status change. A progress event held back by coalescing goes out before it; a poll
+    /// under way is forgotten, so its answer delivers nothing. `connect` starts again.
     pub fn close(&mut self, now: Instant) {
         if let Some(socket) = self.current_socket() {
             self.close_socket(socket, 1000, "closed by the app");
             self.disconnected_at = Some(now);
         }
-        self.idle_since = None;
-        self.stable_at = None;
+        for held in self.subscriptions.take_all_held() {
+            self.events.push_back(Event::Job(held));
+        }
         if !matches!(self.state, State::Closed) {
-            self.set_state(State::Closed, StateReason::ClosedByApp);
+            let from = self.status();
+            self.stop_polling();
+            self.idle_since = None;
+            self.stable_at = None;
+            self.set_state_from(from, State::Closed, StateReason::ClosedByApp);
         }
     }
 

@@ -113,11 +113,15 @@ impl Client {
     /// A socket is back and confirmed every subscription: the socket takes over.
     pub(super) fn leave_polling(&mut self) {
         let from = self.status();
+        self.stop_polling();
+        self.young_deaths = 0;
+        self.announce(from, StateReason::WebSocketRestored);
+    }
+    /// Forgets every poll, those under way included: their answers will find no slot.
+    pub(super) fn stop_polling(&mut self) {
         self.polling = false;
         self.polls = SmallMap::default();
         self.unconfirmed.clear();
-        self.young_deaths = 0;
-        self.announce(from, StateReason::WebSocketRestored);
     }
     pub(super) fn schedule_poll(&mut self, channel: Channel, job_id: &str, now: Instant) {
         self.polls.insert(
