@@ -297,3 +297,22 @@ fn every_change_of_the_outbox_size_is_announced() {
     assert_eq!(sizes.first(), Some(&1));
     assert_eq!(sizes.last(), Some(&0));
 }
+
+#[test]
+fn the_idle_timeout_runs_once_the_last_message_is_dropped_for_its_retries() {
+    let mut config = support::config();
+    config.jitter = false;
+    config.idle_timeout = Some(Duration::from_secs(20));
+    let mut scenario = Scenario::with_config(config);
+    send(&mut scenario, 1);
+    for _ in 0..4 {
+        let socket = accept(&mut scenario);
+        scenario.socket_closes(socket, 1006, "");
+        let retry = scenario.next_wake_in().expect("a retry is scheduled");
+        scenario.advance(retry);
+    }
+    accept(&mut scenario);
+    assert_eq!(scenario.client.state().outbox_size, 0, "dropped");
+    scenario.advance(Duration::from_secs(20));
+    assert_eq!(scenario.client.status(), Status::Idle);
+}

@@ -558,3 +558,17 @@ fn every_transmit_names_a_socket_the_core_asked_for() {
     assert!(scenario.server.received.iter().all(|(id, _)| *id == socket));
     assert_eq!(scenario.client.poll_transmit(), None::<Transmit>);
 }
+
+#[test]
+fn a_reconnect_from_idle_with_nothing_to_do_goes_idle_again_after_the_timeout() {
+    let mut config = support::config();
+    config.idle_timeout = Some(Duration::from_secs(20));
+    let mut scenario = Scenario::with_config(config);
+    scenario.act(|client, now| client.reconnect(now));
+    let socket = scenario.accept();
+    scenario.server_sends(socket, &connected());
+    scenario.advance(Duration::from_secs(19));
+    assert_eq!(scenario.client.status(), Status::Open);
+    scenario.advance(SECOND);
+    assert_eq!(scenario.client.status(), Status::Idle);
+}

@@ -34,6 +34,9 @@ impl Client {
             }
             return;
         }
+        // A connection with nothing to carry goes idle after the idle timeout, however it was
+        // started (connect, reconnect, a retry).
+        self.note_if_idle(now);
         self.request_id = Some(self.backoff.rng().hex_id());
         let deadline = now + self.config.connect_timeout;
         let step = if self.config.auth {

@@ -346,7 +346,7 @@ impl Client {
         for frame in self.subscriptions.resubscribe_frames() {
             self.send_frame(socket, &frame);
         }
-        self.flush_outbox(socket);
+        self.flush_outbox(now, socket);
         if self.polling {
             self.unconfirmed = self.subscriptions.keys();
             if self.unconfirmed.is_empty() {

@@ -25,7 +25,7 @@ impl Client {
         }
         self.persist_outbox();
         match self.state {
-            State::Open { socket, .. } => self.flush_outbox(socket),
+            State::Open { socket, .. } => self.flush_outbox(now, socket),
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
             _ => {}
         }
@@ -49,7 +49,7 @@ impl Client {
         }
         self.idle_since = None;
         match self.state {
-            State::Open { socket, .. } => self.flush_outbox(socket),
+            State::Open { socket, .. } => self.flush_outbox(now, socket),
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
             _ => {}
         }
@@ -64,7 +64,7 @@ impl Client {
             });
         }
     }
-    pub(super) fn flush_outbox(&mut self, socket: SocketId) {
+    pub(super) fn flush_outbox(&mut self, now: Instant, socket: SocketId) {
         let (frames, exhausted) = self.outbox.flush(socket, self.config.outbox_max_retries);
         for id in exhausted {
             self.drop_message(id, DropReason::RetriesExhausted);
@@ -73,6 +73,8 @@ impl Client {
             self.send_frame(socket, frame);
         }
         self.persist_outbox();
+        // The last message may have just been dropped: nothing left to wait for.
+        self.note_if_idle(now);
     }
     pub(super) fn expire_outbox(&mut self, now: Instant) {
         let expired = self.outbox.expire(now, self.config.outbox_ttl);
