@@ -384,3 +384,41 @@ fn a_poll_answered_after_close_delivers_nothing() {
     assert_eq!(scenario.take_events(), vec![]);
     assert_eq!(scenario.client.poll_timeout(), None);
 }
+
+#[test]
+fn losing_websocket_while_open_with_polling_off_closes_the_client_and_says_why() {
+    let mut config = no_jitter();
+    config.use_polling = false;
+    let mut scenario = Scenario::with_config(config);
+    let socket = scenario.open();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.take_events();
+    scenario.take_received();
+    scenario.act(|client, now| client.handle_websocket_unavailable(now));
+    assert_eq!(scenario.client.status(), Status::Closed);
+    assert_eq!(
+        scenario.client.state().reason,
+        Some(StateReason::NoTransport)
+    );
+    assert_eq!(
+        scenario.server.closed,
+        vec![(socket, 1000, "no WebSocket".to_owned())]
+    );
+    let events = scenario.take_events();
+    assert!(
+        events.contains(&Event::Error(ClientError::NoTransport)),
+        "{events:?}"
+    );
+    assert_eq!(
+        changes(&events),
+        vec![StateChange {
+            from: Status::Open,
+            to: Status::Closed,
+            reason: StateReason::NoTransport,
+        }]
+    );
+    // No timer: nothing pings the closed socket, no deadline in the past makes a driver spin.
+    assert_eq!(scenario.client.poll_timeout(), None);
+    scenario.advance(Duration::from_secs(60));
+    assert!(scenario.take_received().is_empty());
+}

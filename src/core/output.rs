@@ -84,6 +84,9 @@ pub enum StateReason {
     WebSocketRestored,
     /// The app called `close`.
     ClosedByApp,
+    /// Neither transport can work: the browser has no WebSocket and polling is off (or the
+    /// app allows only the WebSocket). The client stops.
+    NoTransport,
 }
 
 impl StateReason {
@@ -106,6 +109,7 @@ impl StateReason {
             StateReason::PollingFallback => "polling_fallback",
             StateReason::WebSocketRestored => "websocket_restored",
             StateReason::ClosedByApp => "closed_by_app",
+            StateReason::NoTransport => "no_transport",
         }
     }
 }
@@ -201,6 +205,8 @@ pub enum ClientError {
     StorageDegraded { reason: String },
     /// The stored outbox was unreadable or of another version; it was discarded.
     StorageCorrupt { reason: String },
+    /// The browser has no WebSocket and polling is not allowed: the client stopped.
+    NoTransport,
     /// Events of a job are missing between two delivered ones (the server no longer had
     /// them); the events after the gap are still delivered.
     SequenceGap {
@@ -229,6 +235,7 @@ impl ClientError {
             ClientError::PollFailed { .. } => "poll_failed",
             ClientError::StorageDegraded { .. } => "storage_degraded",
             ClientError::StorageCorrupt { .. } => "storage_corrupt",
+            ClientError::NoTransport => "no_transport",
         }
     }
 }
@@ -285,6 +292,10 @@ impl fmt::Display for ClientError {
             ClientError::StorageCorrupt { reason } => {
                 write!(f, "the stored outbox was discarded: {reason}")
             }
+            ClientError::NoTransport => write!(
+                f,
+                "this browser has no WebSocket and polling is off: the client stopped"
+            ),
             ClientError::SequenceGap {
                 channel,
                 job_id,

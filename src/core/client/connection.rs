@@ -31,6 +31,12 @@ impl Client {
                 self.enter_polling(now);
                 self.set_state_from(from, State::PollingOnly, StateReason::PollingFallback);
                 self.issue_due_polls(now);
+            } else {
+                // Staying in the old state would keep a closed socket "open" (pings on it, a
+                // deadline in the past); saying nothing would leave the app waiting forever.
+                self.report(ClientError::NoTransport);
+                self.stable_at = None;
+                self.set_state(State::Closed, StateReason::NoTransport);
             }
             return;
         }
