@@ -422,3 +422,53 @@ fn losing_websocket_while_open_with_polling_off_closes_the_client_and_says_why()
     scenario.advance(Duration::from_secs(60));
     assert!(scenario.take_received().is_empty());
 }
+
+#[test]
+fn an_unknown_job_answered_with_an_error_does_not_keep_the_client_polling() {
+    let mut scenario = Scenario::with_config(no_jitter());
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.subscribe(Channel::Generation, "gen_404");
+    fail_until_polling(&mut scenario);
+    scenario.advance_until_probe();
+    let socket = scenario.accept();
+    scenario.server_sends(socket, &connected());
+    scenario.server_sends(
+        socket,
+        &ServerFrame::Subscribed {
+            channel: Channel::Generation,
+            id: "gen_1".to_owned(),
+            seq: 0,
+        },
+    );
+    assert_eq!(
+        scenario.client.status(),
+        Status::Polling,
+        "gen_404 unanswered"
+    );
+    scenario.take_events();
+    scenario.server_sends(
+        socket,
+        &ServerFrame::Error {
+            code: "unknown_job".to_owned(),
+            message: "no generation gen_404".to_owned(),
+            job: Some((Channel::Generation, "gen_404".to_owned())),
+        },
+    );
+    assert_eq!(scenario.client.status(), Status::Open);
+    let events = scenario.take_events();
+    assert!(
+        events.contains(&Event::Error(ClientError::Server {
+            code: "unknown_job".to_owned(),
+            message: "no generation gen_404".to_owned(),
+            job: Some((Channel::Generation, "gen_404".to_owned())),
+        })),
+        "{events:?}"
+    );
+    let polled = scenario.server.polled_urls.len();
+    scenario.advance(Duration::from_secs(600));
+    assert_eq!(
+        scenario.server.polled_urls.len(),
+        polled,
+        "no poll on a healthy socket"
+    );
+}

@@ -406,13 +406,15 @@ fn a_server_error_frame_is_reported_to_the_app() {
         &ServerFrame::Error {
             code: "unknown_job".to_owned(),
             message: "no job gen_9".to_owned(),
+            job: Some((Channel::Generation, "gen_9".to_owned())),
         },
     );
     assert_eq!(
         scenario.take_events(),
         vec![Event::Error(ClientError::Server {
             code: "unknown_job".to_owned(),
-            message: "no job gen_9".to_owned()
+            message: "no job gen_9".to_owned(),
+            job: Some((Channel::Generation, "gen_9".to_owned())),
         })]
     );
 }

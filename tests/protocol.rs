@@ -81,6 +81,12 @@ fn every_server_frame() -> Vec<ServerFrame> {
         ServerFrame::Error {
             code: "unknown_job".to_owned(),
             message: "no job gen_9".to_owned(),
+            job: Some((Channel::Generation, "gen_9".to_owned())),
+        },
+        ServerFrame::Error {
+            code: "bad_frame".to_owned(),
+            message: "not a client frame".to_owned(),
+            job: None,
         },
     ];
     frames.extend(

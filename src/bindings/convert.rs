@@ -135,6 +135,18 @@ pub fn error(code: &str, message: &str) -> JsValue {
     ])
 }
 
+/// `JobSocketError` in JS; a server error about one job also names it (`channel`, `jobId`).
 pub fn client_error(failure: &ClientError) -> JsValue {
-    error(failure.code(), &failure.to_string())
+    match failure {
+        ClientError::Server {
+            job: Some((channel, id)),
+            ..
+        } => object(&[
+            ("code", JsValue::from_str(failure.code())),
+            ("message", JsValue::from_str(&failure.to_string())),
+            ("channel", JsValue::from_str(channel.as_str())),
+            ("jobId", JsValue::from_str(id)),
+        ]),
+        _ => error(failure.code(), &failure.to_string()),
+    }
 }

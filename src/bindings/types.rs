@@ -117,6 +117,10 @@ export interface JobSocketError {
   /** A stable code: "malformed_frame", "unknown_event", "invalid_payload", "socket_closed", … */
   code: string;
   message: string;
+  /** For a server error about one job (e.g. "unknown_job"): the job's channel. */
+  channel?: Channel;
+  /** For a server error about one job: the job's id. */
+  jobId?: string;
 }
 
 export interface QueuedData { position: number }

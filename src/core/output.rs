@@ -181,8 +181,13 @@ pub enum ClientError {
     FrameTooLarge { bytes: usize, limit: usize },
     /// The server sent a binary frame; the protocol is text only.
     BinaryFrame { bytes: usize },
-    /// The server reported an error about something the client sent.
-    Server { code: String, message: String },
+    /// The server reported an error about something the client sent; `job`, when the server
+    /// named the job it concerns.
+    Server {
+        code: String,
+        message: String,
+        job: Option<(Channel, String)>,
+    },
     /// The socket did not open in time.
     ConnectTimeout,
     /// The socket closed without the app asking.
@@ -256,7 +261,16 @@ impl fmt::Display for ClientError {
                     "dropped a {bytes}-byte binary frame: the protocol is JSON text"
                 )
             }
-            ClientError::Server { code, message } => write!(f, "server error {code}: {message}"),
+            ClientError::Server {
+                code,
+                message,
+                job: None,
+            } => write!(f, "server error {code}: {message}"),
+            ClientError::Server {
+                code,
+                message,
+                job: Some((channel, id)),
+            } => write!(f, "server error {code} about {channel} {id}: {message}"),
             ClientError::ConnectTimeout => write!(f, "the WebSocket did not open in time"),
             ClientError::SocketClosed { code, reason } if reason.is_empty() => {
                 write!(f, "the WebSocket closed (code {code})")

@@ -190,8 +190,14 @@ pub enum ServerFrame {
     Pong { t: u64 },
     /// The server handled the application message with this id.
     Ack { id: String },
-    /// The server could not handle something the client sent.
-    Error { code: String, message: String },
+    /// The server could not handle something the client sent. `job` names the job it
+    /// concerns (fields `channel` and `id`), when it concerns one: the answer to a
+    /// `subscribe` for an unknown job, say.
+    Error {
+        code: String,
+        message: String,
+        job: Option<(Channel, String)>,
+    },
 }
 
 /// Why a frame could not be understood. The frame is dropped; the connection stays up.
@@ -321,6 +327,10 @@ fn decode_server_frame(value: &Value<'_>) -> Result<Decoded, DecodeError> {
         "error" => ServerFrame::Error {
             code: frame.string("code")?,
             message: frame.optional_string("message")?.unwrap_or_default(),
+            job: match frame.optional_string("id")? {
+                Some(id) => Some((frame.channel()?, id)),
+                None => None,
+            },
         },
         other => return Err(DecodeError::UnknownFrame(other.to_owned())),
     };
@@ -587,9 +597,22 @@ mod server_encoding {
                 }),
                 ServerFrame::Pong { t } => json!({"type": "pong", "t": t}),
                 ServerFrame::Ack { id } => json!({"type": "ack", "id": id}),
-                ServerFrame::Error { code, message } => {
-                    json!({"type": "error", "code": code, "message": message})
-                }
+                ServerFrame::Error {
+                    code,
+                    message,
+                    job: None,
+                } => json!({"type": "error", "code": code, "message": message}),
+                ServerFrame::Error {
+                    code,
+                    message,
+                    job: Some((channel, id)),
+                } => json!({
+                    "type": "error",
+                    "code": code,
+                    "message": message,
+                    "channel": channel,
+                    "id": id,
+                }),
             }
         }
 

@@ -31,8 +31,14 @@ impl Client {
             ServerFrame::Event { id, seq, event } => {
                 self.deliver(now, socket, id, seq, event, payload);
             }
-            ServerFrame::Error { code, message } => {
-                self.report(ClientError::Server { code, message });
+            ServerFrame::Error { code, message, job } => {
+                if let Some((channel, id)) = &job {
+                    // The server's answer to the job's `subscribe`: an error instead of
+                    // `subscribed`. Waiting on for a confirmation would keep the client polling
+                    // on a healthy socket for ever.
+                    self.confirmed(*channel, id);
+                }
+                self.report(ClientError::Server { code, message, job });
             }
             ServerFrame::Ack { id } => {
                 if self.outbox.ack(&id) {
@@ -40,14 +46,17 @@ impl Client {
                     self.note_if_idle(now);
                 }
             }
-            ServerFrame::Subscribed { channel, id, .. } => {
-                self.unconfirmed
-                    .retain(|(known, job)| !(*known == channel && *job == id));
-                if self.polling && self.unconfirmed.is_empty() {
-                    self.leave_polling();
-                }
-            }
+            ServerFrame::Subscribed { channel, id, .. } => self.confirmed(channel, &id),
             ServerFrame::Pong { .. } => {}
+        }
+    }
+    /// The server answered a job's `subscribe` on the socket that may end polling; once every
+    /// job is answered, the socket takes over.
+    fn confirmed(&mut self, channel: Channel, id: &str) {
+        self.unconfirmed
+            .retain(|(known, job)| !(*known == channel && job == id));
+        if self.polling && self.unconfirmed.is_empty() {
+            self.leave_polling();
         }
     }
     /// Hands a job event to the app once, in order; ends the subscription after the job's

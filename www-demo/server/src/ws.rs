@@ -322,13 +322,15 @@ impl Connection {
     ) -> Result<(), Gone> {
         let Some(job) = self.state.jobs().get(channel, &id) else {
             return self
-                .error("unknown_job", format!("no {channel} {id}"))
+                .job_error(channel, &id, "unknown_job", format!("no {channel} {id}"))
                 .await;
         };
         self.subscriptions.remove(channel, &id);
         if !self.subscriptions.has_room() {
             let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
-            return self.error("too_many_subscriptions", message).await;
+            return self
+                .job_error(channel, &id, "too_many_subscriptions", message)
+                .await;
         }
         let task = tokio::spawn(forward(job, since, self.outbox.clone()));
         self.subscriptions.insert(channel, id, task);
@@ -339,6 +341,23 @@ impl Connection {
         let frame = ServerFrame::Error {
             code: code.to_owned(),
             message,
+            job: None,
+        };
+        send(&self.outbox, &frame).await
+    }
+
+    /// An error about one job, naming it so the client can match it to its subscription.
+    async fn job_error(
+        &self,
+        channel: Channel,
+        id: &str,
+        code: &str,
+        message: String,
+    ) -> Result<(), Gone> {
+        let frame = ServerFrame::Error {
+            code: code.to_owned(),
+            message,
+            job: Some((channel, id.to_owned())),
         };
         send(&self.outbox, &frame).await
     }

@@ -261,10 +261,20 @@ async fn subscribing_to_an_unknown_job_answers_unknown_job() {
         .send(&subscribe(Channel::Composition, &id, None))
         .await;
 
-    for _ in 0..2 {
+    for job in [
+        (Channel::Generation, "gen_999".to_owned()),
+        (Channel::Composition, id.clone()),
+    ] {
         match socket.next_frame().await {
-            ServerFrame::Error { code, .. } => assert_eq!(code, "unknown_job"),
-            other => panic!("expected an error, got {other:?}"),
+            ServerFrame::Error {
+                code,
+                job: Some(named),
+                ..
+            } => {
+                assert_eq!(code, "unknown_job");
+                assert_eq!(named, job, "the error names the job it concerns");
+            }
+            other => panic!("expected an error naming {job:?}, got {other:?}"),
         }
     }
 }
@@ -355,9 +365,10 @@ async fn a_malformed_frame_is_answered_with_bad_frame_and_the_socket_stays_usabl
     ] {
         socket.send_text(bad).await;
         match socket.next_frame().await {
-            ServerFrame::Error { code, message } => {
+            ServerFrame::Error { code, message, job } => {
                 assert_eq!(code, "bad_frame");
                 assert!(!message.is_empty());
+                assert_eq!(job, None);
             }
             other => panic!("expected bad_frame for {bad}, got {other:?}"),
         }
