@@ -652,3 +652,18 @@ fn no_mangled_snapshot_makes_decoding_or_catching_up_panic() {
     // Some mutations land in strings or keep the body valid: the catch-up path runs too.
     assert!(decoded > 100, "only {decoded} mangled bodies decoded");
 }
+
+#[test]
+fn after_a_gap_a_snapshot_delivers_the_missed_clip_and_never_repeats_one() {
+    // The socket delivered clip 1, lost clip 2 in a gap, then delivered clip 3.
+    let mut view = JobView::new();
+    view.observe(&status_change(JobStatus::Queued, JobStatus::Processing));
+    view.observe(&clip_completed(1));
+    view.observe(&clip_completed(3));
+    view.observe(&progress(3, 100.0));
+    let snapshot = generation(20, JobStatus::Processing, 3, progress_snapshot(3, 100.0));
+    assert_eq!(
+        view.catch_up(&Snapshot::Generation(snapshot)),
+        vec![clip_completed(2)]
+    );
+}

@@ -40,8 +40,10 @@ use super::snapshot::{
 pub struct JobView {
     /// The job's status as the delivered events tell it; `None` before any.
     status: Option<JobStatus>,
-    /// `clip_completed` events delivered.
-    clips_seen: usize,
+    /// The `clip_id` of every `clip_completed` delivered. Ids, not a count: after a gap the
+    /// view has not seen every clip before the last one, and a snapshot must deliver exactly
+    /// the missing ones.
+    clips_seen: Vec<String>,
     /// The percentage of the last `progress` or `encoding_progress` delivered.
     percentage: Option<f64>,
     /// `frames_processed` of the last `encoding_progress` delivered (0 for a generation).
@@ -66,9 +68,7 @@ impl JobView {
             JobEvent::Generation(event) => match event {
                 GenerationEvent::Queued(_) => self.status = Some(JobStatus::Queued),
                 GenerationEvent::StatusChange(change) => self.status = Some(change.new_status),
-                GenerationEvent::ClipCompleted(_) => {
-                    self.clips_seen = self.clips_seen.saturating_add(1);
-                }
+                GenerationEvent::ClipCompleted(clip) => self.saw_clip(&clip.clip_id),
                 GenerationEvent::Progress(progress) => {
                     self.status = Some(JobStatus::Processing);
                     self.percentage = Some(progress.percentage);
@@ -87,6 +87,12 @@ impl JobView {
             },
         }
         self.terminal |= event.is_terminal();
+    }
+
+    fn saw_clip(&mut self, clip_id: &str) {
+        if !self.clips_seen.iter().any(|seen| seen == clip_id) {
+            self.clips_seen.push(clip_id.to_owned());
+        }
     }
 
     fn observe_failure(&mut self, failure: &JobFailure) {
@@ -169,10 +175,12 @@ impl JobView {
         }
         self.status = Some(current);
 
-        for clip in snapshot.clips.get(self.clips_seen..).unwrap_or_default() {
-            push(GenerationEvent::ClipCompleted(clip.clone()));
+        for clip in &snapshot.clips {
+            if !self.clips_seen.contains(&clip.clip_id) {
+                self.clips_seen.push(clip.clip_id.clone());
+                push(GenerationEvent::ClipCompleted(clip.clone()));
+            }
         }
-        self.clips_seen = self.clips_seen.max(snapshot.clips.len());
 
         let progress = &snapshot.progress;
         if self.progress_changed(progress.percentage, 0) {
