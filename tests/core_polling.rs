@@ -196,6 +196,7 @@ fn the_socket_is_probed_while_polling_with_the_wait_capped_at_thirty_seconds() {
 #[test]
 fn a_confirmed_socket_ends_polling_and_continues_right_after_the_last_snapshot() {
     let mut scenario = polling_scenario();
+    scenario.server.hold_confirmations = true;
     scenario.answer_poll(Ok(&generation("processing", 1, 50.0, 7)));
     scenario.take_events();
     scenario.advance_until_probe();
@@ -321,6 +322,7 @@ fn falling_back_to_polling_and_back_to_the_socket_are_both_announced() {
     let mut config = no_jitter();
     config.polling_after_failures = 1;
     let mut scenario = Scenario::with_config(config);
+    scenario.server.hold_confirmations = true;
     scenario.subscribe(Channel::Generation, "gen_1");
     scenario.take_events();
     scenario.refuse();
@@ -426,6 +428,7 @@ fn losing_websocket_while_open_with_polling_off_closes_the_client_and_says_why()
 #[test]
 fn an_unknown_job_answered_with_an_error_does_not_keep_the_client_polling() {
     let mut scenario = Scenario::with_config(no_jitter());
+    scenario.server.hold_confirmations = true;
     scenario.subscribe(Channel::Generation, "gen_1");
     scenario.subscribe(Channel::Generation, "gen_404");
     fail_until_polling(&mut scenario);

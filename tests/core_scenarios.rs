@@ -289,6 +289,13 @@ fn an_unknown_event_name_reports_an_error_and_later_events_still_arrive() {
                 channel: Channel::Generation,
                 event: "teleported".to_owned(),
             })),
+            // The dropped event leaves a hole, reported like any other.
+            Event::Error(ClientError::SequenceGap {
+                channel: Channel::Generation,
+                job_id: "gen_1".to_owned(),
+                expected: 1,
+                received: 2,
+            }),
             delivered("gen_1", 2, 20.0),
         ]
     );
@@ -371,6 +378,8 @@ fn a_frame_over_the_size_limit_is_dropped_undecoded() {
     let mut config = support::config();
     config.max_frame_bytes = 64;
     let mut scenario = Scenario::with_config(config);
+    // The confirmation would be over the limit too.
+    scenario.server.hold_confirmations = true;
     let socket = scenario.open();
     scenario.subscribe(Channel::Generation, "gen_1");
     let frame = progress("gen_1", 1, 10.0).encode();
@@ -579,4 +588,58 @@ fn each_delivery_says_where_its_payload_lies_in_the_frame() {
     assert_eq!(payloads[0]["percentage"], 10.0);
     assert_eq!(payloads[1]["percentage"], 20.0);
     assert_eq!(payloads[2], serde_json::json!({"position": 7, "note": "é"}));
+}
+
+fn subscribed(id: &str, seq: u64) -> ServerFrame {
+    ServerFrame::Subscribed {
+        channel: Channel::Generation,
+        id: id.to_owned(),
+        seq,
+    }
+}
+
+#[test]
+fn events_of_an_older_subscription_arriving_before_the_new_confirmation_are_not_taken_for_it() {
+    let mut scenario = Scenario::new();
+    scenario.server.hold_confirmations = true;
+    let socket = scenario.open();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.server_sends(socket, &subscribed("gen_1", 0));
+    scenario.server_sends(socket, &progress("gen_1", 1, 10.0));
+    scenario.take_events();
+    // The app lets go of the job and watches it again; the old subscription's event 2 was
+    // already on its way.
+    scenario.unsubscribe(Channel::Generation, "gen_1");
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.server_sends(socket, &progress("gen_1", 2, 20.0));
+    scenario.server_sends(socket, &subscribed("gen_1", 2));
+    scenario.server_sends(socket, &progress("gen_1", 1, 10.0));
+    scenario.server_sends(socket, &progress("gen_1", 2, 20.0));
+    assert_eq!(
+        scenario.take_events(),
+        vec![delivered("gen_1", 1, 10.0), delivered("gen_1", 2, 20.0)],
+        "the new subscription gets the whole replay, once"
+    );
+}
+
+#[test]
+fn a_replay_that_starts_past_the_first_event_reports_the_gap() {
+    let mut scenario = Scenario::new();
+    let socket = scenario.open();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    // The server kept only the job's newest events.
+    scenario.server_sends(socket, &progress("gen_1", 5, 50.0));
+    let events = scenario.take_events();
+    assert_eq!(
+        events,
+        vec![
+            Event::Error(ClientError::SequenceGap {
+                channel: Channel::Generation,
+                job_id: "gen_1".to_owned(),
+                expected: 1,
+                received: 5,
+            }),
+            delivered("gen_1", 5, 50.0),
+        ]
+    );
 }

@@ -17,6 +17,11 @@ struct Entry {
     refs: u32,
     /// The `seq` of the last event delivered.
     last_seq: Option<u64>,
+    /// The server confirmed (`subscribed`) this subscription on the current socket. Events
+    /// before that come from an older subscription to the same job (unsubscribed and
+    /// subscribed again, frames already on their way) and are dropped: the confirmed
+    /// subscription's replay brings them, in order.
+    confirmed: bool,
     /// When a progress event of this job was last handed to the app.
     last_progress_at: Option<Instant>,
     /// The latest progress event, held back because the previous one went out less than the
@@ -35,6 +40,9 @@ pub enum Admission {
     Duplicate,
     /// Nobody watches this job (a late event after the last unsubscribe): drop it.
     Unwatched,
+    /// The job's subscription is not confirmed on this socket yet: drop it, the replay after
+    /// the confirmation brings it.
+    Unconfirmed,
 }
 
 /// A watched job. Compared with `(Channel, &str)` too, so lookups on the hot path of every
@@ -71,6 +79,7 @@ impl Subscriptions {
             Entry {
                 refs: 1,
                 last_seq: None,
+                confirmed: false,
                 last_progress_at: None,
                 held_progress: None,
                 view: JobView::new(),
@@ -138,13 +147,15 @@ impl Subscriptions {
         let Some(entry) = self.jobs.get_mut(&(channel, job_id)) else {
             return Admission::Unwatched;
         };
+        if !entry.confirmed {
+            return Admission::Unconfirmed;
+        }
         let expected = entry.last_seq.map_or(1, |last| last + 1);
         if seq < expected {
             return Admission::Duplicate;
         }
-        // Before anything was delivered the server may start past 1 (its log is bounded);
-        // that is only a gap when the client already had events of this job.
-        let gap = (entry.last_seq.is_some() && seq > expected).then_some((expected, seq));
+        // A first event past 1 is a gap too: the server's log no longer had the job's start.
+        let gap = (seq > expected).then_some((expected, seq));
         entry.last_seq = Some(seq);
         Admission::Deliver { gap }
     }
@@ -223,10 +234,22 @@ impl Subscriptions {
             .min()
     }
 
-    /// A `subscribe` frame for every watched job, each from its last delivered `seq`.
-    pub fn resubscribe_frames(&self) -> Vec<ClientFrame> {
+    /// The server confirmed the subscription to a job on the current socket.
+    pub fn confirm(&mut self, channel: Channel, job_id: &str) {
+        if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
+            entry.confirmed = true;
+        }
+    }
+
+    /// A `subscribe` frame for every watched job, each from its last delivered `seq`, for a
+    /// new socket: every subscription waits for its confirmation on it.
+    pub fn resubscribe_frames(&mut self) -> Vec<ClientFrame> {
         self.jobs
-            .iter()
+            .iter_mut()
+            .map(|(key, entry)| {
+                entry.confirmed = false;
+                (key, entry)
+            })
             .map(|(key, entry)| ClientFrame::Subscribe {
                 channel: key.channel,
                 id: key.id.clone(),

@@ -34,6 +34,10 @@ pub struct FakeServer {
     pub closed: Vec<(SocketId, u16, String)>,
     /// A healthy server answers every ping with a pong; tests of dead links turn this on.
     pub mute_pongs: bool,
+    /// The server answers every `subscribe` with `subscribed` at once, as the reference
+    /// server does; tests of what happens before the answer turn this on and send it
+    /// themselves.
+    pub hold_confirmations: bool,
 }
 
 /// The driver's storage, as the client last asked it to be.
@@ -286,6 +290,16 @@ impl Scenario {
                     {
                         pongs.push((socket, ServerFrame::Pong { t }.encode()));
                     }
+                    if let ClientFrame::Subscribe { channel, id, since } = &frame
+                        && !self.server.hold_confirmations
+                    {
+                        let subscribed = ServerFrame::Subscribed {
+                            channel: *channel,
+                            id: id.clone(),
+                            seq: since.unwrap_or(0),
+                        };
+                        pongs.push((socket, subscribed.encode()));
+                    }
                     self.server.received.push((socket, frame));
                 }
                 Transmit::CloseSocket {
@@ -303,8 +317,9 @@ impl Scenario {
         while let Some(event) = self.client.poll_event() {
             self.events.push(event);
         }
-        for (socket, pong) in pongs {
-            self.server_sends_text(socket, &pong);
+        // Pongs and confirmations, after everything the client sent in this step.
+        for (socket, answer) in pongs {
+            self.server_sends_text(socket, &answer);
         }
         if storage_failed {
             self.act(|client, now| client.handle_storage_failed(now, "QuotaExceededError"));

@@ -53,6 +53,7 @@ impl Client {
     /// The server answered a job's `subscribe` on the socket that may end polling; once every
     /// job is answered, the socket takes over.
     fn confirmed(&mut self, channel: Channel, id: &str) {
+        self.subscriptions.confirm(channel, id);
         self.unconfirmed
             .retain(|(known, job)| !(*known == channel && job == id));
         if self.polling && self.unconfirmed.is_empty() {
@@ -73,7 +74,7 @@ impl Client {
         let channel = event.channel();
         let gap = match self.subscriptions.admit(channel, &job_id, seq) {
             Admission::Deliver { gap } => gap,
-            Admission::Duplicate | Admission::Unwatched => return,
+            Admission::Duplicate | Admission::Unwatched | Admission::Unconfirmed => return,
         };
         if let Some((expected, received)) = gap {
             self.report(ClientError::SequenceGap {
