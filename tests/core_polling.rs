@@ -475,3 +475,36 @@ fn an_unknown_job_answered_with_an_error_does_not_keep_the_client_polling() {
         "no poll on a healthy socket"
     );
 }
+
+/// (seq, event name) of each job event among `events`.
+fn seqs_and_names(events: &[Event]) -> Vec<(u64, &'static str)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Job(JobDelivery { seq, event, .. }) => Some((*seq, event.name())),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn no_two_events_delivered_from_snapshots_share_a_seq() {
+    let mut scenario = polling_scenario();
+    scenario.take_events();
+    scenario.answer_poll(Ok(&generation("processing", 1, 50.0, 7)));
+    scenario.advance_until_poll();
+    scenario.answer_poll(Ok(&generation("completed", 2, 100.0, 12)));
+    let delivered = seqs_and_names(&scenario.take_events());
+    assert_eq!(
+        delivered,
+        vec![
+            (5, "status_change"),
+            (6, "clip_completed"),
+            (7, "progress"),
+            (9, "clip_completed"),
+            (10, "progress"),
+            (11, "status_change"),
+            (12, "completed"),
+        ]
+    );
+}

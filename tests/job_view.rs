@@ -667,3 +667,70 @@ fn after_a_gap_a_snapshot_delivers_the_missed_clip_and_never_repeats_one() {
         vec![clip_completed(2)]
     );
 }
+
+#[test]
+fn events_rebuilt_from_one_snapshot_each_carry_their_own_seq_the_last_the_snapshots() {
+    let mut view = JobView::new();
+    let mut done = generation(15, JobStatus::Completed, 1, progress_snapshot(1, 100.0));
+    done.result = Some(result());
+    let (numbered, lost) = view.catch_up_numbered(&Snapshot::Generation(done));
+    assert_eq!(lost, 0);
+    assert_eq!(
+        numbered,
+        vec![
+            (11, status_change(JobStatus::Queued, JobStatus::Processing)),
+            (12, clip_completed(1)),
+            (13, progress(1, 100.0)),
+            (
+                14,
+                status_change(JobStatus::Processing, JobStatus::Completed)
+            ),
+            (
+                15,
+                JobEvent::Generation(GenerationEvent::Completed(result()))
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_snapshot_whose_seq_advanced_less_than_its_news_leaves_progress_out_first() {
+    let mut view = processing_view(1, 40.0);
+    view.note_seq(13);
+    // Two clips and new progress, but the seq moved by two only.
+    let snapshot = generation(15, JobStatus::Processing, 3, progress_snapshot(3, 90.0));
+    let (numbered, lost) = view.catch_up_numbered(&Snapshot::Generation(snapshot));
+    assert_eq!(
+        numbered,
+        vec![(14, clip_completed(2)), (15, clip_completed(3))]
+    );
+    assert_eq!(
+        lost, 0,
+        "only a progress event, superseded anyway, was left out"
+    );
+}
+
+#[test]
+fn a_job_settled_on_a_repeated_seq_ends_one_past_it() {
+    let mut view = processing_view(1, 100.0);
+    view.note_seq(8);
+    let done = generation(9, JobStatus::Completed, 1, progress_snapshot(2, 100.0));
+    let (first, _) = view.catch_up_numbered(&Snapshot::Generation(done.clone()));
+    assert_eq!(
+        first,
+        vec![(
+            9,
+            status_change(JobStatus::Processing, JobStatus::Completed)
+        )]
+    );
+    let mut failed = done;
+    failed.status = JobStatus::Failed;
+    let mut settled_view = processing_view(1, 100.0);
+    settled_view.note_seq(8);
+    let failing = Snapshot::Generation(failed);
+    settled_view.catch_up_numbered(&failing);
+    let (settled, _) = settled_view.catch_up_numbered(&failing);
+    assert_eq!(settled.len(), 1);
+    assert_eq!(settled[0].0, 10, "one past the status change's seq");
+    assert!(settled[0].1.is_terminal());
+}

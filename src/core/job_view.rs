@@ -119,6 +119,37 @@ impl JobView {
         self.terminal
     }
 
+    /// [`JobView::catch_up`], each event with its own `seq`: apps key on `seq` (to drop
+    /// duplicates, as React keys, as a cursor), so no two events of a job may share one.
+    ///
+    /// A snapshot at `seq` S folds the job's events after the view's last `seq` L, and the
+    /// events rebuilt from it are at most that many (each stands for at least one real event),
+    /// so they take the last seqs up to S: S−k+1, …, S. The last one carries S exactly, from
+    /// which a socket continues. Should a server's snapshot yield more events than its `seq`
+    /// advanced, progress events (superseded by what follows) are left out first, then the
+    /// oldest others, whose count comes back too: those are lost, and worth reporting. A job settled on a repeated
+    /// `seq` (see the module doc) ends one past it, S+1, since S went to the final status.
+    pub fn catch_up_numbered(&mut self, snapshot: &Snapshot) -> (Vec<(u64, JobEvent)>, usize) {
+        let last = self.last_seq;
+        let seq = snapshot.seq();
+        let mut events = self.catch_up(snapshot);
+        if seq <= last {
+            let next = seq.saturating_add(1);
+            return ((next..).zip(events).collect(), 0);
+        }
+        let room = usize::try_from(seq - last).unwrap_or(usize::MAX);
+        while events.len() > room {
+            let Some(index) = events.iter().position(JobEvent::is_progress) else {
+                break;
+            };
+            events.remove(index);
+        }
+        let lost = events.len().saturating_sub(room);
+        events.drain(..lost);
+        let first = seq + 1 - events.len() as u64;
+        ((first..).zip(events).collect(), lost)
+    }
+
     /// The events that bring the app from this view to `snapshot`, in the order the socket
     /// would have delivered them, and updates the view. Returns nothing new for a snapshot
     /// that is not newer (its `seq` is not above the view's; a `seq` of 0 counts only for a

@@ -80,12 +80,22 @@ impl Client {
         let Some(view) = self.subscriptions.view_for_snapshot(channel, job_id, seq) else {
             return;
         };
-        let events = view.catch_up(snapshot);
+        let (events, lost) = view.catch_up_numbered(snapshot);
         let ended = view.is_terminal();
         if let Some(held) = self.subscriptions.take_held(channel, job_id, now) {
             self.events.push_back(Event::Job(held));
         }
-        for event in events {
+        if lost > 0 {
+            // A snapshot with more to tell than its `seq` advanced: what did not fit is lost.
+            let first = events.first().map_or(seq, |(first, _)| *first);
+            self.report(ClientError::SequenceGap {
+                channel,
+                job_id: job_id.to_owned(),
+                expected: first.saturating_sub(lost as u64),
+                received: first,
+            });
+        }
+        for (seq, event) in events {
             self.events.push_back(Event::Job(JobDelivery {
                 job_id: job_id.to_owned(),
                 seq,
