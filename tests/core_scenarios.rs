@@ -643,3 +643,32 @@ fn a_replay_that_starts_past_the_first_event_reports_the_gap() {
         ]
     );
 }
+
+#[test]
+fn only_the_answer_to_the_last_subscribe_confirms_a_subscription() {
+    let mut scenario = Scenario::new();
+    scenario.server.hold_confirmations = true;
+    let first = scenario.open();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.server_sends(first, &subscribed("gen_1", 0));
+    scenario.server_sends(first, &progress("gen_1", 1, 10.0));
+    scenario.socket_closes(first, 1006, "");
+    scenario.advance(Duration::from_secs(1));
+    let second = scenario.accept(); // resubscribes with since 1
+    scenario.server_sends(second, &connected());
+    // A component remounts before the server answered the resubscription.
+    scenario.unsubscribe(Channel::Generation, "gen_1");
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.take_events();
+    // The answer to the resubscription and its replay come first…
+    scenario.server_sends(second, &subscribed("gen_1", 2));
+    scenario.server_sends(second, &progress("gen_1", 2, 20.0));
+    // …then the answer to the new subscribe, replaying from the start.
+    scenario.server_sends(second, &subscribed("gen_1", 2));
+    scenario.server_sends(second, &progress("gen_1", 1, 10.0));
+    scenario.server_sends(second, &progress("gen_1", 2, 20.0));
+    assert_eq!(
+        scenario.take_events(),
+        vec![delivered("gen_1", 1, 10.0), delivered("gen_1", 2, 20.0)]
+    );
+}

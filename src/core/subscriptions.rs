@@ -17,10 +17,10 @@ struct Entry {
     refs: u32,
     /// The `seq` of the last event delivered.
     last_seq: Option<u64>,
-    /// The server confirmed (`subscribed`) this subscription on the current socket. Events
-    /// before that come from an older subscription to the same job (unsubscribed and
-    /// subscribed again, frames already on their way) and are dropped: the confirmed
-    /// subscription's replay brings them, in order.
+    /// The server answered (`subscribed`) this subscription's `subscribe` on the current
+    /// socket. Events before that come from an older subscription to the same job
+    /// (unsubscribed and subscribed again, frames already on their way) and are dropped: the
+    /// answered subscription's replay brings them, in order.
     confirmed: bool,
     /// When a progress event of this job was last handed to the app.
     last_progress_at: Option<Instant>,
@@ -62,6 +62,10 @@ impl PartialEq<(Channel, &str)> for JobKey {
 #[derive(Debug, Default)]
 pub struct Subscriptions {
     jobs: SmallMap<JobKey, Entry>,
+    /// `subscribe` frames sent on the current socket and not answered yet, per job. It
+    /// outlives the job's entry: after an unsubscribe and a new subscribe, the answer to the
+    /// old `subscribe` (and its replay) still comes first, and only the last answer confirms.
+    answers_due: SmallMap<JobKey, u32>,
 }
 
 impl Subscriptions {
@@ -234,27 +238,59 @@ impl Subscriptions {
             .min()
     }
 
-    /// The server confirmed the subscription to a job on the current socket.
-    pub fn confirm(&mut self, channel: Channel, job_id: &str) {
+    /// A `subscribe` for the job went out on the current socket: its subscription waits for
+    /// the answer.
+    pub fn subscribe_sent(&mut self, channel: Channel, job_id: &str) {
         if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
+            entry.confirmed = false;
+        }
+        match self.answers_due.get_mut(&(channel, job_id)) {
+            Some(due) => *due += 1,
+            None => {
+                let key = JobKey {
+                    channel,
+                    id: job_id.to_owned(),
+                };
+                self.answers_due.insert(key, 1);
+            }
+        }
+    }
+
+    /// The server answered a `subscribe` for the job on the current socket (`subscribed`, or
+    /// an error naming the job). The answer to the last one sent confirms the subscription.
+    pub fn answered(&mut self, channel: Channel, job_id: &str) {
+        let key = (channel, job_id);
+        let Some(due) = self.answers_due.get_mut(&key) else {
+            return;
+        };
+        *due = due.saturating_sub(1);
+        if *due > 0 {
+            return;
+        }
+        self.answers_due.remove(&key);
+        if let Some(entry) = self.jobs.get_mut(&key) {
             entry.confirmed = true;
         }
     }
 
     /// A `subscribe` frame for every watched job, each from its last delivered `seq`, for a
-    /// new socket: every subscription waits for its confirmation on it.
+    /// new socket: every subscription waits for its answer on it.
     pub fn resubscribe_frames(&mut self) -> Vec<ClientFrame> {
-        self.jobs
-            .iter_mut()
-            .map(|(key, entry)| {
-                entry.confirmed = false;
-                (key, entry)
-            })
+        self.answers_due = SmallMap::default();
+        let frames: Vec<ClientFrame> = self
+            .jobs
+            .iter()
             .map(|(key, entry)| ClientFrame::Subscribe {
                 channel: key.channel,
                 id: key.id.clone(),
                 since: entry.last_seq,
             })
-            .collect()
+            .collect();
+        for frame in &frames {
+            if let ClientFrame::Subscribe { channel, id, .. } = frame {
+                self.subscribe_sent(*channel, id);
+            }
+        }
+        frames
     }
 }

@@ -53,7 +53,7 @@ impl Client {
     /// The server answered a job's `subscribe` on the socket that may end polling; once every
     /// job is answered, the socket takes over.
     fn confirmed(&mut self, channel: Channel, id: &str) {
-        self.subscriptions.confirm(channel, id);
+        self.subscriptions.answered(channel, id);
         self.unconfirmed
             .retain(|(known, job)| !(*known == channel && job == id));
         if self.polling && self.unconfirmed.is_empty() {

@@ -253,14 +253,17 @@ impl Client {
             self.issue_due_polls(now);
         }
         match self.state {
-            State::Open { socket, .. } => self.send_frame(
-                socket,
-                &ClientFrame::Subscribe {
-                    channel,
-                    id: job_id.to_owned(),
-                    since: None,
-                },
-            ),
+            State::Open { socket, .. } => {
+                self.subscriptions.subscribe_sent(channel, job_id);
+                self.send_frame(
+                    socket,
+                    &ClientFrame::Subscribe {
+                        channel,
+                        id: job_id.to_owned(),
+                        since: None,
+                    },
+                );
+            }
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
             _ => {}
         }
