@@ -12,13 +12,14 @@ endif
 export JOBSOCKET_RUN
 N ?= 20
 
-.PHONY: help tools package pack server demo demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package lint soak fmt clean
+.PHONY: help tools package pack server demo demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package lint soak invariants fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
 	@echo "make test   run every test suite (host, browsers, end to end, quick bench) and the lints"
 	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
 	@echo "make soak   run the browser suites and the end-to-end suite N times each (N=20)"
+	@echo "make invariants  the core's random-episode invariant test, EPISODES=100000 in release"
 
 tools:
 	@scripts/install-tools.sh
@@ -90,6 +91,11 @@ test-bench: package
 	scripts/npm-ci.sh bench
 	QUICK=1 node bench/run.mjs
 	node bench/check-report.mjs
+
+## The core's invariant test over EPISODES random episodes (make test runs 2,000 of them).
+EPISODES ?= 100000
+invariants:
+	JOBSOCKET_EPISODES=$(EPISODES) cargo test --release --test core_invariants
 
 ## The browser suites and the end-to-end suite N times each, with a pass count per suite.
 soak: tools demo-build server

@@ -590,6 +590,34 @@ async fn garbage_under_the_outbox_key_is_reported_and_the_client_still_works() {
     driver.command(|core, now| core.close(now));
 }
 
+/// The job events of `job` delivered so far, as (seq, name).
+fn sequence_of(recorder: &Recorder, job: &str) -> Vec<(u64, &'static str)> {
+    recorder
+        .events
+        .borrow()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Job(delivery) if delivery.job_id == job => {
+                Some((delivery.seq, delivery.event.name()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+/// Every status change announced, as (to, reason).
+fn announced(recorder: &Recorder) -> Vec<(Status, jobsocket::core::StateReason)> {
+    recorder
+        .events
+        .borrow()
+        .iter()
+        .filter_map(|event| match event {
+            Event::StateChanged(change) => Some((change.to, change.reason)),
+            _ => None,
+        })
+        .collect()
+}
+
 fn clip_ids(recorder: &Recorder) -> Vec<String> {
     recorder
         .job_events()
@@ -628,6 +656,33 @@ async fn refused_websockets_fall_back_to_polling_and_the_job_still_completes_the
     assert_eq!(clips.len(), 3, "every clip once: {clips:?}");
     clips.dedup();
     assert_eq!(clips.len(), 3);
+    // The whole sequence, not only the clips: each seq once and increasing, every milestone
+    // once and in order, the last event at the job's last seq (queued 1, picked up 2, three
+    // times three progress and a clip, completed status 15, result 16).
+    let sequence = sequence_of(&recorder, &job);
+    assert!(
+        sequence.windows(2).all(|pair| pair[0].0 < pair[1].0),
+        "seqs strictly increasing: {sequence:?}"
+    );
+    let milestones: Vec<&str> = sequence
+        .iter()
+        .map(|(_, name)| *name)
+        .filter(|name| !matches!(*name, "queued" | "progress"))
+        .collect();
+    assert_eq!(
+        milestones,
+        [
+            "status_change",
+            "clip_completed",
+            "clip_completed",
+            "clip_completed",
+            "status_change",
+            "completed"
+        ],
+        "{sequence:?}"
+    );
+    assert_eq!(sequence.last(), Some(&(16, "completed")), "{sequence:?}");
+    assert_eq!(count_errors(&recorder, "sequence_gap"), 0);
 
     // Back to the socket: a new job to watch, WebSockets allowed again.
     scope.admin("refuse-ws", r#"{"on":false}"#).await;
@@ -639,6 +694,22 @@ async fn refused_websockets_fall_back_to_polling_and_the_job_still_completes_the
         })
         .await;
     assert_eq!(driver.state().transport, Some("websocket"));
+    // Both switches were announced, not only visible in the state.
+    let changes = announced(&recorder);
+    assert!(
+        changes.contains(&(
+            Status::Polling,
+            jobsocket::core::StateReason::PollingFallback
+        )),
+        "{changes:?}"
+    );
+    assert!(
+        changes.contains(&(
+            Status::Open,
+            jobsocket::core::StateReason::WebSocketRestored
+        )),
+        "{changes:?}"
+    );
     let polls = scope.stat("poll_requests").await;
     assert!(polls > 0.0, "the polls named the test's scope");
     // Two poll intervals and more: a poll still scheduled would have been sent by then.
