@@ -134,28 +134,8 @@ impl Job {
             seq,
         };
         for (_, event) in &self.events[..usize::try_from(seq).expect("small")] {
-            let JobEvent::Generation(event) = event else {
-                unreachable!("only generations are simulated")
-            };
-            match event {
-                GenerationEvent::Queued(_) => {}
-                GenerationEvent::StatusChange(change) => snapshot.status = change.new_status,
-                GenerationEvent::Progress(progress) => {
-                    snapshot.status = JobStatus::Processing;
-                    snapshot.progress = GenerationProgressSnapshot {
-                        percentage: progress.percentage,
-                        step: progress.step.clone(),
-                        clip_number: progress.clip_number,
-                        total_clips: progress.total_clips,
-                        message: progress.message.clone(),
-                    };
-                }
-                GenerationEvent::ClipCompleted(clip) => snapshot.clips.push(clip.clone()),
-                GenerationEvent::Completed(result) => {
-                    snapshot.status = JobStatus::Completed;
-                    snapshot.result = Some(result.clone());
-                }
-                GenerationEvent::Error(failure) => snapshot.error = Some(failure.clone()),
+            if let JobEvent::Generation(event) = event {
+                snapshot.apply(event);
             }
         }
         serde_json::to_string(&snapshot).expect("a snapshot serializes")

@@ -3,7 +3,7 @@
 //! The snapshot changes only through [`Snapshot::apply`], called with each event as it is
 //! logged, so it is always exactly the fold of the log up to its `seq`.
 
-use jobsocket::core::events::{CompositionEvent, GenerationEvent, JobEvent, JobStatus};
+use jobsocket::core::events::{JobEvent, JobStatus};
 use jobsocket::core::snapshot::{
     CompositionProgressSnapshot, CompositionSnapshot, GenerationProgressSnapshot,
     GenerationSnapshot,
@@ -63,67 +63,15 @@ impl Snapshot {
     pub fn apply(&mut self, seq: u64, event: &JobEvent) {
         match (self, event) {
             (Snapshot::Generation(snapshot), JobEvent::Generation(event)) => {
-                apply_generation(snapshot, event);
+                snapshot.apply(event);
                 snapshot.seq = seq;
             }
             (Snapshot::Composition(snapshot), JobEvent::Composition(event)) => {
-                apply_composition(snapshot, event);
+                snapshot.apply(event);
                 snapshot.seq = seq;
             }
             (Snapshot::Generation(GenerationSnapshot { seq: last, .. }), _)
             | (Snapshot::Composition(CompositionSnapshot { seq: last, .. }), _) => *last = seq,
-        }
-    }
-}
-
-fn apply_generation(snapshot: &mut GenerationSnapshot, event: &GenerationEvent) {
-    match event {
-        GenerationEvent::Queued(_) => snapshot.status = JobStatus::Queued,
-        GenerationEvent::StatusChange(change) => snapshot.status = change.new_status,
-        GenerationEvent::Progress(progress) => {
-            snapshot.status = JobStatus::Processing;
-            snapshot.progress = GenerationProgressSnapshot {
-                percentage: progress.percentage,
-                step: progress.step.clone(),
-                clip_number: progress.clip_number,
-                total_clips: progress.total_clips,
-                message: progress.message.clone(),
-            };
-        }
-        GenerationEvent::ClipCompleted(clip) => snapshot.clips.push(clip.clone()),
-        GenerationEvent::Completed(result) => {
-            snapshot.status = JobStatus::Completed;
-            snapshot.result = Some(result.clone());
-        }
-        GenerationEvent::Error(failure) => {
-            if !failure.recoverable {
-                snapshot.status = JobStatus::Failed;
-            }
-            snapshot.error = Some(failure.clone());
-        }
-    }
-}
-
-fn apply_composition(snapshot: &mut CompositionSnapshot, event: &CompositionEvent) {
-    match event {
-        CompositionEvent::EncodingProgress(progress) => {
-            snapshot.status = JobStatus::Processing;
-            snapshot.progress = CompositionProgressSnapshot {
-                percentage: progress.percentage,
-                frames_processed: progress.frames_processed,
-                total_frames: progress.total_frames,
-                estimated_remaining: progress.estimated_remaining,
-            };
-        }
-        CompositionEvent::Completed(result) => {
-            snapshot.status = JobStatus::Completed;
-            snapshot.result = Some(result.clone());
-        }
-        CompositionEvent::Error(failure) => {
-            if !failure.recoverable {
-                snapshot.status = JobStatus::Failed;
-            }
-            snapshot.error = Some(failure.clone());
         }
     }
 }
