@@ -217,15 +217,7 @@ impl Episode {
                 self.subscribe(&pick)?;
             }
             15..=20 => {
-                let watched: Vec<String> = self.page.watching.keys().cloned().collect();
-                if !watched.is_empty() {
-                    let pick =
-                        watched[self.chance.between(0, watched.len() as u64 - 1) as usize].clone();
-                    self.page.watching.remove(&pick);
-                    self.input(&format!("app unsubscribes {pick}"), |client, now| {
-                        client.unsubscribe(now, Channel::Generation, &pick)
-                    })?;
-                }
+                self.unsubscribe_one()?;
             }
             21..=30 => {
                 let data = RawJson::new("{\"n\":1}").expect("valid JSON");
@@ -265,15 +257,8 @@ impl Episode {
             83..=86 => {
                 // A component remounts (React StrictMode, a route change): the app lets go of
                 // a job and watches it again at once, while its events are on their way.
-                let watched: Vec<String> = self.page.watching.keys().cloned().collect();
-                if !watched.is_empty() {
-                    let pick =
-                        watched[self.chance.between(0, watched.len() as u64 - 1) as usize].clone();
-                    self.page.watching.remove(&pick);
-                    self.input(&format!("app unsubscribes {pick}"), |client, now| {
-                        client.unsubscribe(now, Channel::Generation, &pick)
-                    })?;
-                    self.subscribe(&pick)?;
+                if let Some(job) = self.unsubscribe_one()? {
+                    self.subscribe(&job)?;
                 }
             }
             80..=82 => {
@@ -322,6 +307,20 @@ impl Episode {
         *flag = !*flag;
         let line = format!("fault {name} {}", if *flag { "on" } else { "off" });
         self.note(line);
+    }
+
+    /// The app lets go of one job it watches, picked at random; which one, if any.
+    fn unsubscribe_one(&mut self) -> Result<Option<String>, String> {
+        let watched: Vec<String> = self.page.watching.keys().cloned().collect();
+        if watched.is_empty() {
+            return Ok(None);
+        }
+        let pick = watched[self.chance.between(0, watched.len() as u64 - 1) as usize].clone();
+        self.page.watching.remove(&pick);
+        self.input(&format!("app unsubscribes {pick}"), |client, now| {
+            client.unsubscribe(now, Channel::Generation, &pick)
+        })?;
+        Ok(Some(pick))
     }
 
     fn subscribe(&mut self, job: &str) -> Result<(), String> {

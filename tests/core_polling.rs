@@ -54,6 +54,15 @@ fn generation(status: &str, clips: usize, percentage: f64, seq: u64) -> String {
     )
 }
 
+/// The server's answer to a `subscribe` for `id`.
+fn subscribed(id: &str, seq: u64) -> ServerFrame {
+    ServerFrame::Subscribed {
+        channel: Channel::Generation,
+        id: id.to_owned(),
+        seq,
+    }
+}
+
 fn delivered(events: &[Event]) -> Vec<&'static str> {
     events
         .iter()
@@ -217,14 +226,7 @@ fn a_confirmed_socket_ends_polling_and_continues_right_after_the_last_snapshot()
         "not before it is confirmed"
     );
     scenario.server_sends(socket, &connected());
-    scenario.server_sends(
-        socket,
-        &ServerFrame::Subscribed {
-            channel: Channel::Generation,
-            id: "gen_1".to_owned(),
-            seq: 7,
-        },
-    );
+    scenario.server_sends(socket, &subscribed("gen_1", 7));
     let state = scenario.client.state();
     assert_eq!(state.status, Status::Open);
     assert_eq!(state.reason, Some(StateReason::WebSocketRestored));
@@ -341,14 +343,7 @@ fn falling_back_to_polling_and_back_to_the_socket_are_both_announced() {
     scenario.answer_all_polls(&generation("processing", 1, 50.0, 7));
     let socket = scenario.accept();
     scenario.server_sends(socket, &connected());
-    scenario.server_sends(
-        socket,
-        &ServerFrame::Subscribed {
-            channel: Channel::Generation,
-            id: "gen_1".to_owned(),
-            seq: 7,
-        },
-    );
+    scenario.server_sends(socket, &subscribed("gen_1", 7));
     assert_eq!(
         changes(&scenario.take_events()),
         vec![StateChange {
@@ -435,14 +430,7 @@ fn an_unknown_job_answered_with_an_error_does_not_keep_the_client_polling() {
     scenario.advance_until_probe();
     let socket = scenario.accept();
     scenario.server_sends(socket, &connected());
-    scenario.server_sends(
-        socket,
-        &ServerFrame::Subscribed {
-            channel: Channel::Generation,
-            id: "gen_1".to_owned(),
-            seq: 0,
-        },
-    );
+    scenario.server_sends(socket, &subscribed("gen_1", 0));
     assert_eq!(
         scenario.client.status(),
         Status::Polling,
