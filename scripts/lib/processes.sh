@@ -3,8 +3,8 @@
 # Every command started through here runs in a process group of its own (setsid), so stopping
 # it reaches every process it spawned: a test runner's WebDriver and the browser behind it, a
 # node test's Chromium, a server. On exit, on failure and on Ctrl-C, `stop_groups` sends each
-# group SIGTERM, gives it a grace period, then SIGKILL, and returns only once every process of
-# every group is gone.
+# group SIGTERM, gives it a grace period, then SIGKILL, and returns once every process of every
+# group is gone (or, for a process stuck in the kernel, 10 s later, leaving it to be reported).
 
 started_groups=()
 exit_hooks=()
@@ -49,10 +49,16 @@ stop_group() {
     group_alive "$pgid" || break
     sleep 0.05
   done
-  while group_alive "$pgid"; do
+  # A process stuck in the kernel (uninterruptible sleep) may outlive SIGKILL for a while:
+  # give up after 10 s rather than hang the run; the leftover check then names it.
+  for ((tries = 0; tries < 200; tries++)); do
+    group_alive "$pgid" || break
     kill -KILL -- "-$pgid" 2>/dev/null || true
     sleep 0.05
   done
+  if group_alive "$pgid"; then
+    echo "process group $pgid survived SIGKILL for 10 s; left to the leftover check" >&2
+  fi
   # Reaps the leader if it is our child; a group whose leader already exited is fine too.
   wait "$pgid" 2>/dev/null || true
 }
