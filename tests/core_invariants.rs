@@ -1,7 +1,7 @@
 //! The core's promises, checked over thousands of random episodes with fake time.
 //!
 //! Each episode is a page running one [`Client`] against a simulated server and network
-//! (`world.rs`): jobs emitting events, sockets that drop, refuse, flap or go silent, status
+//! (`world.rs`): generations and compositions emitting events, sockets that drop, refuse, flap or go silent, status
 //! endpoints that fail or answer with stale snapshots, the browser going offline and online,
 //! and an app that subscribes, unsubscribes, sends messages, closes, reconnects and reloads
 //! the page, all in a random interleaving drawn from the episode's seed. Then everything is
@@ -9,7 +9,7 @@
 //!
 //! After every input it asserts:
 //! - each job's events reach the app with strictly increasing `seq`, and its milestones (every
-//!   event but `queued` and `progress`, which polling may skip) exactly in the job's order,
+//!   event but `queued` and the progress events, which polling may skip) exactly in the job's order,
 //!   none twice, none missing (this world keeps every event, so no `sequence_gap` is ever
 //!   legitimate);
 //! - the terminal event once, and nothing for that job after it;
@@ -96,6 +96,14 @@ impl Episode {
             world
                 .jobs
                 .push(Job::new(format!("gen_{n}"), start, clips, steps, step));
+        }
+        for n in 1..=chance.between(0, 2) {
+            let start = now + Duration::from_millis(chance.between(0, 20_000));
+            let steps = u32::try_from(chance.between(1, 8)).expect("small");
+            let step = Duration::from_millis(chance.between(20, 400));
+            world
+                .jobs
+                .push(Job::composition(format!("comp_{n}"), start, steps, step));
         }
         let page = Page::new(&config, &mut chance);
         Episode {
@@ -318,7 +326,7 @@ impl Episode {
         let pick = watched[self.chance.between(0, watched.len() as u64 - 1) as usize].clone();
         self.page.watching.remove(&pick);
         self.input(&format!("app unsubscribes {pick}"), |client, now| {
-            client.unsubscribe(now, Channel::Generation, &pick)
+            client.unsubscribe(now, channel_of(&pick), &pick)
         })?;
         Ok(Some(pick))
     }
@@ -329,7 +337,7 @@ impl Episode {
         }
         self.page.watching.insert(job.to_owned(), Watch::default());
         self.input(&format!("app subscribes {job}"), |client, now| {
-            client.subscribe(now, Channel::Generation, job)
+            client.subscribe(now, channel_of(job), job)
         })
     }
 
@@ -549,6 +557,15 @@ impl Page {
             sent: Vec::new(),
             dropped: HashSet::new(),
         }
+    }
+}
+
+/// The channel of a job, from its id: compositions are `comp_n`.
+fn channel_of(job: &str) -> Channel {
+    if job.starts_with("comp_") {
+        Channel::Composition
+    } else {
+        Channel::Generation
     }
 }
 

@@ -6,10 +6,13 @@
 use std::collections::{HashMap, VecDeque};
 use std::time::Duration;
 
-use jobsocket::core::snapshot::{GenerationProgressSnapshot, GenerationSnapshot};
+use jobsocket::core::snapshot::{
+    CompositionProgressSnapshot, CompositionSnapshot, GenerationProgressSnapshot,
+    GenerationSnapshot,
+};
 use jobsocket::core::{
-    ClientFrame, ClipCompleted, GenerationEvent, Instant, JobEvent, JobResult, JobStatus, Progress,
-    Queued, ServerFrame, SocketId, StatusChange,
+    Channel, ClientFrame, ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent,
+    Instant, JobEvent, JobResult, JobStatus, Progress, Queued, ServerFrame, SocketId, StatusChange,
 };
 
 /// SplitMix64: small, seedable, good enough to pick interleavings.
@@ -40,14 +43,55 @@ impl Chance {
     }
 }
 
-/// A simulated generation: every event it will ever emit, each with its emission time.
+/// A simulated job: every event it will ever emit, each with its emission time.
 #[derive(Debug)]
 pub struct Job {
     pub id: String,
+    pub channel: Channel,
     events: Vec<(Instant, JobEvent)>,
 }
 
+/// Spaces `events` `step` apart after `start`.
+fn timed(events: Vec<JobEvent>, start: Instant, step: Duration) -> Vec<(Instant, JobEvent)> {
+    events
+        .into_iter()
+        .enumerate()
+        .map(|(index, event)| {
+            let at = start + step * u32::try_from(index + 1).expect("a small job");
+            (at, event)
+        })
+        .collect()
+}
+
 impl Job {
+    /// A composition: encoding progress in `steps` steps, then its result.
+    pub fn composition(id: String, start: Instant, steps: u32, step: Duration) -> Job {
+        let total_frames = u64::from(steps) * 60;
+        let mut events: Vec<JobEvent> = (1..=steps)
+            .map(|done| {
+                JobEvent::Composition(CompositionEvent::EncodingProgress(EncodingProgress {
+                    percentage: f64::from(done * 100 / steps),
+                    frames_processed: u64::from(done) * 60,
+                    total_frames,
+                    estimated_remaining: f64::from(steps - done),
+                }))
+            })
+            .collect();
+        events.push(JobEvent::Composition(CompositionEvent::Completed(
+            JobResult {
+                video_url: format!("/videos/{id}.mp4"),
+                thumbnail_url: format!("/thumbnails/{id}/1.svg"),
+                duration: 10.0,
+            },
+        )));
+        Job {
+            id,
+            channel: Channel::Composition,
+            events: timed(events, start, step),
+        }
+    }
+
+    /// A generation of `clips` clips of `steps` progress steps each.
     pub fn new(id: String, start: Instant, clips: u32, steps: u32, step: Duration) -> Job {
         let mut events = vec![
             GenerationEvent::Queued(Queued { position: 1 }),
@@ -85,15 +129,12 @@ impl Job {
             thumbnail_url: format!("/thumbnails/{id}/1.svg"),
             duration: f64::from(clips) * 4.0,
         }));
-        let events = events
-            .into_iter()
-            .enumerate()
-            .map(|(index, event)| {
-                let at = start + step * u32::try_from(index + 1).expect("a small job");
-                (at, JobEvent::Generation(event))
-            })
-            .collect();
-        Job { id, events }
+        let events = events.into_iter().map(JobEvent::Generation).collect();
+        Job {
+            id,
+            channel: Channel::Generation,
+            events: timed(events, start, step),
+        }
     }
 
     /// How many events the job has emitted by `now` (its last `seq`).
@@ -111,8 +152,8 @@ impl Job {
         self.events.iter().map(|(at, _)| *at).find(|at| *at > now)
     }
 
-    /// The job's milestones in order: every event but `queued` and `progress`, which a
-    /// polling client may legitimately never see.
+    /// The job's milestones in order: every event but `queued` and the progress events, which
+    /// a polling client may legitimately never see.
     pub fn milestones(&self) -> Vec<JobEvent> {
         self.events
             .iter()
@@ -124,21 +165,43 @@ impl Job {
     /// The status endpoint's answer at `now`: the fold of the events emitted so far.
     pub fn snapshot(&self, now: Instant) -> String {
         let seq = self.emitted(now);
-        let mut snapshot = GenerationSnapshot {
-            id: self.id.clone(),
-            status: JobStatus::Queued,
-            progress: GenerationProgressSnapshot::default(),
-            clips: Vec::new(),
-            result: None,
-            error: None,
-            seq,
-        };
-        for (_, event) in &self.events[..usize::try_from(seq).expect("small")] {
-            if let JobEvent::Generation(event) = event {
-                snapshot.apply(event);
+        let emitted = &self.events[..usize::try_from(seq).expect("small")];
+        match self.channel {
+            Channel::Generation => {
+                let mut snapshot = GenerationSnapshot {
+                    id: self.id.clone(),
+                    status: JobStatus::Queued,
+                    progress: GenerationProgressSnapshot::default(),
+                    clips: Vec::new(),
+                    result: None,
+                    error: None,
+                    seq,
+                };
+                for (_, event) in emitted {
+                    if let JobEvent::Generation(event) = event {
+                        snapshot.apply(event);
+                    }
+                }
+                serde_json::to_string(&snapshot)
+            }
+            Channel::Composition => {
+                let mut snapshot = CompositionSnapshot {
+                    id: self.id.clone(),
+                    status: JobStatus::Queued,
+                    progress: CompositionProgressSnapshot::default(),
+                    result: None,
+                    error: None,
+                    seq,
+                };
+                for (_, event) in emitted {
+                    if let JobEvent::Composition(event) = event {
+                        snapshot.apply(event);
+                    }
+                }
+                serde_json::to_string(&snapshot)
             }
         }
-        serde_json::to_string(&snapshot).expect("a snapshot serializes")
+        .expect("a snapshot serializes")
     }
 }
 
@@ -146,6 +209,7 @@ pub fn is_milestone(event: &JobEvent) -> bool {
     !matches!(
         event,
         JobEvent::Generation(GenerationEvent::Queued(_) | GenerationEvent::Progress(_))
+            | JobEvent::Composition(CompositionEvent::EncodingProgress(_))
     )
 }
 
