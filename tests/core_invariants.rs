@@ -1,19 +1,21 @@
 //! The core's promises, checked over thousands of random episodes with fake time.
 //!
 //! Each episode is a page running one [`Client`] against a simulated server and network
-//! (`world.rs`): generations and compositions emitting events, sockets that drop, refuse, flap or go silent, status
-//! endpoints that fail or answer with stale snapshots, the browser going offline and online,
-//! and an app that subscribes, unsubscribes, sends messages, closes, reconnects and reloads
-//! the page, all in a random interleaving drawn from the episode's seed. Then everything is
-//! healed, and the episode checks that the client caught up.
+//! (`world.rs`): generations and compositions emitting events, sockets that drop, refuse,
+//! flap or go silent, status endpoints that fail or answer with stale snapshots, the browser
+//! going offline and online, and an app that subscribes, unsubscribes, remounts, sends
+//! messages, closes, reconnects and reloads the page, all in a random interleaving drawn from
+//! the episode's seed. Then everything is healed, and the episode checks that the client
+//! caught up.
 //!
 //! After every input it asserts:
 //! - each job's events reach the app with strictly increasing `seq`, and its milestones (every
-//!   event but `queued` and the progress events, which polling may skip) exactly in the job's order,
-//!   none twice, none missing (this world keeps every event, so no `sequence_gap` is ever
-//!   legitimate);
+//!   event but `queued` and the progress events, which polling may skip) exactly in the job's
+//!   order, none twice, none missing (this world keeps every event, so no `sequence_gap` is
+//!   ever legitimate);
 //! - the terminal event once, and nothing for that job after it;
-//! - the last announced status equals `status()`;
+//! - each announced change starts from the status announced before it, and the last announced
+//!   status equals `status()`;
 //! - nothing delivered after the `closed` status, until the app connects again;
 //! - no timer that stays due however often `handle_timeout` runs (a driver would spin);
 //! - no panic.
