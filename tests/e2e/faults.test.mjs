@@ -85,7 +85,7 @@ async function startClient(page, options = QUICK) {
   await page.goto(`${server.url}/healthz`);
   await page.evaluate(async ([scope, options]) => {
     const { createJobSocket } = await import("/pkg/index.js");
-    const record = (window.__record = { events: [], states: [], errors: [] });
+    const record = (window.__record = { events: [], states: [], errors: [], jobErrors: [] });
     const client = await createJobSocket({
       url: `${location.origin}/ws?scope=${scope}`,
       generationUrl: `/api/v1/generations/{id}?scope=${scope}`,
@@ -95,7 +95,10 @@ async function startClient(page, options = QUICK) {
       ...options,
     });
     client.onStateChange((change) => record.states.push(`${change.status} (${change.reason})`));
-    client.onError((error) => record.errors.push(error.code));
+    client.onError((error) => {
+      record.errors.push(error.code);
+      if (error.jobId) record.jobErrors.push({ code: error.code, channel: error.channel, jobId: error.jobId });
+    });
     window.__client = client;
     window.__watch = (id) =>
       client.subscribeGeneration(id, {
@@ -264,6 +267,8 @@ test("every fault in turn: nothing lost, repeated or out of order, every message
   server = await startServer(["--step-ms", "120"], { port });
   await until(page, () => window.__client.state.status === "open");
   await until(page, () => window.__client.state.outboxSize === 0);
+  // The new process answers the resubscription with an error that names the lost job.
+  await until(page, (id) => window.__record.jobErrors.some((e) => e.code === "unknown_job" && e.jobId === id && e.channel === "generation"), doomed[0]);
   const restartJobs = await startJobs(page, 2);
   await finished(page, restartJobs);
   rows.push({
