@@ -52,6 +52,7 @@ const CONNECTING: ConnectionState = {
   clientId: null,
   serverHeartbeatMs: null,
   outboxSize: 0,
+  recovered: false,
 };
 
 /** How long a release waits for a re-acquire (StrictMode remounts at once). */

@@ -25,6 +25,7 @@ export class FakeClient implements HookClient {
     clientId: null,
     serverHeartbeatMs: null,
     outboxSize: 0,
+    recovered: false,
   };
   /** Server-level subscriptions: how many times each job was subscribed, unsubscribed. */
   subscribes = new Map<string, number>();

@@ -108,6 +108,7 @@ pub fn state(state: &ConnectionState, epoch_millis: impl Fn(Instant) -> f64) -> 
         ("requestId", optional_text(state.request_id.as_deref())),
         ("clientId", optional_text(state.client_id.as_deref())),
         ("outboxSize", number(state.outbox_size as f64)),
+        ("recovered", JsValue::from_bool(state.recovered)),
         ("transport", optional_text(state.transport)),
         (
             "serverHeartbeatMs",

@@ -101,6 +101,11 @@ export interface ConnectionState {
   serverHeartbeatMs: number | null;
   /** Messages waiting in the outbox for the server's ack. */
   outboxSize: number;
+  /**
+   * The open session resumed the previous one and got the events it missed (Socket.IO
+   * connection state recovery). Always false for the other dialects, which resubscribe.
+   */
+  recovered: boolean;
   /** Where job events come from now. */
   transport: "websocket" | "polling" | null;
 }

@@ -2,6 +2,8 @@
 
 use std::time::Duration;
 
+use super::dialect::DialectConfig;
+
 /// Everything the core needs to know up front. Every number is an option so tests and apps can
 /// tune it; [`Config::new`] gives the documented defaults (in brackets).
 #[derive(Debug, Clone, PartialEq)]
@@ -69,6 +71,8 @@ pub struct Config {
     pub outbox_ttl: Duration,
     /// A message goes out again on at most this many new sockets without an ack. [3]
     pub outbox_max_retries: u32,
+    /// The dialect the server speaks. [protocol v1]
+    pub protocol: DialectConfig,
 }
 
 impl Config {
@@ -101,6 +105,7 @@ impl Config {
             outbox_max_messages: 100,
             outbox_ttl: Duration::from_secs(3600),
             outbox_max_retries: 3,
+            protocol: DialectConfig::V1,
         }
     }
 }

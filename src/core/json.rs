@@ -483,6 +483,12 @@ fn number_to_f64(text: &str) -> f64 {
 /// Appends `text` to `out` as a JSON string, quotes included.
 pub fn write_string(out: &mut String, text: &str) {
     out.push('"');
+    write_string_contents(out, text);
+    out.push('"');
+}
+
+/// Appends `text` to `out` escaped for the inside of a JSON string, without the quotes.
+pub fn write_string_contents(out: &mut String, text: &str) {
     for character in text.chars() {
         match character {
             '"' => out.push_str("\\\""),
@@ -500,7 +506,6 @@ pub fn write_string(out: &mut String, text: &str) {
             other => out.push(other),
         }
     }
-    out.push('"');
 }
 
 /// Appends an unsigned integer to `out`, without the formatting machinery.

@@ -6,6 +6,7 @@
 mod backoff;
 mod client;
 mod config;
+pub mod dialect;
 pub mod events;
 pub mod job_view;
 pub mod json;
@@ -22,6 +23,7 @@ pub mod utf16;
 
 pub use client::Client;
 pub use config::{Config, websocket_url};
+pub use dialect::DialectConfig;
 pub use events::{
     ClipCompleted, CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure,
     JobResult, JobStatus, Progress, Queued, StatusChange,

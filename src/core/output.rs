@@ -84,6 +84,9 @@ pub enum StateReason {
     WebSocketRestored,
     /// The app called `close`.
     ClosedByApp,
+    /// The server ended the session on purpose (Socket.IO's DISCONNECT); the client does not
+    /// retry on its own.
+    ServerDisconnect,
     /// Neither transport can work: the browser has no WebSocket and polling is off (or the
     /// app allows only the WebSocket). The client stops.
     NoTransport,
@@ -109,6 +112,7 @@ impl StateReason {
             StateReason::PollingFallback => "polling_fallback",
             StateReason::WebSocketRestored => "websocket_restored",
             StateReason::ClosedByApp => "closed_by_app",
+            StateReason::ServerDisconnect => "server_disconnect",
             StateReason::NoTransport => "no_transport",
         }
     }
@@ -147,6 +151,9 @@ pub struct ConnectionState {
     pub server_heartbeat_ms: Option<u64>,
     /// Messages waiting in the outbox for the server's ack.
     pub outbox_size: usize,
+    /// The open session resumed the previous one with the events it missed (Socket.IO
+    /// connection state recovery); false for other dialects, which resubscribe.
+    pub recovered: bool,
     /// Where job events come from now: "websocket", "polling", or none.
     pub transport: Option<&'static str>,
 }
@@ -212,6 +219,9 @@ pub enum ClientError {
     StorageCorrupt { reason: String },
     /// The browser has no WebSocket and polling is not allowed: the client stopped.
     NoTransport,
+    /// The server ended the session on purpose (Socket.IO's DISCONNECT): the client stopped
+    /// until `connect` or `reconnect`.
+    ServerDisconnected,
     /// Events of a job are missing between two delivered ones (the server no longer had
     /// them); the events after the gap are still delivered.
     SequenceGap {
@@ -241,6 +251,7 @@ impl ClientError {
             ClientError::StorageDegraded { .. } => "storage_degraded",
             ClientError::StorageCorrupt { .. } => "storage_corrupt",
             ClientError::NoTransport => "no_transport",
+            ClientError::ServerDisconnected => "server_disconnect",
         }
     }
 }
@@ -306,6 +317,10 @@ impl fmt::Display for ClientError {
             ClientError::StorageCorrupt { reason } => {
                 write!(f, "the stored outbox was discarded: {reason}")
             }
+            ClientError::ServerDisconnected => write!(
+                f,
+                "the server ended the session; the client stopped until connect() or reconnect()"
+            ),
             ClientError::NoTransport => write!(
                 f,
                 "this browser has no WebSocket and polling is off: the client stopped"

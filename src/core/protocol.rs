@@ -220,6 +220,16 @@ pub enum DecodeError {
         event: String,
         reason: String,
     },
+    /// A server event (Socket.IO, plain JSON) whose name the dialect's event map does not
+    /// name.
+    UnmappedEvent { event: String },
+    /// A server event (Socket.IO, plain JSON) whose payload does not give the typed event it
+    /// maps to.
+    ForeignPayload { event: String, reason: String },
+    /// A Socket.IO packet for a namespace this client did not join.
+    UnknownNamespace { namespace: String },
+    /// A Socket.IO binary packet: the dialect carries JSON only.
+    BinaryPacket,
 }
 
 impl DecodeError {
@@ -230,7 +240,12 @@ impl DecodeError {
             DecodeError::UnknownFrame(_) => "unknown_frame",
             DecodeError::MissingField { .. } => "missing_field",
             DecodeError::UnknownEvent { .. } => "unknown_event",
-            DecodeError::InvalidPayload { .. } => "invalid_payload",
+            DecodeError::InvalidPayload { .. } | DecodeError::ForeignPayload { .. } => {
+                "invalid_payload"
+            }
+            DecodeError::UnmappedEvent { .. } => "unknown_event",
+            DecodeError::UnknownNamespace { .. } => "unknown_namespace",
+            DecodeError::BinaryPacket => "binary_packet",
         }
     }
 }
@@ -251,6 +266,24 @@ impl fmt::Display for DecodeError {
                 event,
                 reason,
             } => write!(f, "invalid data for {channel} event \"{event}\": {reason}"),
+            DecodeError::UnmappedEvent { event } => write!(
+                f,
+                "the server's event \"{event}\" is not in the protocol's events map; it was dropped"
+            ),
+            DecodeError::ForeignPayload { event, reason } => {
+                write!(
+                    f,
+                    "invalid data for the server's event \"{event}\": {reason}"
+                )
+            }
+            DecodeError::UnknownNamespace { namespace } => write!(
+                f,
+                "a Socket.IO packet for namespace \"{namespace}\", which this client did not join; it was dropped"
+            ),
+            DecodeError::BinaryPacket => write!(
+                f,
+                "a Socket.IO binary packet was dropped: jobsocket's Socket.IO dialect carries JSON only"
+            ),
         }
     }
 }

@@ -34,8 +34,9 @@ struct Entry {
 /// What to do with an event that arrived for a job.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Admission {
-    /// Deliver it. `gap` is `(expected, received)` when events before it are missing.
-    Deliver { gap: Option<(u64, u64)> },
+    /// Deliver it, as `seq`. `gap` is `(expected, received)` when events before it are
+    /// missing.
+    Deliver { seq: u64, gap: Option<(u64, u64)> },
     /// Already delivered: drop it.
     Duplicate,
     /// Nobody watches this job (a late event after the last unsubscribe): drop it.
@@ -161,7 +162,18 @@ impl Subscriptions {
         // A first event past 1 is a gap too: the server's log no longer had the job's start.
         let gap = (seq > expected).then_some((expected, seq));
         entry.last_seq = Some(seq);
-        Admission::Deliver { gap }
+        Admission::Deliver { seq, gap }
+    }
+
+    /// Decides about an event from a wire without seqs (Socket.IO, plain JSON): watched jobs
+    /// get every one, numbered on from the last delivered, so apps still key on `seq`.
+    pub fn admit_unsequenced(&mut self, channel: Channel, job_id: &str) -> Admission {
+        let Some(entry) = self.jobs.get_mut(&(channel, job_id)) else {
+            return Admission::Unwatched;
+        };
+        let seq = entry.last_seq.map_or(1, |last| last + 1);
+        entry.last_seq = Some(seq);
+        Admission::Deliver { seq, gap: None }
     }
 
     /// Progress coalescing: whether a progress event of this job may go out at `now`, given
@@ -275,7 +287,10 @@ impl Subscriptions {
 
     /// A `subscribe` frame for every watched job, each from its last delivered `seq`, for a
     /// new socket: every subscription waits for its answer on it.
-    pub fn resubscribe_frames(&mut self) -> Vec<ClientFrame> {
+    ///
+    /// `replays`: the wire replays from a `seq`; without it, `since` is left out (the seqs are
+    /// the client's own numbering).
+    pub fn resubscribe_frames(&mut self, replays: bool) -> Vec<ClientFrame> {
         self.answers_due = SmallMap::default();
         let frames: Vec<ClientFrame> = self
             .jobs
@@ -283,7 +298,7 @@ impl Subscriptions {
             .map(|(key, entry)| ClientFrame::Subscribe {
                 channel: key.channel,
                 id: key.id.clone(),
-                since: entry.last_seq,
+                since: entry.last_seq.filter(|_| replays),
             })
             .collect();
         for frame in &frames {

@@ -11,8 +11,8 @@
 use std::time::Duration;
 
 use jobsocket::core::{
-    Channel, Client, ClientFrame, Config, Event, Instant, JobDelivery, ServerFrame, SocketId,
-    Transmit,
+    Channel, Client, ClientFrame, Config, DialectConfig, Event, Instant, JobDelivery, ServerFrame,
+    SocketId, Transmit,
 };
 
 /// What the fake server saw of the client.
@@ -30,6 +30,9 @@ pub struct FakeServer {
     pub polls_answered: usize,
     /// Frames the client sent, decoded, with the socket they came on.
     pub received: Vec<(SocketId, ClientFrame)>,
+    /// For a client configured with another dialect than v1: the text it sent, as it is (no
+    /// automatic pongs or confirmations).
+    pub sent_text: Vec<(SocketId, String)>,
     /// Sockets the client closed, with code and reason.
     pub closed: Vec<(SocketId, u16, String)>,
     /// A healthy server answers every ping with a pong; tests of dead links turn this on.
@@ -57,6 +60,8 @@ pub struct Scenario {
     pub server: FakeServer,
     pub storage: FakeStorage,
     events: Vec<Event>,
+    /// The client speaks protocol v1, so what it sends is decoded and answered.
+    speaks_v1: bool,
 }
 
 pub const URL: &str = "ws://jobs.test/ws";
@@ -70,6 +75,7 @@ impl Scenario {
 
     pub fn with_config(config: Config) -> Self {
         Scenario {
+            speaks_v1: config.protocol == DialectConfig::V1,
             client: Client::new(config),
             now: Instant::from_millis(1_000),
             server: FakeServer::default(),
@@ -252,6 +258,14 @@ impl Scenario {
         std::mem::take(&mut self.events)
     }
 
+    /// Every text the client sent since the last call (a client of another dialect than v1).
+    pub fn take_sent_text(&mut self) -> Vec<String> {
+        std::mem::take(&mut self.server.sent_text)
+            .into_iter()
+            .map(|(_, text)| text)
+            .collect()
+    }
+
     /// Every frame the server received since the last call, without socket ids.
     pub fn take_received(&mut self) -> Vec<ClientFrame> {
         std::mem::take(&mut self.server.received)
@@ -280,6 +294,9 @@ impl Scenario {
                 }
                 Transmit::OpenSocket { socket, url } => {
                     self.server.pending_opens.push((socket, url));
+                }
+                Transmit::Send { socket, text } if !self.speaks_v1 => {
+                    self.server.sent_text.push((socket, text));
                 }
                 Transmit::Send { socket, text } => {
                     let frame = ClientFrame::decode(&text).unwrap_or_else(|error| {
@@ -375,4 +392,28 @@ pub fn mangled(random: &mut XorShift, seeds: &[Vec<u8>], max_edits: usize) -> St
         }
     }
     String::from_utf8_lossy(&bytes).into_owned()
+}
+
+/// The codes of the errors among `events`, in order.
+pub fn error_codes(events: &[Event]) -> Vec<String> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Error(error) => Some(error.code().to_owned()),
+            _ => None,
+        })
+        .collect()
+}
+
+/// The job deliveries among `events` as (job id, seq, event name).
+pub fn job_events(events: &[Event]) -> Vec<(String, u64, &'static str)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::Job(delivery) => {
+                Some((delivery.job_id.clone(), delivery.seq, delivery.event.name()))
+            }
+            _ => None,
+        })
+        .collect()
 }

@@ -5,7 +5,6 @@ use super::{Client, State, Step};
 use crate::core::output::{ClientError, SocketId, StateReason, Transmit};
 use crate::core::protocol::ClientFrame;
 use crate::core::time::Instant;
-use crate::core::url::with_query;
 
 /// Close codes a server uses to refuse the client's token.
 const UNAUTHORIZED: u16 = 4001;
@@ -63,12 +62,7 @@ impl Client {
         let socket = SocketId(self.next_socket);
         self.next_socket += 1;
         let request_id = self.request_id.clone().unwrap_or_default();
-        let mut parameters = Vec::with_capacity(2);
-        if let Some(token) = token {
-            parameters.push(("token", token));
-        }
-        parameters.push(("requestId", request_id.as_str()));
-        let url = with_query(&self.config.url, &parameters);
+        let url = self.dialect.open(&self.config.url, token, &request_id);
         self.transmits
             .push_back(Transmit::OpenSocket { socket, url });
         socket
@@ -149,7 +143,7 @@ impl Client {
         } = &mut self.state
         {
             *pong_deadline = Some(now + self.config.pong_timeout);
-            *next_ping_at = now + self.config.ping_interval;
+            *next_ping_at = Some(now + self.config.ping_interval);
         }
     }
     pub(super) fn go_idle(&mut self, now: Instant) {

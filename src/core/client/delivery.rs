@@ -4,34 +4,44 @@
 use std::ops::Range;
 use std::time::Duration;
 
-use super::{Client, State};
+use super::{Client, State, Step};
+use crate::core::dialect::Incoming;
 use crate::core::events::JobEvent;
-use crate::core::output::{ClientError, Event, JobDelivery, SocketId};
-use crate::core::protocol::{Channel, ClientFrame, ServerFrame};
+use crate::core::output::{ClientError, Event, JobDelivery, SocketId, StateReason, Transmit};
+use crate::core::protocol::{Channel, ClientFrame};
 use crate::core::subscriptions::Admission;
 use crate::core::time::Instant;
 
 impl Client {
-    pub(super) fn handle_server_frame(
-        &mut self,
-        now: Instant,
-        socket: SocketId,
-        frame: ServerFrame,
-        payload: Option<Range<usize>>,
-    ) {
-        match frame {
-            ServerFrame::Connected {
+    /// One thing a frame said, in the dialect-neutral words of [`Incoming`].
+    pub(super) fn handle_incoming(&mut self, now: Instant, socket: SocketId, incoming: Incoming) {
+        match incoming {
+            Incoming::Reply(text) => self.transmits.push_back(Transmit::Send { socket, text }),
+            Incoming::Ready { recovered } => {
+                if matches!(
+                    self.state,
+                    State::Connecting { step: Step::Handshake { socket: current }, .. }
+                        if current == socket
+                ) {
+                    self.session_ready(now, socket, recovered);
+                }
+            }
+            Incoming::Hello {
                 client_id,
                 heartbeat_ms,
             } => {
                 self.auth_refusals = 0;
                 self.client_id = Some(client_id);
-                self.server_heartbeat_ms = Some(heartbeat_ms);
+                self.server_heartbeat_ms = heartbeat_ms;
             }
-            ServerFrame::Event { id, seq, event } => {
-                self.deliver(now, socket, id, seq, event, payload);
-            }
-            ServerFrame::Error { code, message, job } => {
+            Incoming::Event {
+                id,
+                seq,
+                event,
+                payload,
+                ..
+            } => self.deliver(now, socket, id, seq, event, payload),
+            Incoming::ServerError { code, message, job } => {
                 if let Some((channel, id)) = &job {
                     // The server's answer to the job's `subscribe`: an error instead of
                     // `subscribed`. Waiting on for a confirmation would keep the client polling
@@ -40,19 +50,43 @@ impl Client {
                 }
                 self.report(ClientError::Server { code, message, job });
             }
-            ServerFrame::Ack { id } => {
+            Incoming::Ack { id } => {
                 if self.outbox.ack(&id) {
                     self.persist_outbox();
                     self.note_if_idle(now);
                 }
             }
-            ServerFrame::Subscribed { channel, id, .. } => self.confirmed(channel, &id),
-            ServerFrame::Pong { .. } => {}
+            Incoming::Subscribed { channel, id } => self.confirmed(channel, &id),
+            Incoming::Refused { message } => {
+                // Socket.IO's CONNECT_ERROR: the server's middleware refused the handshake,
+                // which for an app's auth middleware means the token. Treated as close code
+                // 4001: one fresh token, then `unauthorized`.
+                self.report(ClientError::Server {
+                    code: "connect_error".to_owned(),
+                    message,
+                    job: None,
+                });
+                self.close_socket(socket, 1000, "connection refused");
+                self.disconnected_at = Some(now);
+                self.refused(now, 4001);
+            }
+            Incoming::Disconnected => {
+                // The server ended the session on purpose; like socket.io-client, the client
+                // does not retry on its own: `connect` or `reconnect` starts again.
+                self.report(ClientError::ServerDisconnected);
+                self.close_socket(socket, 1000, "disconnected by the server");
+                self.disconnected_at = Some(now);
+                let from = self.status();
+                self.stop_polling();
+                self.stable_at = None;
+                self.set_state_from(from, State::Closed, StateReason::ServerDisconnect);
+            }
+            Incoming::Invalid(error) => self.report(ClientError::Decode(error)),
         }
     }
     /// The server answered a job's `subscribe` on the socket that may end polling; once every
     /// job is answered, the socket takes over.
-    fn confirmed(&mut self, channel: Channel, id: &str) {
+    pub(super) fn confirmed(&mut self, channel: Channel, id: &str) {
         self.subscriptions.answered(channel, id);
         self.unconfirmed
             .retain(|(known, job)| !(*known == channel && job == id));
@@ -67,13 +101,17 @@ impl Client {
         now: Instant,
         socket: SocketId,
         job_id: String,
-        seq: u64,
+        seq: Option<u64>,
         event: JobEvent,
         payload: Option<Range<usize>>,
     ) {
         let channel = event.channel();
-        let gap = match self.subscriptions.admit(channel, &job_id, seq) {
-            Admission::Deliver { gap } => gap,
+        let admission = match seq {
+            Some(seq) => self.subscriptions.admit(channel, &job_id, seq),
+            None => self.subscriptions.admit_unsequenced(channel, &job_id),
+        };
+        let (seq, gap) = match admission {
+            Admission::Deliver { seq, gap } => (seq, gap),
             Admission::Duplicate | Admission::Unwatched | Admission::Unconfirmed => return,
         };
         if let Some((expected, received)) = gap {

@@ -12,13 +12,14 @@ use std::time::Duration;
 
 use super::backoff::Backoff;
 use super::config::Config;
+use super::dialect::{Dialect, Heartbeat, Incoming};
 
 use super::outbox::Outbox;
 use super::output::{
     ClientError, ConnectionState, Event, SocketId, StateChange, StateReason, Status, Timer,
     Transmit,
 };
-use super::protocol::{Channel, ClientFrame, Decoded, ServerFrame};
+use super::protocol::{Channel, ClientFrame};
 use super::rng::Rng;
 use super::small_map::SmallMap;
 use super::subscriptions::Subscriptions;
@@ -34,6 +35,9 @@ enum Step {
     Token { request: u64 },
     /// Waiting for the socket to open.
     Socket { socket: SocketId },
+    /// The socket is open and the dialect's handshake under way (Socket.IO's open packet and
+    /// namespace CONNECT).
+    Handshake { socket: SocketId },
 }
 
 /// The connection's state, each variant carrying what only it needs.
@@ -47,8 +51,11 @@ enum State {
     Open {
         socket: SocketId,
         opened_at: Instant,
-        next_ping_at: Instant,
-        /// Set while a ping waits for any frame from the server.
+        /// When the client pings next; `None` when the dialect has the server ping, or
+        /// nothing.
+        next_ping_at: Option<Instant>,
+        /// Set while a ping waits for any frame from the server; with server pings, always set
+        /// to the end of the server's window, and pushed back by every frame.
         pong_deadline: Option<Instant>,
     },
     Reconnecting {
@@ -86,6 +93,10 @@ struct PollSlot {
 #[derive(Debug)]
 pub struct Client {
     config: Config,
+    /// How intents and frames look on the wire.
+    dialect: Dialect,
+    /// What the last frame said, reused from frame to frame.
+    incoming: Vec<Incoming>,
     state: State,
     /// What the browser last said about the network.
     online: bool,
@@ -135,6 +146,8 @@ impl Client {
             Rng::new(config.rng_seed),
         );
         Client {
+            dialect: Dialect::new(&config.protocol),
+            incoming: Vec::new(),
             config,
             state: State::Idle,
             online: true,
@@ -188,6 +201,7 @@ impl Client {
             client_id: self.client_id.clone(),
             server_heartbeat_ms: self.server_heartbeat_ms,
             outbox_size: self.outbox.len(),
+            recovered: self.dialect.recovered() && matches!(self.state, State::Open { .. }),
             transport: match self.status() {
                 Status::Open => Some("websocket"),
                 Status::Polling => Some("polling"),
@@ -263,6 +277,9 @@ impl Client {
                         since: None,
                     },
                 );
+                if !self.dialect.answers_subscribes() {
+                    self.confirmed(channel, job_id);
+                }
             }
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
             _ => {}
@@ -335,44 +352,62 @@ impl Client {
         {
             return;
         }
+        if self.dialect.has_handshake() {
+            if let State::Connecting { step, .. } = &mut self.state {
+                *step = Step::Handshake { socket };
+            }
+            return;
+        }
+        self.session_ready(now, socket, false);
+    }
+
+    /// The session on `socket` is ready: the connection is open, every watched job is
+    /// subscribed again (unless the server recovered the session, subscriptions included), and
+    /// the outbox goes out.
+    fn session_ready(&mut self, now: Instant, socket: SocketId, recovered: bool) {
         self.connected_at = Some(now);
         self.stable_at = Some(now + self.config.min_uptime);
+        let (next_ping_at, pong_deadline) = match self.dialect.heartbeat() {
+            Heartbeat::ClientPings => (Some(now + self.config.ping_interval), None),
+            Heartbeat::ServerPings { window } => (None, Some(now + window)),
+            Heartbeat::Unchecked => (None, None),
+        };
         self.set_state(
             State::Open {
                 socket,
                 opened_at: now,
-                next_ping_at: now + self.config.ping_interval,
-                pong_deadline: None,
+                next_ping_at,
+                pong_deadline,
             },
             StateReason::SocketOpened,
         );
-        for frame in self.subscriptions.resubscribe_frames() {
-            self.send_frame(socket, &frame);
+        for frame in self
+            .subscriptions
+            .resubscribe_frames(self.dialect.replays())
+        {
+            if !recovered {
+                self.send_frame(socket, &frame);
+            }
         }
-        self.flush_outbox(now, socket);
         if self.polling {
             self.unconfirmed = self.subscriptions.keys();
-            if self.unconfirmed.is_empty() {
-                self.leave_polling();
+        }
+        if !self.dialect.answers_subscribes() {
+            for (channel, id) in self.subscriptions.keys() {
+                self.confirmed(channel, &id);
             }
+        }
+        self.flush_outbox(now, socket);
+        if self.polling && self.unconfirmed.is_empty() {
+            self.leave_polling();
         }
     }
 
     /// Input: a text frame arrived on `socket`.
     pub fn handle_frame(&mut self, now: Instant, socket: SocketId, text: &str) {
-        let State::Open {
-            socket: current,
-            ref mut pong_deadline,
-            ..
-        } = self.state
-        else {
-            return;
-        };
-        if current != socket {
+        if !self.frame_arrived(now, socket) {
             return;
         }
-        // Any frame proves the link alive.
-        *pong_deadline = None;
         if text.len() > self.config.max_frame_bytes {
             self.report(ClientError::FrameTooLarge {
                 bytes: text.len(),
@@ -380,27 +415,42 @@ impl Client {
             });
             return;
         }
-        for decoded in ServerFrame::decode_spanned(text) {
-            match decoded {
-                Ok(Decoded { frame, payload }) => {
-                    self.handle_server_frame(now, socket, frame, payload)
-                }
-                Err(error) => self.report(ClientError::Decode(error)),
-            }
+        let mut incoming = std::mem::take(&mut self.incoming);
+        self.dialect.decode(text, &mut incoming);
+        for what in incoming.drain(..) {
+            self.handle_incoming(now, socket, what);
+        }
+        self.incoming = incoming;
+    }
+
+    /// Input: a binary frame of `bytes` bytes arrived on `socket`. No dialect has any.
+    pub fn handle_binary_frame(&mut self, now: Instant, socket: SocketId, bytes: usize) {
+        if self.frame_arrived(now, socket) {
+            self.report(ClientError::BinaryFrame { bytes });
         }
     }
 
-    /// Input: a binary frame of `bytes` bytes arrived on `socket`. The protocol has none.
-    pub fn handle_binary_frame(&mut self, _now: Instant, socket: SocketId, bytes: usize) {
-        if let State::Open {
-            socket: current,
-            ref mut pong_deadline,
-            ..
-        } = self.state
-            && current == socket
-        {
-            *pong_deadline = None;
-            self.report(ClientError::BinaryFrame { bytes });
+    /// A frame arrived on `socket`: true if it is the current one (open, or in its
+    /// handshake), whose liveness the frame proves.
+    fn frame_arrived(&mut self, now: Instant, socket: SocketId) -> bool {
+        let window = match self.dialect.heartbeat() {
+            Heartbeat::ServerPings { window } => Some(window),
+            Heartbeat::ClientPings | Heartbeat::Unchecked => None,
+        };
+        match &mut self.state {
+            State::Open {
+                socket: current,
+                pong_deadline,
+                ..
+            } if *current == socket => {
+                *pong_deadline = window.map(|window| now + window);
+                true
+            }
+            State::Connecting {
+                step: Step::Handshake { socket: current },
+                ..
+            } => *current == socket,
+            _ => false,
         }
     }
 
@@ -466,6 +516,7 @@ impl Client {
         match self.state {
             State::Open {
                 socket,
+                next_ping_at: Some(_),
                 pong_deadline: None,
                 ..
             } => self.ping(now, socket),
@@ -501,8 +552,8 @@ impl Client {
             return;
         }
         match self.state {
-            State::Connecting { step, deadline } if deadline <= now => {
-                if let Step::Socket { socket } = step {
+            State::Connecting { deadline, .. } if deadline <= now => {
+                if let Some(socket) = self.current_socket() {
                     self.close_socket(socket, 1000, "connect timeout");
                 }
                 self.report(ClientError::ConnectTimeout);
@@ -523,7 +574,7 @@ impl Client {
             }
             State::Open {
                 socket,
-                next_ping_at,
+                next_ping_at: Some(next_ping_at),
                 pong_deadline: None,
                 ..
             } if next_ping_at <= now => self.ping(now, socket),
@@ -553,7 +604,11 @@ impl Client {
                 pong_deadline: Some(deadline),
                 ..
             } => Some((deadline, Timer::PongDeadline)),
-            State::Open { next_ping_at, .. } => Some((next_ping_at, Timer::Ping)),
+            State::Open {
+                next_ping_at: Some(next_ping_at),
+                ..
+            } => Some((next_ping_at, Timer::Ping)),
+            State::Open { .. } => None,
             State::Idle | State::Offline | State::Closed | State::PollingOnly => None,
         };
         let stable = match self.state {
@@ -617,12 +672,12 @@ impl Client {
         }
     }
 
+    /// Sends an intent in the dialect's words; some dialects have none for it.
     fn send_frame(&mut self, socket: SocketId, frame: &ClientFrame) {
-        if self.current_socket() == Some(socket) {
-            self.transmits.push_back(Transmit::Send {
-                socket,
-                text: frame.encode(),
-            });
+        if self.current_socket() == Some(socket)
+            && let Some(text) = self.dialect.encode(frame)
+        {
+            self.transmits.push_back(Transmit::Send { socket, text });
         }
     }
 
@@ -637,7 +692,7 @@ impl Client {
     fn current_socket(&self) -> Option<SocketId> {
         match self.state {
             State::Connecting {
-                step: Step::Socket { socket },
+                step: Step::Socket { socket } | Step::Handshake { socket },
                 ..
             }
             | State::Open { socket, .. } => Some(socket),

@@ -3,7 +3,7 @@
 use super::{Client, State};
 use crate::core::outbox::{DropReason, Outbox};
 use crate::core::output::{ClientError, Event, SocketId, StateReason, Transmit};
-use crate::core::protocol::RawJson;
+use crate::core::protocol::{ClientFrame, RawJson};
 use crate::core::time::Instant;
 
 impl Client {
@@ -71,6 +71,15 @@ impl Client {
         }
         for frame in &frames {
             self.send_frame(socket, frame);
+        }
+        if !self.dialect.acks_messages() {
+            // A server that never acks: written to an open socket is as far as the client can
+            // follow a message.
+            for frame in &frames {
+                if let ClientFrame::Message { id, .. } = frame {
+                    self.outbox.ack(id);
+                }
+            }
         }
         self.persist_outbox();
         // The last message may have just been dropped: nothing left to wait for.
