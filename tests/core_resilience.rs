@@ -10,7 +10,7 @@ use jobsocket::core::{
     Channel, ClientError, ClientFrame, Config, Event, GenerationEvent, JobEvent, JobResult,
     Progress, ServerFrame, StateChange, StateReason, Status, Transmit,
 };
-use support::{Scenario, connected};
+use support::{Scenario, connected, error_codes};
 
 const SECOND: Duration = Duration::from_secs(1);
 
@@ -58,16 +58,6 @@ fn delivered_seqs(events: &[Event]) -> Vec<u64> {
         .iter()
         .filter_map(|event| match event {
             Event::Job(delivery) => Some(delivery.seq),
-            _ => None,
-        })
-        .collect()
-}
-
-fn error_codes(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::Error(error) => Some(error.code().to_owned()),
             _ => None,
         })
         .collect()

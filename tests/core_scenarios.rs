@@ -9,7 +9,7 @@ use jobsocket::core::{
     GenerationEvent, JobDelivery, JobEvent, JobResult, Progress, ServerFrame, StateChange,
     StateReason, Status, Transmit,
 };
-use support::{Scenario, URL, connected};
+use support::{Scenario, URL, connected, error_codes};
 
 fn progress(job: &str, seq: u64, percentage: f64) -> ServerFrame {
     ServerFrame::Event {
@@ -47,16 +47,6 @@ fn subscribe_frame(channel: Channel, id: &str, since: Option<u64>) -> ClientFram
 
 fn state_change(from: Status, to: Status, reason: StateReason) -> Event {
     Event::StateChanged(StateChange { from, to, reason })
-}
-
-fn error_codes(events: &[Event]) -> Vec<String> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::Error(error) => Some(error.code().to_owned()),
-            _ => None,
-        })
-        .collect()
 }
 
 #[test]
