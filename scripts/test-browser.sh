@@ -39,6 +39,22 @@ start_server --token s3cret
 JOBSOCKET_TEST_AUTH_SERVER=$SERVER_ADDRESS
 export JOBSOCKET_TEST_SERVER JOBSOCKET_TEST_AUTH_SERVER
 echo "[browser tests] reference servers at $JOBSOCKET_TEST_SERVER and $JOBSOCKET_TEST_AUTH_SERVER (token)"
+
+# The servers of the other dialects (socket.io 4.8, phase-7's and story-007's `ws` servers),
+# for tests/browser_dialects.rs.
+scripts/npm-ci.sh tests/e2e
+dialects_log=$(mktemp "$logs/dialects.XXXX")
+start_group node tests/e2e/dialect-servers.mjs >"$dialects_log" 2>&1
+dialects_pid=$STARTED_PID
+for _ in $(seq 1 100); do
+  JOBSOCKET_TEST_DIALECTS=$(head -n 1 "$dialects_log" | sed -n 's/^listening on //p')
+  [[ -n "$JOBSOCKET_TEST_DIALECTS" ]] && break
+  kill -0 "$dialects_pid" 2>/dev/null || { cat "$dialects_log" >&2; echo "the dialect servers died" >&2; exit 1; }
+  sleep 0.1
+done
+[[ -n "$JOBSOCKET_TEST_DIALECTS" ]] || { echo "the dialect servers printed no address" >&2; exit 1; }
+export JOBSOCKET_TEST_DIALECTS
+echo "[browser tests] dialect servers at $JOBSOCKET_TEST_DIALECTS"
 # The runner's limit is for the whole suite, not one test: each test gives up on its own,
 # with a message, well before this, so a failing suite still reports every test by name.
 export WASM_BINDGEN_TEST_TIMEOUT=${WASM_BINDGEN_TEST_TIMEOUT:-300}
@@ -49,12 +65,12 @@ for browser in $browsers; do
     chromium)
       echo "[browser tests] headless Chromium"
       run_group wasm-pack test --headless --chrome --mode no-install \
-        --chromedriver "$(command -v chromedriver)" -- --test browser
+        --chromedriver "$(command -v chromedriver)" -- --test browser --test browser_dialects
       ;;
     firefox)
       echo "[browser tests] headless Firefox"
       run_group wasm-pack test --headless --firefox --mode no-install \
-        --geckodriver "$cargo_bin/geckodriver" -- --test browser
+        --geckodriver "$cargo_bin/geckodriver" -- --test browser --test browser_dialects
       ;;
     *) echo "unknown browser $browser" >&2; exit 2 ;;
   esac

@@ -9,7 +9,10 @@ import type {
   JobSocketError,
   JobSocketOptions,
   JobSubscription,
+  JsonProtocolOptions,
   OutboxDropped,
+  Protocol,
+  SocketIoProtocolOptions,
   StateChangeEvent,
   Unsubscribe,
 } from "./types.js";
@@ -28,6 +31,21 @@ let ready: Promise<unknown> | undefined;
 export function initialize(wasm?: Parameters<typeof init>[0]): Promise<unknown> {
   ready ??= init(wasm === undefined ? undefined : { module_or_path: wasm as never });
   return ready;
+}
+
+/** The `protocol` option for a Socket.IO v4 server (Engine.IO v4 over WebSocket). */
+export function socketIo(options: SocketIoProtocolOptions = {}): Protocol {
+  return { ...options, dialect: "socket.io" };
+}
+
+/** The `protocol` option for a WebSocket server with its own flat JSON frames. */
+export function jsonProtocol(options: JsonProtocolOptions): Protocol {
+  return { ...options, dialect: "json" };
+}
+
+/** The `protocol` option for jobsocket's own protocol v1, the default. */
+export function protocolV1(): Protocol {
+  return { dialect: "v1" };
 }
 
 /** Creates a client; it connects with the first subscription, message or `connect()`. */

@@ -6,10 +6,10 @@ use std::time::Duration;
 use js_sys::{Object, Reflect};
 use wasm_bindgen::{JsCast, JsError, JsValue};
 
-use crate::core::{Config, websocket_url};
+use crate::core::{Config, DialectConfig, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: [&str; 22] = [
+const KNOWN: [&str; 24] = [
     "url",
     "token",
     "connectTimeoutMs",
@@ -32,6 +32,8 @@ const KNOWN: [&str; 22] = [
     "compositionUrl",
     "pollIntervalMs",
     "probeMaxDelayMs",
+    "protocol",
+    "unauthorizedCloseCodes",
 ];
 
 /// Everything the options say.
@@ -180,6 +182,33 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
     let seed_high = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
     let seed_low = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
     config.rng_seed = (seed_high << 32) | seed_low;
+    let codes = get(&options, "unauthorizedCloseCodes");
+    if !codes.is_undefined() {
+        let list = codes
+            .dyn_ref::<js_sys::Array>()
+            .ok_or_else(|| invalid("unauthorizedCloseCodes must be an array of close codes"))?;
+        config.unauthorized_close_codes = list
+            .iter()
+            .map(|code| {
+                code.as_f64()
+                    .filter(|code| (1000.0..5000.0).contains(code) && code.fract() == 0.0)
+                    .map(|code| code as u16)
+            })
+            .collect::<Option<Vec<u16>>>()
+            .ok_or_else(|| {
+                invalid("unauthorizedCloseCodes must list close codes from 1000 to 4999")
+            })?;
+    }
+    let protocol = get(&options, "protocol");
+    if !protocol.is_undefined() {
+        // The dialect's settings are read by the core from their JSON, where every mistake
+        // gets a message naming the setting.
+        let text = js_sys::JSON::stringify(&protocol)
+            .ok()
+            .and_then(|text| text.as_string())
+            .ok_or_else(|| invalid("protocol must be built with socketIo() or jsonProtocol()"))?;
+        config.protocol = DialectConfig::parse(&text).map_err(|reason| invalid(&reason))?;
+    }
     let token =
         TokenSource::from_option(get(&options, "token")).map_err(|reason| invalid(&reason))?;
     Ok(Options {

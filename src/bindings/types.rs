@@ -16,9 +16,10 @@ export interface JobSocketOptions {
   /** The server's WebSocket URL (`ws://`, `wss://`; `http(s)://` is turned into `ws(s)://`). */
   url: string;
   /**
-   * Sent as the `token` query parameter of every connection attempt. A function is called
-   * before each attempt and may return a promise. Close code 4001 or 4003 from the server gets
-   * one fresh token; a second refusal closes the client with reason "unauthorized".
+   * Sent with every connection attempt: as the `token` query parameter (protocol v1, plain
+   * JSON), or in the Socket.IO CONNECT `auth`. A function is called before each attempt and
+   * may return a promise. Close code 4001 or 4003 (or Socket.IO's CONNECT_ERROR) gets one
+   * fresh token; a second refusal closes the client with reason "unauthorized".
    */
   token?: string | (() => string | Promise<string>);
   /** How long a token plus socket may take to open. Default 10000. */
@@ -66,7 +67,82 @@ export interface JobSocketOptions {
   pollIntervalMs?: number;
   /** The longest wait between two socket probes while polling. Default 30000. */
   probeMaxDelayMs?: number;
+  /**
+   * The server's dialect: jobsocket's protocol v1 (the default), `socketIo({...})` for a
+   * Socket.IO v4 server, or `jsonProtocol({...})` for a plain-JSON WebSocket server.
+   */
+  protocol?: Protocol;
+  /** Close codes by which the server refuses the token. Default [4001, 4003]. */
+  unauthorizedCloseCodes?: number[];
 }
+
+/** Any JSON value. In a dialect's templates, "{id}", "{channel}" and "{token}" in strings are filled in. */
+export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
+
+/** A typed event a server's own event becomes. */
+export type TypedEventName =
+  | "generation.queued" | "generation.progress" | "generation.status_change"
+  | "generation.completed" | "generation.error"
+  | "composition.encoding_progress" | "composition.completed" | "composition.error";
+
+/**
+ * The names a server gives the fields jobsocket builds typed events from. Defaults: jobId,
+ * progress (0-100), status, stage, message, result, error (a string or { code, message }),
+ * position; inside the result: url, thumbnailUrl, duration. A `status` of completed, failed or
+ * cancelled ends the job whatever the event's name.
+ */
+export interface FieldNames {
+  jobId?: string; progress?: string; status?: string; stage?: string; message?: string;
+  result?: string; error?: string; position?: string; url?: string; thumbnailUrl?: string;
+  duration?: string;
+}
+
+/** A Socket.IO emit: `socket.emit(event, data)`. */
+export interface SocketIoEmit { event: string; data?: JsonValue }
+
+/** Settings of the Socket.IO v4 dialect. */
+export interface SocketIoProtocolOptions {
+  /** The Engine.IO path. Default "/socket.io/". */
+  path?: string;
+  /** The namespace. Default: the URL's path, "/" without one. */
+  namespace?: string;
+  /** The CONNECT `auth` payload; null sends none. Default { token: "{token}" }. */
+  auth?: JsonValue;
+  /** The emit that subscribes to a job; null (the default) for servers that join rooms themselves. */
+  subscribe?: SocketIoEmit | null;
+  /** The emit that unsubscribes. Default null. */
+  unsubscribe?: SocketIoEmit | null;
+  /** The server's event names and the typed events they become. */
+  events?: Record<string, TypedEventName>;
+  fields?: FieldNames;
+}
+
+/** Settings of the plain-JSON dialect. */
+export interface JsonProtocolOptions {
+  /** The frame that subscribes to a job; it must contain "{id}". */
+  subscribe: JsonValue;
+  /** The frame that unsubscribes. Default null (nothing sent). */
+  unsubscribe?: JsonValue | null;
+  /** The frame sent every `pingIntervalMs`; null (the default) sends none. */
+  heartbeat?: JsonValue | null;
+  /** The field naming a frame's type. Default "type". */
+  typeField?: string;
+  /** The query parameter of the token. Default "token". */
+  tokenParam?: string;
+  /** The type of the server's error frames. Default "error". */
+  errorType?: string;
+  /** Types dropped quietly. Default ["connected", "subscribed", "unsubscribed", "pong"]. */
+  ignore?: string[];
+  /** The server's frame types and the typed events they become. */
+  events?: Record<string, TypedEventName>;
+  fields?: FieldNames;
+}
+
+/** The `protocol` option; build it with `socketIo()`, `jsonProtocol()` or `protocolV1()`. */
+export type Protocol =
+  | { dialect: "v1" }
+  | ({ dialect: "socket.io" } & SocketIoProtocolOptions)
+  | ({ dialect: "json" } & JsonProtocolOptions);
 
 /** A message that left the outbox without an ack. */
 export interface OutboxDropped {

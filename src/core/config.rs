@@ -73,6 +73,10 @@ pub struct Config {
     pub outbox_max_retries: u32,
     /// The dialect the server speaks. [protocol v1]
     pub protocol: DialectConfig,
+    /// Close codes by which the server refuses the token: the first gets a fresh token, the
+    /// second in a row stops the client (`unauthorized`). A `ws` server that closes with 1008
+    /// (policy violation) on a bad token lists it here. [4001, 4003]
+    pub unauthorized_close_codes: Vec<u16>,
 }
 
 impl Config {
@@ -106,6 +110,7 @@ impl Config {
             outbox_ttl: Duration::from_secs(3600),
             outbox_max_retries: 3,
             protocol: DialectConfig::V1,
+            unauthorized_close_codes: vec![4001, 4003],
         }
     }
 }

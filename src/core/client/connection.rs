@@ -6,14 +6,10 @@ use crate::core::output::{ClientError, SocketId, StateReason, Transmit};
 use crate::core::protocol::ClientFrame;
 use crate::core::time::Instant;
 
-/// Close codes a server uses to refuse the client's token.
-const UNAUTHORIZED: u16 = 4001;
-const FORBIDDEN: u16 = 4003;
-
 impl Client {
     /// Whether a close code means the token was refused.
-    pub(super) fn is_refusal(code: u16) -> bool {
-        code == UNAUTHORIZED || code == FORBIDDEN
+    pub(super) fn is_refusal(&self, code: u16) -> bool {
+        self.config.unauthorized_close_codes.contains(&code)
     }
 
     /// Begins a connection attempt: a token first when auth is on, then the socket.

@@ -469,7 +469,7 @@ impl Client {
             code,
             reason: reason.to_owned(),
         });
-        if Self::is_refusal(code) {
+        if self.is_refusal(code) {
             self.disconnected_at = Some(now);
             self.refused(now, code);
             return;
