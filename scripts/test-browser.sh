@@ -15,21 +15,28 @@ browsers=${JOBSOCKET_BROWSERS:-chromium firefox}
 logs=$(mktemp -d)
 at_exit 'rm -rf "$logs"'
 
-# Starts a reference server on a free port with the given flags; leaves its address in
-# SERVER_ADDRESS. Not run in $(…): the group must be recorded in this shell to be stopped.
-start_server() {
-  local log
+# Starts "$@" (a server that prints `listening on ADDRESS` first) in a group of its own; leaves
+# its address in SERVER_ADDRESS. Not run in $(…): the group must be recorded in this shell to
+# be stopped.
+start_listening() {
+  local what=$1 log
+  shift
   log=$(mktemp "$logs/server.XXXX")
-  start_group "$server_bin" --port 0 --step-ms 20 "$@" >"$log" 2>&1
+  start_group "$@" >"$log" 2>&1
   local pid=$STARTED_PID
   for _ in $(seq 1 100); do
     SERVER_ADDRESS=$(head -n 1 "$log" | sed -n 's/^listening on //p')
     [[ -n "$SERVER_ADDRESS" ]] && return
-    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "the reference server died" >&2; exit 1; }
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "the $what died" >&2; exit 1; }
     sleep 0.1
   done
-  echo "the reference server printed no address" >&2
+  echo "the $what printed no address" >&2
   exit 1
+}
+
+# A reference server on a free port with the given flags.
+start_server() {
+  start_listening "reference server" "$server_bin" --port 0 --step-ms 20 "$@"
 }
 
 start_server --admin
@@ -43,16 +50,8 @@ echo "[browser tests] reference servers at $JOBSOCKET_TEST_SERVER and $JOBSOCKET
 # The servers of the other dialects (socket.io 4.8, phase-7's and story-007's `ws` servers),
 # for tests/browser_dialects.rs.
 scripts/npm-ci.sh tests/e2e
-dialects_log=$(mktemp "$logs/dialects.XXXX")
-start_group node tests/e2e/dialect-servers.mjs >"$dialects_log" 2>&1
-dialects_pid=$STARTED_PID
-for _ in $(seq 1 100); do
-  JOBSOCKET_TEST_DIALECTS=$(head -n 1 "$dialects_log" | sed -n 's/^listening on //p')
-  [[ -n "$JOBSOCKET_TEST_DIALECTS" ]] && break
-  kill -0 "$dialects_pid" 2>/dev/null || { cat "$dialects_log" >&2; echo "the dialect servers died" >&2; exit 1; }
-  sleep 0.1
-done
-[[ -n "$JOBSOCKET_TEST_DIALECTS" ]] || { echo "the dialect servers printed no address" >&2; exit 1; }
+start_listening "dialect servers" node tests/e2e/dialect-servers.mjs
+JOBSOCKET_TEST_DIALECTS=$SERVER_ADDRESS
 export JOBSOCKET_TEST_DIALECTS
 echo "[browser tests] dialect servers at $JOBSOCKET_TEST_DIALECTS"
 # The runner's limit is for the whole suite, not one test: each test gives up on its own,

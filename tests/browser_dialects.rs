@@ -129,43 +129,222 @@ fn seqs_are_contiguous(recorder: &Recorder) -> bool {
     seqs == (1..=seqs.len() as u64).collect::<Vec<_>>()
 }
 
-async fn closes_unauthorized(driver: &Driver, recorder: &Recorder) {
-    recorder
-        .wait_for(driver, 10_000, "the client to stop, unauthorized", |_| {
-            driver.state().status == Status::Closed
+/// One kind of server: where it is, the README's config for it, and its control API.
+struct Case {
+    address: &'static str,
+    protocol: &'static str,
+    /// The control API's prefix for this server.
+    control: &'static str,
+    /// A refused token's close codes, when the server does not use 4001 or 4003.
+    unauthorized_close_codes: Option<Vec<u16>>,
+    /// The error each refusal reports.
+    refusal_error: &'static str,
+}
+
+fn socket_io() -> Case {
+    Case {
+        address: "socketIo",
+        protocol: EP_080,
+        control: "/socket.io",
+        unauthorized_close_codes: None,
+        refusal_error: "connect_error",
+    }
+}
+
+fn phase_7() -> Case {
+    Case {
+        address: "phase7",
+        protocol: PHASE_7,
+        control: "/phase-7",
+        unauthorized_close_codes: Some(vec![1008]),
+        refusal_error: "socket_closed",
+    }
+}
+
+/// A client of a user of its own, with `token` (a signed one unless given), watching `job`
+/// once its session is open (if it gets one).
+struct Session {
+    user: String,
+    job: String,
+    recorder: Rc<Recorder>,
+    driver: Driver,
+    control: &'static str,
+}
+
+impl Case {
+    fn config(&self) -> Config {
+        let mut config = config(&address(self.address), self.protocol);
+        if let Some(codes) = &self.unauthorized_close_codes {
+            config.unauthorized_close_codes = codes.clone();
+        }
+        config
+    }
+
+    async fn session(&self, token: Option<&str>) -> Session {
+        let (user, job) = (unique("u"), unique("j"));
+        let token = match token {
+            Some(token) => token.to_owned(),
+            None => token_for(&user).await,
+        };
+        let recorder = Rc::new(Recorder::default());
+        let driver = client(self.config(), Some(&token), &recorder);
+        Session {
+            user,
+            job,
+            recorder,
+            driver,
+            control: self.control,
+        }
+    }
+
+    /// A session watching its job, open.
+    async fn watching(&self) -> Session {
+        let session = self.session(None).await;
+        let job = session.job.clone();
+        session
+            .driver
+            .command(|core, now| core.subscribe(now, Channel::Generation, &job));
+        session.wait_open().await;
+        session
+    }
+}
+
+impl Session {
+    async fn wait_open(&self) {
+        self.recorder
+            .wait_for(&self.driver, 10_000, "the session", |_| {
+                self.driver.state().status == Status::Open
+            })
+            .await;
+    }
+
+    /// Calls `{prefix}/{action}` of the control API with this session's user and job.
+    async fn control(&self, action: &str, extra: &str) -> JsValue {
+        let body = format!(r#"{{"user":"{}","job":"{}"{extra}}}"#, self.user, self.job);
+        control(&format!("{}/{action}", self.control), &body).await
+    }
+
+    async fn run_job(&self, steps: u32) {
+        self.control("job", &format!(r#","steps":{steps},"stepMs":25"#))
+            .await;
+    }
+
+    async fn wait_end(&self) {
+        self.recorder
+            .wait_for(&self.driver, 15_000, "the job's end", is_terminal)
+            .await;
+    }
+
+    /// What the server received from this user.
+    async fn received(&self) -> u32 {
+        let received = control("/received", &format!(r#"{{"user":"{}"}}"#, self.user)).await;
+        js_sys::Array::from(&received).length()
+    }
+
+    fn close(&self) {
+        self.driver.command(|core, now| core.close(now));
+    }
+}
+
+/// The job runs to completion in order, and the events' names come back.
+async fn runs_a_job_to_completion(case: Case) -> Vec<&'static str> {
+    let session = case.watching().await;
+    session.run_job(4).await;
+    session.wait_end().await;
+    assert!(seqs_are_contiguous(&session.recorder));
+    session.close();
+    names(&session.recorder)
+}
+
+/// A refused token gets one fresh token, then the client stops.
+async fn a_refused_token_stops_the_client(case: Case) {
+    let session = case.session(Some("not-signed")).await;
+    session.driver.command(|core, now| core.connect(now));
+    session
+        .recorder
+        .wait_for(&session.driver, 10_000, "the client to stop", |_| {
+            session.driver.state().status == Status::Closed
         })
         .await;
-    assert_eq!(driver.state().reason, Some(StateReason::Unauthorized));
+    assert_eq!(
+        session.driver.state().reason,
+        Some(StateReason::Unauthorized)
+    );
+    assert_eq!(count_errors(&session.recorder, case.refusal_error), 2);
+}
+
+/// The socket is dropped in the middle of a job of 24 steps; the job still ends, nothing is
+/// repeated or out of order; the progress percentages seen come back.
+async fn a_dropped_socket_is_replaced(case: Case) -> (Vec<f64>, bool) {
+    let session = case.watching().await;
+    session.run_job(24).await;
+    session
+        .recorder
+        .wait_for(&session.driver, 10_000, "three progress events", |r| {
+            progress_percentages(r).len() >= 3
+        })
+        .await;
+    session.control("drop", "").await;
+    session.wait_end().await;
+    assert_eq!(
+        opened_count(&session.recorder),
+        2,
+        "one drop, one new session"
+    );
+    let percentages = progress_percentages(&session.recorder);
+    assert!(percentages.windows(2).all(|pair| pair[0] < pair[1]));
+    assert!(seqs_are_contiguous(&session.recorder));
+    let recovered = session.driver.state().recovered;
+    session.close();
+    (percentages, recovered)
+}
+
+/// An outbox message reaches the server once; the session's recorder comes back.
+async fn an_outbox_message_arrives_once(case: Case, done: fn(&Recorder, &Driver) -> bool) {
+    let session = case.session(None).await;
+    let data = RawJson::new(format!(r#"{{"user":"{}"}}"#, session.user)).unwrap();
+    session
+        .driver
+        .command(|core, now| core.send(now, "chat.message", data));
+    session
+        .recorder
+        .wait_for(&session.driver, 10_000, "the message's end", |r| {
+            done(r, &session.driver)
+        })
+        .await;
+    assert_eq!(session.driver.state().outbox_size, 0);
+    assert_eq!(session.received().await, 1);
+    session.close();
+}
+
+/// Bad frames (sent through `send_bad`) are reported with `codes`, the session is kept, and a
+/// job still runs to its end.
+async fn bad_frames_are_reported_and_the_session_kept(case: Case, bad: &[(&str, &str)]) {
+    let session = case.watching().await;
+    for (action, extra) in bad {
+        session.control(action, extra).await;
+    }
+    session.run_job(2).await;
+    session.wait_end().await;
+    assert_eq!(opened_count(&session.recorder), 1, "the session was kept");
+    for code in [
+        "unknown_event",
+        "malformed_frame",
+        "binary_packet",
+        "unknown_namespace",
+    ] {
+        let expected = bad.iter().filter(|(_, extra)| extra.contains(code)).count();
+        assert_eq!(count_errors(&session.recorder, code), expected, "{code}");
+    }
+    session.close();
 }
 
 // ---- Socket.IO v4 (ep-080's gateway: user rooms the server joins, generation:* events).
 
 #[wasm_bindgen_test]
 async fn socket_io_with_its_token_accepted_runs_a_job_to_completion() {
-    let (user, job) = (unique("u"), unique("j"));
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(
-        config(&address("socketIo"), EP_080),
-        Some(&token),
-        &recorder,
-    );
-    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
-    recorder
-        .wait_for(&driver, 10_000, "the session", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    control(
-        "/socket.io/job",
-        &format!(r#"{{"user":"{user}","job":"{job}","steps":4,"stepMs":20}}"#),
-    )
-    .await;
-    recorder
-        .wait_for(&driver, 10_000, "the job's end", is_terminal)
-        .await;
     assert_eq!(
-        names(&recorder),
+        runs_a_job_to_completion(socket_io()).await,
         [
             "queued",
             "progress",
@@ -175,162 +354,58 @@ async fn socket_io_with_its_token_accepted_runs_a_job_to_completion() {
             "completed"
         ]
     );
-    assert!(seqs_are_contiguous(&recorder));
-    driver.command(|core, now| core.close(now));
 }
 
 #[wasm_bindgen_test]
 async fn socket_io_a_refused_token_is_refreshed_once_then_the_client_stops() {
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(
-        config(&address("socketIo"), EP_080),
-        Some("not-signed"),
-        &recorder,
-    );
-    driver.command(|core, now| core.connect(now));
-    closes_unauthorized(&driver, &recorder).await;
-    assert_eq!(count_errors(&recorder, "connect_error"), 2);
+    a_refused_token_stops_the_client(socket_io()).await;
 }
 
 #[wasm_bindgen_test]
 async fn socket_io_a_dropped_socket_recovers_the_session_and_its_missed_events_exactly_once() {
-    let (user, job) = (unique("u"), unique("j"));
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(
-        config(&address("socketIo"), EP_080),
-        Some(&token),
-        &recorder,
-    );
-    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
-    recorder
-        .wait_for(&driver, 10_000, "the session", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    control(
-        "/socket.io/job",
-        &format!(r#"{{"user":"{user}","job":"{job}","steps":24,"stepMs":25}}"#),
-    )
-    .await;
-    recorder
-        .wait_for(&driver, 10_000, "three progress events", |r| {
-            progress_percentages(r).len() >= 3
-        })
-        .await;
-    control("/socket.io/drop", &format!(r#"{{"user":"{user}"}}"#)).await;
-    recorder
-        .wait_for(&driver, 15_000, "the job's end", is_terminal)
-        .await;
-    assert_eq!(opened_count(&recorder), 2, "one drop, one new session");
-    assert!(driver.state().recovered, "the server recovered the session");
-    let percentages = progress_percentages(&recorder);
+    let (percentages, recovered) = a_dropped_socket_is_replaced(socket_io()).await;
+    assert!(recovered, "the server recovered the session");
     assert_eq!(percentages.len(), 24, "every step once: {percentages:?}");
-    assert!(percentages.windows(2).all(|pair| pair[0] < pair[1]));
-    assert!(seqs_are_contiguous(&recorder));
-    driver.command(|core, now| core.close(now));
 }
 
 #[wasm_bindgen_test]
 async fn socket_io_an_outbox_message_is_acked_once() {
-    let user = unique("u");
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(
-        config(&address("socketIo"), EP_080),
-        Some(&token),
-        &recorder,
-    );
-    let data = RawJson::new(format!(r#"{{"user":"{user}","text":"hello"}}"#)).unwrap();
-    driver.command(|core, now| core.send(now, "chat.message", data));
-    recorder
-        .wait_for(&driver, 10_000, "the ack", |_| {
-            driver.state().outbox_size == 0 && driver.state().status == Status::Open
-        })
-        .await;
-    let received = control("/received", &format!(r#"{{"user":"{user}"}}"#)).await;
-    assert_eq!(js_sys::Array::from(&received).length(), 1);
-    driver.command(|core, now| core.close(now));
+    an_outbox_message_arrives_once(socket_io(), |_, driver| {
+        driver.state().status == Status::Open && driver.state().outbox_size == 0
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
 async fn socket_io_bad_packets_are_reported_and_the_session_kept() {
-    let (user, job) = (unique("u"), unique("j"));
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(
-        config(&address("socketIo"), EP_080),
-        Some(&token),
-        &recorder,
-    );
-    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
-    recorder
-        .wait_for(&driver, 10_000, "the session", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    let room = format!("user-{user}");
-    control(
-        "/socket.io/emit",
-        &format!(r#"{{"room":"{room}","event":"mystery","data":{{}}}}"#),
+    // Each `extra` names the error it must cause, for the count.
+    bad_frames_are_reported_and_the_session_kept(
+        socket_io(),
+        &[
+            (
+                "emit",
+                r#","event":"mystery","data":{},"expect":"unknown_event""#,
+            ),
+            (
+                "emit",
+                r#","event":"generation:progress","binary":true,"expect":"binary_packet""#,
+            ),
+            (
+                "raw",
+                r#","text":"2/admin,[\"x\",{}]","expect":"unknown_namespace""#,
+            ),
+        ],
     )
     .await;
-    control(
-        "/socket.io/emit",
-        &format!(r#"{{"room":"{room}","event":"generation:progress","binary":true}}"#),
-    )
-    .await;
-    control(
-        "/socket.io/raw",
-        &format!(r#"{{"user":"{user}","text":"2/admin,[\"x\",{{}}]"}}"#),
-    )
-    .await;
-    control(
-        "/socket.io/job",
-        &format!(r#"{{"user":"{user}","job":"{job}","steps":2,"stepMs":10}}"#),
-    )
-    .await;
-    recorder
-        .wait_for(&driver, 10_000, "the job's end", is_terminal)
-        .await;
-    for code in ["unknown_event", "binary_packet", "unknown_namespace"] {
-        assert_eq!(count_errors(&recorder, code), 1, "{code}");
-    }
-    assert_eq!(opened_count(&recorder), 1, "the session was kept");
-    driver.command(|core, now| core.close(now));
 }
 
 // ---- Plain JSON: phase-7's `ws` server.
 
-fn phase_7_config() -> Config {
-    let mut config = config(&address("phase7"), PHASE_7);
-    config.unauthorized_close_codes = vec![1008];
-    config
-}
-
 #[wasm_bindgen_test]
 async fn phase_7_with_its_token_accepted_runs_a_job_to_completion() {
-    let (user, job) = (unique("u"), unique("j"));
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(phase_7_config(), Some(&token), &recorder);
-    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
-    recorder
-        .wait_for(&driver, 10_000, "the socket", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    control(
-        "/phase-7/job",
-        &format!(r#"{{"user":"{user}","job":"{job}","steps":4,"stepMs":20}}"#),
-    )
-    .await;
-    recorder
-        .wait_for(&driver, 10_000, "the job's end", is_terminal)
-        .await;
-    // phase-7 sends `progress` frames only; its first says queued, its last completed.
+    // phase-7 sends `progress` frames only; the first says queued, the last completed.
     assert_eq!(
-        names(&recorder),
+        runs_a_job_to_completion(phase_7()).await,
         [
             "progress",
             "progress",
@@ -340,101 +415,41 @@ async fn phase_7_with_its_token_accepted_runs_a_job_to_completion() {
             "completed"
         ]
     );
-    assert!(seqs_are_contiguous(&recorder));
-    driver.command(|core, now| core.close(now));
 }
 
 #[wasm_bindgen_test]
 async fn phase_7_a_refused_token_is_refreshed_once_then_the_client_stops() {
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(phase_7_config(), Some("not-signed"), &recorder);
-    driver.command(|core, now| core.connect(now));
-    closes_unauthorized(&driver, &recorder).await;
-    assert_eq!(count_errors(&recorder, "socket_closed"), 2);
+    a_refused_token_stops_the_client(phase_7()).await;
 }
 
 #[wasm_bindgen_test]
 async fn phase_7_a_dropped_socket_is_replaced_and_the_job_still_ends() {
-    let (user, job) = (unique("u"), unique("j"));
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(phase_7_config(), Some(&token), &recorder);
-    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
-    recorder
-        .wait_for(&driver, 10_000, "the socket", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    control(
-        "/phase-7/job",
-        &format!(r#"{{"user":"{user}","job":"{job}","steps":24,"stepMs":25}}"#),
-    )
-    .await;
-    recorder
-        .wait_for(&driver, 10_000, "three progress events", |r| {
-            progress_percentages(r).len() >= 3
-        })
-        .await;
-    control("/phase-7/drop", &format!(r#"{{"user":"{user}"}}"#)).await;
-    recorder
-        .wait_for(&driver, 15_000, "the job's end", is_terminal)
-        .await;
-    assert_eq!(opened_count(&recorder), 2);
     // No replay on this wire: what was sent during the drop is lost, nothing is repeated.
-    let percentages = progress_percentages(&recorder);
-    assert!(percentages.windows(2).all(|pair| pair[0] < pair[1]));
-    assert!(seqs_are_contiguous(&recorder));
-    driver.command(|core, now| core.close(now));
+    let (_, recovered) = a_dropped_socket_is_replaced(phase_7()).await;
+    assert!(!recovered);
 }
 
 #[wasm_bindgen_test]
 async fn phase_7_an_outbox_message_is_written_once() {
-    let user = unique("u");
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(phase_7_config(), Some(&token), &recorder);
-    let data = RawJson::new(format!(r#"{{"user":"{user}"}}"#)).unwrap();
-    driver.command(|core, now| core.send(now, "note", data));
-    recorder
-        .wait_for(&driver, 10_000, "the server's answer", |r| {
-            count_errors(r, "server_error") == 1
-        })
-        .await;
-    assert_eq!(driver.state().outbox_size, 0);
-    let received = control("/received", &format!(r#"{{"user":"{user}"}}"#)).await;
-    assert_eq!(js_sys::Array::from(&received).length(), 1);
-    driver.command(|core, now| core.close(now));
+    // No acks on this wire: the message leaves the outbox once written; phase-7 answers an
+    // app message with its error frame.
+    an_outbox_message_arrives_once(phase_7(), |recorder, _| {
+        count_errors(recorder, "server_error") == 1
+    })
+    .await;
 }
 
 #[wasm_bindgen_test]
 async fn phase_7_bad_frames_are_reported_and_the_socket_kept() {
-    let (user, job) = (unique("u"), unique("j"));
-    let token = token_for(&user).await;
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(phase_7_config(), Some(&token), &recorder);
-    driver.command(|core, now| core.subscribe(now, Channel::Generation, &job));
-    recorder
-        .wait_for(&driver, 10_000, "the socket", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    for text in [r#"not json"#, r#"{\"type\":\"presence\"}"#] {
-        control(
-            "/phase-7/raw",
-            &format!(r#"{{"user":"{user}","text":"{text}"}}"#),
-        )
-        .await;
-    }
-    control(
-        "/phase-7/job",
-        &format!(r#"{{"user":"{user}","job":"{job}","steps":2,"stepMs":10}}"#),
+    bad_frames_are_reported_and_the_session_kept(
+        phase_7(),
+        &[
+            ("raw", r#","text":"not json","expect":"malformed_frame""#),
+            (
+                "raw",
+                r#","text":"{\"type\":\"presence\"}","expect":"unknown_event""#,
+            ),
+        ],
     )
     .await;
-    recorder
-        .wait_for(&driver, 10_000, "the job's end", is_terminal)
-        .await;
-    assert_eq!(count_errors(&recorder, "malformed_frame"), 1);
-    assert_eq!(count_errors(&recorder, "unknown_event"), 1);
-    assert_eq!(opened_count(&recorder), 1);
-    driver.command(|core, now| core.close(now));
 }

@@ -175,7 +175,7 @@ export async function startDialectServers({ pingInterval = 300, pingTimeout = 20
         });
         return reply();
       case "/socket.io/emit":
-        io.to(input.room).emit(input.event, ...(input.binary ? [Buffer.from([1, 2, 3])] : [input.data]));
+        io.to(input.room ?? `user-${input.user}`).emit(input.event, ...(input.binary ? [Buffer.from([1, 2, 3])] : [input.data]));
         return reply();
       case "/socket.io/drop":
         ioSockets(input.user).forEach((socket) => socket.conn.close());
