@@ -426,6 +426,11 @@ impl Episode {
 
     fn check_event(&mut self, event: Event) -> Result<(), String> {
         match event {
+            Event::Channel(delivery) => {
+                return Err(format!(
+                    "an app-channel event, but the app subscribed to none: {delivery:?}"
+                ));
+            }
             Event::StateChanged(change) => {
                 self.note(format!("  -> {:?} ({:?})", change.to, change.reason));
                 if change.from != self.page.announced {

@@ -3,6 +3,8 @@
 // touches no browser global, so server-side rendering can import it.
 import init, { JobSocket } from "./jobsocket.js";
 import type {
+  ChannelEventMeta,
+  ChannelHandlers,
   CompositionHandlers,
   ConnectionState,
   GenerationHandlers,
@@ -48,14 +50,20 @@ export function protocolV1(): Protocol {
   return { dialect: "v1" };
 }
 
-/** Creates a client; it connects with the first subscription, message or `connect()`. */
-export async function createJobSocket(options: JobSocketOptions): Promise<JobSocketClient> {
+/**
+ * Creates a client; it connects with the first subscription, message or `connect()`. `Events`
+ * is the app's own event map, `{ "approval.created": Approval, … }`, which types `subscribe`
+ * and `on`.
+ */
+export async function createJobSocket<Events extends object = Record<string, unknown>>(
+  options: JobSocketOptions,
+): Promise<JobSocketClient<Events>> {
   await initialize();
-  return new JobSocketClient(new JobSocket(options));
+  return new JobSocketClient<Events>(new JobSocket(options));
 }
 
 /** A connection to a job server. See the README for the tour. */
-export class JobSocketClient {
+export class JobSocketClient<Events extends object = Record<string, unknown>> {
   #socket: JobSocket;
   #freed = false;
 
@@ -76,6 +84,25 @@ export class JobSocketClient {
   /** Watches a composition job with one optional handler per event (plus `onEvent`). */
   subscribeComposition(id: string, handlers: CompositionHandlers): JobSubscription {
     return wrap(this.#socket.subscribeComposition(id, handlers));
+  }
+
+  /**
+   * Watches an app channel (any name but "generation" and "composition"), such as a
+   * workspace, with one optional handler per event of `Events` (plus `onEvent`).
+   */
+  subscribe(channel: string, id: string, handlers: ChannelHandlers<Events>): JobSubscription {
+    return wrap(this.#socket.subscribeChannel(channel, id, handlers as Record<string, unknown>));
+  }
+
+  /**
+   * Calls `callback` for every event named `event`, whichever channel it comes from, or none
+   * (a Socket.IO server's own rooms, a plain-JSON frame type). An idle client connects.
+   */
+  on<E extends keyof Events & string>(
+    event: E,
+    callback: (data: Events[E], meta: ChannelEventMeta<E>) => void,
+  ): Unsubscribe {
+    return remover(this.#socket.onEvent(event, callback as (data: unknown, meta: ChannelEventMeta) => void));
   }
 
   /** Sends a message; it waits in the offline outbox until the server acks it. */

@@ -9,6 +9,8 @@ import type {
 } from "./jobsocket.js";
 
 export type {
+  ChannelEventMeta,
+  ChannelHandlers,
   ClipCompletedData,
   CompositionEventMap,
   CompositionHandlers,

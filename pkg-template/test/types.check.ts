@@ -52,3 +52,26 @@ if (event.event === "clip_completed") {
 
 const unsubscribe: () => void = client.onStateChange(({ status }) => void status);
 unsubscribe();
+
+// The app's own event map types channel handlers and event listeners.
+interface WorkspaceEvents {
+  "approval.created": { approvalId: string; title: string };
+  "notification.new": { text: string };
+}
+declare const workspace: JobSocketClient<WorkspaceEvents>;
+workspace.subscribe("workspace", "w_1", {
+  "approval.created": (data, meta) => {
+    const title: string = data.title;
+    const seq: number = meta.seq;
+    const channel: string | null = meta.channel;
+    void [title, seq, channel];
+    // @ts-expect-error an approval has no text
+    void data.text;
+  },
+  // @ts-expect-error not an event of the map
+  "approval.exploded": () => {},
+});
+const stop: () => void = workspace.on("notification.new", ({ text }) => void text);
+stop();
+// @ts-expect-error not an event of the map
+workspace.on("chat.message", () => {});

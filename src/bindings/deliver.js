@@ -8,7 +8,8 @@ export function deliverSlice(subscribers, event, frame, start, end, channel, job
 }
 
 export function deliver(subscribers, event, data, channel, jobId, seq) {
-  const meta = { channel, jobId, seq, event };
+  // `id` names the job or the app channel's id; `jobId` is kept for job handlers.
+  const meta = { channel, jobId, id: jobId, seq, event };
   let thrown;
   for (let i = 0; i < subscribers.length; i++) {
     const handlers = subscribers[i];

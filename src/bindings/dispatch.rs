@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 
 use super::convert;
 use crate::core::small_map::SmallMap;
-use crate::core::{Channel, Event, JobDelivery};
+use crate::core::{Channel, ChannelDelivery, Event, JobDelivery};
 use crate::web::{EventSink, SourceFrame};
 
 #[wasm_bindgen(module = "/src/bindings/deliver.js")]
@@ -66,6 +66,11 @@ impl JobEntry {
 pub struct Dispatcher {
     next_id: Cell<u32>,
     jobs: RefCell<SmallMap<JobKey, Rc<JobEntry>>>,
+    /// The subscribers of the app's own channels, by (channel, id).
+    channels: RefCell<SmallMap<(String, String), Rc<JobEntry>>>,
+    /// Listeners of event names, each kept as a handler object `{ [event]: callback }` so the
+    /// same delivery path calls them.
+    named: RefCell<Vec<(u32, String, JsValue)>>,
     /// JS strings of every event and channel name, made once up front: creating a string
     /// from wasm, or even cloning a handle to one, is a call across the boundary.
     names: Vec<(&'static str, JsValue)>,
@@ -104,6 +109,8 @@ impl Dispatcher {
         Dispatcher {
             next_id: Cell::new(0),
             jobs: RefCell::new(SmallMap::default()),
+            channels: RefCell::new(SmallMap::default()),
+            named: RefCell::new(Vec::new()),
             names: NAMES
                 .iter()
                 .map(|name| (*name, JsValue::from_str(name)))
@@ -124,38 +131,79 @@ impl Dispatcher {
 
     pub fn add_job_handlers(&self, key: JobKey, handlers: JsValue) -> u32 {
         let id = self.next_id();
-        let mut jobs = self.jobs.borrow_mut();
-        let (job_id, mut list) = match jobs.get(&key) {
-            Some(entry) => (entry.job_id.clone(), entry.handlers.clone()),
-            None => (JsValue::from_str(&key.1), Vec::new()),
-        };
-        list.push((id, handlers));
-        jobs.insert(key, JobEntry::new(job_id, list));
+        add_handlers(&self.jobs, key, |key| &key.1, id, handlers);
         id
     }
 
     /// Removes one subscriber's handlers; true if they were still registered.
     pub fn remove_job_handlers(&self, key: &JobKey, id: u32) -> bool {
-        let mut jobs = self.jobs.borrow_mut();
-        let Some(entry) = jobs.get(key) else {
-            return false;
+        remove_handlers(&self.jobs, key, id)
+    }
+
+    pub fn add_channel_handlers(&self, key: (String, String), handlers: JsValue) -> u32 {
+        let id = self.next_id();
+        add_handlers(&self.channels, key, |key| &key.1, id, handlers);
+        id
+    }
+
+    /// Removes one subscriber of an app channel; true if it was still registered.
+    pub fn remove_channel_handlers(&self, key: &(String, String), id: u32) -> bool {
+        remove_handlers(&self.channels, key, id)
+    }
+
+    /// Registers `callback` for events named `event`; its id removes it.
+    pub fn add_named(&self, event: String, callback: Function) -> u32 {
+        let id = self.next_id();
+        let handlers = js_sys::Object::new();
+        let _ = js_sys::Reflect::set(&handlers, &JsValue::from_str(&event), &callback);
+        self.named.borrow_mut().push((id, event, handlers.into()));
+        id
+    }
+
+    /// Removes a listener of an event name; true if it was still registered.
+    pub fn remove_named(&self, id: u32) -> bool {
+        let mut named = self.named.borrow_mut();
+        let before = named.len();
+        named.retain(|(registered, _, _)| *registered != id);
+        named.len() != before
+    }
+
+    /// An app-channel event to its channel's subscribers (every channel's, when the wire did
+    /// not say which), then to the listeners of its name.
+    fn deliver_channel_event(&self, delivery: ChannelDelivery) {
+        let data = js_sys::JSON::parse(delivery.data.as_str()).unwrap_or(JsValue::NULL);
+        let event = JsValue::from_str(&delivery.event);
+        let seq = delivery.seq as f64;
+        let (channel, id) = match &delivery.channel {
+            Some((channel, id)) => (JsValue::from_str(channel), JsValue::from_str(id)),
+            None => (JsValue::NULL, JsValue::NULL),
         };
-        let list: Vec<(u32, JsValue)> = entry
-            .handlers
+        let targets: Vec<Rc<JobEntry>> = {
+            let channels = self.channels.borrow();
+            match &delivery.channel {
+                Some(key) => channels.get(key).cloned().into_iter().collect(),
+                None => channels.iter().map(|(_, entry)| Rc::clone(entry)).collect(),
+            }
+        };
+        let listeners: Array = self
+            .named
+            .borrow()
             .iter()
-            .filter(|(registered, _)| *registered != id)
-            .cloned()
+            .filter(|(_, name, _)| *name == delivery.event)
+            .map(|(_, _, handlers)| handlers.clone())
             .collect();
-        if list.len() == entry.handlers.len() {
-            return false;
+        let lists = targets
+            .iter()
+            .map(|entry| &entry.subscribers)
+            .chain(std::iter::once(&listeners));
+        for subscribers in lists {
+            let thrown = deliver_value(subscribers, &event, &data, &channel, &id, seq);
+            if let Some(thrown) = thrown.dyn_ref::<Array>() {
+                for error in thrown.iter() {
+                    self.handler_threw(&error);
+                }
+            }
         }
-        if list.is_empty() {
-            jobs.remove(key);
-        } else {
-            let job_id = entry.job_id.clone();
-            jobs.insert(key.clone(), JobEntry::new(job_id, list));
-        }
-        true
     }
 
     fn name(&self, name: &str) -> &JsValue {
@@ -276,10 +324,57 @@ impl Dispatcher {
     }
 }
 
+/// Adds a subscriber's `handlers` (registration `id`) to the entry of `key`, made anew.
+fn add_handlers<K: Clone + PartialEq>(
+    map: &RefCell<SmallMap<K, Rc<JobEntry>>>,
+    key: K,
+    id_of: impl Fn(&K) -> &String,
+    id: u32,
+    handlers: JsValue,
+) {
+    let mut map = map.borrow_mut();
+    let (entry_id, mut list) = match map.get(&key) {
+        Some(entry) => (entry.job_id.clone(), entry.handlers.clone()),
+        None => (JsValue::from_str(id_of(&key)), Vec::new()),
+    };
+    list.push((id, handlers));
+    map.insert(key, JobEntry::new(entry_id, list));
+}
+
+/// Removes registration `id` from the entry of `key`, the entry with its last subscriber; true
+/// if it was still registered.
+fn remove_handlers<K: Clone + PartialEq>(
+    map: &RefCell<SmallMap<K, Rc<JobEntry>>>,
+    key: &K,
+    id: u32,
+) -> bool {
+    let mut map = map.borrow_mut();
+    let Some(entry) = map.get(key) else {
+        return false;
+    };
+    let list: Vec<(u32, JsValue)> = entry
+        .handlers
+        .iter()
+        .filter(|(registered, _)| *registered != id)
+        .cloned()
+        .collect();
+    if list.len() == entry.handlers.len() {
+        return false;
+    }
+    if list.is_empty() {
+        map.remove(key);
+    } else {
+        let entry_id = entry.job_id.clone();
+        map.insert(key.clone(), JobEntry::new(entry_id, list));
+    }
+    true
+}
+
 impl EventSink for Dispatcher {
     fn deliver(&self, event: Event, source: Option<&SourceFrame>) {
         match event {
             Event::Job(delivery) => self.deliver_job_event(delivery, source),
+            Event::Channel(delivery) => self.deliver_channel_event(delivery),
             Event::OutboxDropped { id, reason } => {
                 let dropped = convert::object(&[
                     ("id", JsValue::from_str(&id)),

@@ -74,6 +74,63 @@ impl JobSocket {
         self.subscribe(Channel::Composition, id, handlers)
     }
 
+    /// Watches an app channel (any name but "generation" and "composition"), such as
+    /// `("workspace", "w_1")`: `handlers` has one optional callback per event name, plus
+    /// `onEvent` for all of them.
+    #[wasm_bindgen(js_name = subscribeChannel)]
+    pub fn subscribe_channel(
+        &self,
+        channel: String,
+        id: String,
+        #[wasm_bindgen(unchecked_param_type = "Record<string, unknown>")] handlers: JsValue,
+    ) -> Result<ChannelSubscription, JsError> {
+        if channel.is_empty() || id.is_empty() {
+            return Err(JsError::new("a channel's name and id must not be empty"));
+        }
+        if Channel::from_name(&channel).is_some() {
+            return Err(JsError::new(&format!(
+                "\"{channel}\" is a job channel: use subscribeGeneration or subscribeComposition"
+            )));
+        }
+        if !handlers.is_object() {
+            return Err(JsError::new(
+                "handlers must be an object of callbacks, e.g. { \"approval.created\"(data) {} }",
+            ));
+        }
+        let key = (channel, id);
+        let handler_id = self.dispatcher.add_channel_handlers(key.clone(), handlers);
+        self.driver
+            .command(|core, now| core.subscribe_channel(now, &key.0, &key.1));
+        Ok(ChannelSubscription {
+            driver: self.driver.downgrade(),
+            dispatcher: Rc::downgrade(&self.dispatcher),
+            key,
+            handler_id,
+        })
+    }
+
+    /// Calls `callback(data, meta)` for every event named `event`, from any channel or from
+    /// none (a Socket.IO server's own rooms, a plain-JSON frame type). An idle client connects.
+    #[wasm_bindgen(js_name = onEvent)]
+    pub fn on_event(
+        &self,
+        event: String,
+        #[wasm_bindgen(unchecked_param_type = "(data: any, meta: ChannelEventMeta) => void")]
+        callback: Function,
+    ) -> Result<EventListener, JsError> {
+        if event.is_empty() {
+            return Err(JsError::new("an event name must not be empty"));
+        }
+        let id = self.dispatcher.add_named(event.clone(), callback);
+        self.driver.command(|core, now| core.listen(now, &event));
+        Ok(EventListener {
+            driver: self.driver.downgrade(),
+            dispatcher: Rc::downgrade(&self.dispatcher),
+            event,
+            id,
+        })
+    }
+
     /// Sends an application message and returns its id (unique; the server's idempotency
     /// key). While disconnected it waits in the outbox, kept in `localStorage`, and goes out
     /// once the connection is back, also after a page reload; the server's `ack` removes it.
@@ -226,6 +283,65 @@ impl Subscription {
     #[wasm_bindgen(getter, unchecked_return_type = "Channel")]
     pub fn channel(&self) -> String {
         self.channel.as_str().to_owned()
+    }
+}
+
+/// One app-level subscription to an app channel. Several may share one server subscription.
+#[wasm_bindgen]
+pub struct ChannelSubscription {
+    driver: WeakDriver,
+    dispatcher: Weak<Dispatcher>,
+    key: (String, String),
+    handler_id: u32,
+}
+
+#[wasm_bindgen]
+impl ChannelSubscription {
+    /// Stops this subscription's handlers; the server subscription ends with the last one.
+    /// Calling it again does nothing.
+    pub fn unsubscribe(&self) {
+        let Some(dispatcher) = self.dispatcher.upgrade() else {
+            return;
+        };
+        if dispatcher.remove_channel_handlers(&self.key, self.handler_id) {
+            let (channel, id) = &self.key;
+            self.driver
+                .command(|core, now| core.unsubscribe_channel(now, channel, id));
+        }
+    }
+
+    /// The channel's id.
+    #[wasm_bindgen(getter, js_name = jobId)]
+    pub fn id(&self) -> String {
+        self.key.1.clone()
+    }
+
+    /// The channel's name.
+    #[wasm_bindgen(getter)]
+    pub fn channel(&self) -> String {
+        self.key.0.clone()
+    }
+}
+
+/// A listener of an event name.
+#[wasm_bindgen]
+pub struct EventListener {
+    driver: WeakDriver,
+    dispatcher: Weak<Dispatcher>,
+    event: String,
+    id: u32,
+}
+
+#[wasm_bindgen]
+impl EventListener {
+    /// Stops calling the callback. Calling it again does nothing.
+    pub fn remove(&self) {
+        if let Some(dispatcher) = self.dispatcher.upgrade()
+            && dispatcher.remove_named(self.id)
+        {
+            self.driver
+                .command(|core, now| core.unlisten(now, &self.event));
+        }
     }
 }
 

@@ -261,4 +261,24 @@ export type HandlerMap<M> = {
 
 export type GenerationHandlers = HandlerMap<GenerationEventMap>;
 export type CompositionHandlers = HandlerMap<CompositionEventMap>;
+
+/** What a handler of an app channel or an event name is told besides the data. */
+export interface ChannelEventMeta<E extends string = string> {
+  /** The channel's name; null when the wire does not say (Socket.IO rooms, plain JSON). */
+  channel: string | null;
+  /** The channel's id; null likewise. */
+  id: string | null;
+  /** The same as `id`, as job handlers have it. */
+  jobId: string | null;
+  /** The channel's seq where the wire numbers events (protocol v1); else the client's own numbering on arrival. */
+  seq: number;
+  event: E;
+}
+
+/** One optional callback per event of the app's event map `M`, plus `onEvent` for every one. */
+export type ChannelHandlers<M> = {
+  [E in keyof M & string]?: (data: M[E], meta: ChannelEventMeta<E>) => void;
+} & {
+  onEvent?: (data: M[keyof M], meta: ChannelEventMeta<keyof M & string>) => void;
+};
 "#;

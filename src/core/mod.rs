@@ -3,6 +3,7 @@
 //! The driver (`crate::web` in a browser, a scenario harness in tests) feeds it inputs and
 //! carries out what it asks for; see [`Client`] for the calling contract.
 
+mod app_channels;
 mod backoff;
 mod client;
 mod config;
@@ -29,8 +30,8 @@ pub use events::{
     JobResult, JobStatus, Progress, Queued, StatusChange,
 };
 pub use output::{
-    ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange, StateReason, Status,
-    Timer, Transmit,
+    ChannelDelivery, ClientError, ConnectionState, Event, JobDelivery, SocketId, StateChange,
+    StateReason, Status, Timer, Transmit,
 };
 pub use protocol::{Channel, ClientFrame, DecodeError, Decoded, RawJson, ServerFrame};
 pub use time::Instant;

@@ -6,7 +6,7 @@ use std::ops::Range;
 
 use super::events::JobEvent;
 use super::outbox::DropReason;
-use super::protocol::{Channel, DecodeError};
+use super::protocol::{Channel, DecodeError, RawJson};
 use super::time::Instant;
 
 /// Identifies one WebSocket the driver opened for the core. Inputs about a socket that is no
@@ -222,6 +222,13 @@ pub enum ClientError {
     /// The server ended the session on purpose (Socket.IO's DISCONNECT): the client stopped
     /// until `connect` or `reconnect`.
     ServerDisconnected,
+    /// Events of an app channel are missing between two delivered ones.
+    ChannelSequenceGap {
+        channel: String,
+        id: String,
+        expected: u64,
+        received: u64,
+    },
     /// Events of a job are missing between two delivered ones (the server no longer had
     /// them); the events after the gap are still delivered.
     SequenceGap {
@@ -246,7 +253,9 @@ impl ClientError {
             ClientError::TokenFailed { .. } => "token_failed",
             ClientError::Unauthorized { .. } => "unauthorized",
             ClientError::ReconnectFailing { .. } => "reconnect_failing",
-            ClientError::SequenceGap { .. } => "sequence_gap",
+            ClientError::SequenceGap { .. } | ClientError::ChannelSequenceGap { .. } => {
+                "sequence_gap"
+            }
             ClientError::PollFailed { .. } => "poll_failed",
             ClientError::StorageDegraded { .. } => "storage_degraded",
             ClientError::StorageCorrupt { .. } => "storage_corrupt",
@@ -317,6 +326,16 @@ impl fmt::Display for ClientError {
             ClientError::StorageCorrupt { reason } => {
                 write!(f, "the stored outbox was discarded: {reason}")
             }
+            ClientError::ChannelSequenceGap {
+                channel,
+                id,
+                expected,
+                received,
+            } => write!(
+                f,
+                "{channel} {id}: events {expected} to {} are missing",
+                received - 1
+            ),
             ClientError::ServerDisconnected => write!(
                 f,
                 "the server ended the session; the client stopped until connect() or reconnect()"
@@ -351,11 +370,26 @@ pub struct JobDelivery {
     pub payload: Option<Range<usize>>,
 }
 
+/// One event of an app's own channel, or of a name the app listens to, delivered once.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ChannelDelivery {
+    /// The channel's name and id, when the wire says (protocol v1); `None` for events the wire
+    /// tags with no channel (a Socket.IO server's own rooms, plain JSON).
+    pub channel: Option<(String, String)>,
+    /// The channel's `seq` where the wire numbers its events; otherwise the client numbers them
+    /// on arrival (per channel, or across untagged events).
+    pub seq: u64,
+    pub event: String,
+    pub data: RawJson,
+}
+
 /// What the core tells the app.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Event {
     StateChanged(StateChange),
     Job(JobDelivery),
+    /// An event of an app channel or of a listened name.
+    Channel(ChannelDelivery),
     /// A job's subscription ended by itself after its terminal event; the app's handlers for
     /// it can be released.
     SubscriptionEnded {

@@ -67,6 +67,11 @@ impl RawJson {
         Ok(RawJson(text))
     }
 
+    /// Text the caller took from a span of parsed JSON, so it is JSON already.
+    pub(crate) fn from_span(text: &str, span: std::ops::Range<usize>) -> RawJson {
+        RawJson(text.get(span).unwrap_or("null").to_owned())
+    }
+
     pub fn as_str(&self) -> &str {
         &self.0
     }
@@ -84,6 +89,16 @@ pub enum ClientFrame {
     },
     /// Stop receiving a job's events.
     Unsubscribe { channel: Channel, id: String },
+    /// Start receiving the events of an app's own channel (any name but `generation` and
+    /// `composition`), such as a workspace's; `since` as for a job. On the wire it is a
+    /// `subscribe` with that channel name.
+    Join {
+        channel: String,
+        id: String,
+        since: Option<u64>,
+    },
+    /// Stop receiving an app's channel: an `unsubscribe` with its name.
+    Leave { channel: String, id: String },
     /// Heartbeat probe, `t` being the client's clock in milliseconds; the server answers with
     /// a `pong` carrying the same `t`.
     Ping { t: u64 },
@@ -102,20 +117,16 @@ impl ClientFrame {
         let mut out = String::with_capacity(64);
         match self {
             ClientFrame::Subscribe { channel, id, since } => {
-                out.push_str(r#"{"type":"subscribe","channel":""#);
-                out.push_str(channel.as_str());
-                out.push_str(r#"","id":"#);
-                json::write_string(&mut out, id);
-                if let Some(since) = since {
-                    out.push_str(r#","since":"#);
-                    json::write_u64(&mut out, *since);
-                }
+                write_subscription(&mut out, "subscribe", channel.as_str(), id, *since);
             }
             ClientFrame::Unsubscribe { channel, id } => {
-                out.push_str(r#"{"type":"unsubscribe","channel":""#);
-                out.push_str(channel.as_str());
-                out.push_str(r#"","id":"#);
-                json::write_string(&mut out, id);
+                write_subscription(&mut out, "unsubscribe", channel.as_str(), id, None);
+            }
+            ClientFrame::Join { channel, id, since } => {
+                write_subscription(&mut out, "subscribe", channel, id, *since);
+            }
+            ClientFrame::Leave { channel, id } => {
+                write_subscription(&mut out, "unsubscribe", channel, id, None);
             }
             ClientFrame::Ping { t } => {
                 out.push_str(r#"{"type":"ping","t":"#);
@@ -139,14 +150,27 @@ impl ClientFrame {
         let value = json::parse(text).map_err(|error| DecodeError::Malformed(error.to_string()))?;
         let frame = Frame::new(&value)?;
         Ok(match frame.kind {
-            "subscribe" => ClientFrame::Subscribe {
-                channel: frame.channel()?,
-                id: frame.string("id")?,
-                since: frame.optional_u64("since")?,
+            "subscribe" => match Channel::from_name(frame.str("channel")?) {
+                Some(channel) => ClientFrame::Subscribe {
+                    channel,
+                    id: frame.string("id")?,
+                    since: frame.optional_u64("since")?,
+                },
+                None => ClientFrame::Join {
+                    channel: frame.string("channel")?,
+                    id: frame.string("id")?,
+                    since: frame.optional_u64("since")?,
+                },
             },
-            "unsubscribe" => ClientFrame::Unsubscribe {
-                channel: frame.channel()?,
-                id: frame.string("id")?,
+            "unsubscribe" => match Channel::from_name(frame.str("channel")?) {
+                Some(channel) => ClientFrame::Unsubscribe {
+                    channel,
+                    id: frame.string("id")?,
+                },
+                None => ClientFrame::Leave {
+                    channel: frame.string("channel")?,
+                    id: frame.string("id")?,
+                },
             },
             "ping" => ClientFrame::Ping { t: frame.u64("t")? },
             "message" => ClientFrame::Message {
@@ -163,6 +187,20 @@ impl ClientFrame {
             },
             other => return Err(DecodeError::UnknownFrame(other.to_owned())),
         })
+    }
+}
+
+/// `{"type":"<kind>","channel":"…","id":"…"` and `since` when given, without the closing brace.
+fn write_subscription(out: &mut String, kind: &str, channel: &str, id: &str, since: Option<u64>) {
+    out.push_str(r#"{"type":""#);
+    out.push_str(kind);
+    out.push_str(r#"","channel":"#);
+    json::write_string(out, channel);
+    out.push_str(r#","id":"#);
+    json::write_string(out, id);
+    if let Some(since) = since {
+        out.push_str(r#","since":"#);
+        json::write_u64(out, since);
     }
 }
 
@@ -185,6 +223,21 @@ pub enum ServerFrame {
         id: String,
         seq: u64,
         event: JobEvent,
+    },
+    /// A subscription to an app's own channel is in place; `seq` is its last so far.
+    Joined {
+        channel: String,
+        id: String,
+        seq: u64,
+    },
+    /// One event of an app's own channel: any event name, any JSON data. `seq` grows by one
+    /// per event of that channel and id.
+    ChannelEvent {
+        channel: String,
+        id: String,
+        seq: u64,
+        event: String,
+        data: RawJson,
     },
     /// Answer to a `ping`, with its `t`.
     Pong { t: u64 },
@@ -316,8 +369,11 @@ impl ServerFrame {
             Ok(Value {
                 kind: json::Kind::Array(items),
                 ..
-            }) => items.iter().map(decode_server_frame).collect(),
-            Ok(value) => vec![decode_server_frame(&value)],
+            }) => items
+                .iter()
+                .map(|item| decode_server_frame(item, text))
+                .collect(),
+            Ok(value) => vec![decode_server_frame(&value, text)],
             Err(error) => vec![Err(DecodeError::Malformed(error.to_string()))],
         }
     }
@@ -325,33 +381,48 @@ impl ServerFrame {
     /// Decodes one frame object.
     pub fn decode(text: &str) -> Result<ServerFrame, DecodeError> {
         let value = json::parse(text).map_err(|error| DecodeError::Malformed(error.to_string()))?;
-        decode_server_frame(&value).map(|decoded| decoded.frame)
+        decode_server_frame(&value, text).map(|decoded| decoded.frame)
     }
 }
 
-fn decode_server_frame(value: &Value<'_>) -> Result<Decoded, DecodeError> {
+fn decode_server_frame(value: &Value<'_>, text: &str) -> Result<Decoded, DecodeError> {
     let frame = Frame::new(value)?;
     let mut payload = None;
     let decoded = match frame.kind {
         "event" => {
-            let channel = frame.channel()?;
             let event = frame.str("event")?;
             let data = value.get("data");
             payload = data.map(|data| data.span.clone());
-            ServerFrame::Event {
-                id: frame.string("id")?,
-                seq: frame.u64("seq")?,
-                event: JobEvent::decode_value(channel, event, data)?,
+            match Channel::from_name(frame.str("channel")?) {
+                Some(channel) => ServerFrame::Event {
+                    id: frame.string("id")?,
+                    seq: frame.u64("seq")?,
+                    event: JobEvent::decode_value(channel, event, data)?,
+                },
+                None => ServerFrame::ChannelEvent {
+                    channel: frame.string("channel")?,
+                    id: frame.string("id")?,
+                    seq: frame.u64("seq")?,
+                    event: event.to_owned(),
+                    data: RawJson::from_span(text, data.map_or(0..0, |data| data.span.clone())),
+                },
             }
         }
         "connected" => ServerFrame::Connected {
             client_id: frame.string("clientId")?,
             heartbeat_ms: frame.u64("heartbeatMs")?,
         },
-        "subscribed" => ServerFrame::Subscribed {
-            channel: frame.channel()?,
-            id: frame.string("id")?,
-            seq: frame.optional_u64("seq")?.unwrap_or(0),
+        "subscribed" => match Channel::from_name(frame.str("channel")?) {
+            Some(channel) => ServerFrame::Subscribed {
+                channel,
+                id: frame.string("id")?,
+                seq: frame.optional_u64("seq")?.unwrap_or(0),
+            },
+            None => ServerFrame::Joined {
+                channel: frame.string("channel")?,
+                id: frame.string("id")?,
+                seq: frame.optional_u64("seq")?.unwrap_or(0),
+            },
         },
         "pong" => ServerFrame::Pong { t: frame.u64("t")? },
         "ack" => ServerFrame::Ack {
@@ -360,8 +431,12 @@ fn decode_server_frame(value: &Value<'_>) -> Result<Decoded, DecodeError> {
         "error" => ServerFrame::Error {
             code: frame.string("code")?,
             message: frame.optional_string("message")?.unwrap_or_default(),
+            // An error about an app's own channel names no job.
             job: match frame.optional_string("id")? {
-                Some(id) => Some((frame.channel()?, id)),
+                Some(id) => frame
+                    .optional_string("channel")?
+                    .and_then(|channel| Channel::from_name(&channel))
+                    .map(|channel| (channel, id)),
                 None => None,
             },
         },
@@ -469,11 +544,6 @@ impl<'v, 'a> Frame<'v, 'a> {
             Some(value) if value.is_null() => Ok(None),
             Some(_) => self.u64(name).map(Some),
         }
-    }
-
-    fn channel(&self) -> Result<Channel, DecodeError> {
-        Channel::from_name(self.str("channel")?)
-            .ok_or_else(|| self.wrong_type("channel", "\"generation\" or \"composition\""))
     }
 }
 
@@ -627,6 +697,24 @@ mod server_encoding {
                     "seq": seq,
                     "event": event.name(),
                     "data": event.data_json(),
+                }),
+                ServerFrame::Joined { channel, id, seq } => {
+                    json!({"type": "subscribed", "channel": channel, "id": id, "seq": seq})
+                }
+                ServerFrame::ChannelEvent {
+                    channel,
+                    id,
+                    seq,
+                    event,
+                    data,
+                } => json!({
+                    "type": "event",
+                    "channel": channel,
+                    "id": id,
+                    "seq": seq,
+                    "event": event,
+                    "data": serde_json::from_str::<serde_json::Value>(data.as_str())
+                        .unwrap_or_default(),
                 }),
                 ServerFrame::Pong { t } => json!({"type": "pong", "t": t}),
                 ServerFrame::Ack { id } => json!({"type": "ack", "id": id}),

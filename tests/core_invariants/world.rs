@@ -371,6 +371,11 @@ impl World {
         }
         let frame = ClientFrame::decode(text).expect("the client sends valid frames");
         match frame {
+            ClientFrame::Join { .. } | ClientFrame::Leave { .. } => {
+                panic!(
+                    "the episodes' app subscribes to no channel of its own, yet the client sent {text}"
+                )
+            }
             ClientFrame::Subscribe { channel, id, since } => {
                 let Some(job) = self.jobs.iter().position(|job| job.id == id) else {
                     let error = ServerFrame::Error {

@@ -57,6 +57,13 @@ impl Client {
                 }
             }
             Incoming::Subscribed { channel, id } => self.confirmed(channel, &id),
+            Incoming::Joined { channel, id } => self.channels.answered(&channel, &id),
+            Incoming::ChannelEvent {
+                channel,
+                seq,
+                event,
+                data,
+            } => self.deliver_channel_event(channel, seq, event, data),
             Incoming::Refused { message } => {
                 // Socket.IO's CONNECT_ERROR: the server's middleware refused the handshake,
                 // which for an app's auth middleware means the token. Treated as close code

@@ -2,6 +2,7 @@
 //! backoff, heartbeats, network awareness and token refresh; the job subscriptions on it; and
 //! the typed events that come out of it.
 
+mod channel_flow;
 mod connection;
 mod delivery;
 mod outbox_flow;
@@ -10,6 +11,7 @@ mod polling;
 use std::collections::VecDeque;
 use std::time::Duration;
 
+use super::app_channels::AppChannels;
 use super::backoff::Backoff;
 use super::config::Config;
 use super::dialect::{Dialect, Heartbeat, Incoming};
@@ -110,6 +112,8 @@ pub struct Client {
     next_socket: u64,
     next_token_request: u64,
     subscriptions: Subscriptions,
+    /// The app's own channels and the event names it listens to.
+    channels: AppChannels,
     outbox: Outbox,
     /// Job events come from the status endpoints while the socket is probed (or absent).
     polling: bool,
@@ -158,6 +162,7 @@ impl Client {
             next_socket: 1,
             next_token_request: 1,
             subscriptions: Subscriptions::default(),
+            channels: AppChannels::default(),
             outbox: Outbox::default(),
             polling: false,
             websocket_available: true,
@@ -392,9 +397,17 @@ impl Client {
         if self.polling {
             self.unconfirmed = self.subscriptions.keys();
         }
+        for frame in self.channels.resubscribe_frames(self.dialect.replays()) {
+            if !recovered {
+                self.send_frame(socket, &frame);
+            }
+        }
         if !self.dialect.answers_subscribes() {
             for (channel, id) in self.subscriptions.keys() {
                 self.confirmed(channel, &id);
+            }
+            for (channel, id) in self.channels.keys() {
+                self.channels.answered(&channel, &id);
             }
         }
         self.flush_outbox(now, socket);
@@ -661,9 +674,9 @@ impl Client {
         }
     }
 
-    /// Nothing subscribed and nothing waiting to be sent.
+    /// Nothing subscribed, listened to or waiting to be sent.
     fn has_nothing_to_do(&self) -> bool {
-        self.subscriptions.is_empty() && self.outbox.is_empty()
+        self.subscriptions.is_empty() && self.channels.is_empty() && self.outbox.is_empty()
     }
 
     fn note_if_idle(&mut self, now: Instant) {

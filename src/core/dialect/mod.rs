@@ -24,7 +24,7 @@ use std::time::Duration;
 
 use super::events::JobEvent;
 use super::json;
-use super::protocol::{Channel, ClientFrame, DecodeError, Decoded, ServerFrame};
+use super::protocol::{Channel, ClientFrame, DecodeError, Decoded, RawJson, ServerFrame};
 use super::url::with_query;
 
 pub use config::DialectConfig;
@@ -66,6 +66,17 @@ pub enum Incoming {
     },
     /// The server answered a subscribe.
     Subscribed { channel: Channel, id: String },
+    /// An event of an app's own channel, or an event by name only (`approval.created` from a
+    /// Socket.IO room the server joined, a plain-JSON frame type outside the event map):
+    /// `channel` and `id` when the wire names them, `seq` when it numbers them.
+    ChannelEvent {
+        channel: Option<(String, String)>,
+        seq: Option<u64>,
+        event: String,
+        data: RawJson,
+    },
+    /// The server answered the subscribe of an app's own channel.
+    Joined { channel: String, id: String },
     /// The server handled the outbox message with this id.
     Ack { id: String },
     /// The server reported an error about something the client sent.
@@ -235,6 +246,19 @@ fn decode_v1(text: &str, out: &mut Vec<Incoming>) {
                     seq: Some(seq),
                     event,
                     payload,
+                },
+                ServerFrame::Joined { channel, id, .. } => Incoming::Joined { channel, id },
+                ServerFrame::ChannelEvent {
+                    channel,
+                    id,
+                    seq,
+                    event,
+                    data,
+                } => Incoming::ChannelEvent {
+                    channel: Some((channel, id)),
+                    seq: Some(seq),
+                    event,
+                    data,
                 },
                 ServerFrame::Pong { .. } => continue,
                 ServerFrame::Ack { id } => Incoming::Ack { id },

@@ -9,7 +9,7 @@
 //! once written to an open socket.
 
 use super::super::json::{self, Kind, Value};
-use super::super::protocol::{ClientFrame, DecodeError};
+use super::super::protocol::{ClientFrame, DecodeError, RawJson};
 use super::super::url::with_query;
 use super::config::PlainJsonOptions;
 use super::template::{Fill, Template};
@@ -68,6 +68,14 @@ impl PlainJson {
                 .unsubscribe
                 .as_ref()
                 .map(|template| render(template, channel.as_str(), id)),
+            ClientFrame::Join { channel, id, .. } => {
+                Some(render(&self.options.subscribe, channel, id))
+            }
+            ClientFrame::Leave { channel, id } => self
+                .options
+                .unsubscribe
+                .as_ref()
+                .map(|template| render(template, channel, id)),
             ClientFrame::Ping { .. } => self
                 .options
                 .heartbeat
@@ -93,13 +101,15 @@ impl PlainJson {
             Ok(Value {
                 kind: Kind::Array(items),
                 ..
-            }) => items.iter().for_each(|item| self.decode_frame(item, out)),
-            Ok(value) => self.decode_frame(&value, out),
+            }) => items
+                .iter()
+                .for_each(|item| self.decode_frame(text, item, out)),
+            Ok(value) => self.decode_frame(text, &value, out),
             Err(error) => out.push(Incoming::Invalid(DecodeError::Malformed(error.to_string()))),
         }
     }
 
-    fn decode_frame(&self, frame: &Value<'_>, out: &mut Vec<Incoming>) {
+    fn decode_frame(&self, text: &str, frame: &Value<'_>, out: &mut Vec<Incoming>) {
         let options = &self.options;
         let Some(kind) = frame
             .as_object()
@@ -128,9 +138,14 @@ impl PlainJson {
         }
         match options.events.get(kind) {
             Some(target) => out.push(foreign_event(&options.fields, target, kind, frame)),
-            None => out.push(Incoming::Invalid(DecodeError::UnmappedEvent {
+            // Any other type goes to the app by its name, the whole frame as its data: such
+            // servers put their fields flat in the frame.
+            None => out.push(Incoming::ChannelEvent {
+                channel: None,
+                seq: None,
                 event: kind.to_owned(),
-            })),
+                data: RawJson::from_span(text, frame.span.clone()),
+            }),
         }
     }
 }

@@ -19,7 +19,7 @@
 use std::time::Duration;
 
 use super::super::json::{self, Kind, Value};
-use super::super::protocol::{ClientFrame, DecodeError};
+use super::super::protocol::{ClientFrame, DecodeError, RawJson};
 use super::config::{Emit, SocketIoOptions};
 use super::template::{Fill, Hole};
 use super::{Heartbeat, Incoming, foreign_event};
@@ -114,6 +114,14 @@ impl SocketIo {
             ClientFrame::Unsubscribe { channel, id } => {
                 let emit = self.options.unsubscribe.as_ref()?;
                 Some(self.emit_text(emit, channel.as_str(), id))
+            }
+            ClientFrame::Join { channel, id, .. } => {
+                let emit = self.options.subscribe.as_ref()?;
+                Some(self.emit_text(emit, channel, id))
+            }
+            ClientFrame::Leave { channel, id } => {
+                let emit = self.options.unsubscribe.as_ref()?;
+                Some(self.emit_text(emit, channel, id))
             }
             ClientFrame::Ping { .. } => None,
             ClientFrame::Message { id, event, data } => {
@@ -344,8 +352,8 @@ impl SocketIo {
     }
 
     /// An EVENT's JSON array: its offset noted, its name mapped to a typed job event.
-    fn on_event(&mut self, data: &str) -> Incoming {
-        let array = match json::parse(data) {
+    fn on_event(&mut self, text: &str) -> Incoming {
+        let array = match json::parse(text) {
             Ok(Value {
                 kind: Kind::Array(items),
                 ..
@@ -366,9 +374,17 @@ impl SocketIo {
             return malformed("a Socket.IO event without a name".to_owned());
         };
         let Some(target) = self.options.events.get(name) else {
-            return Incoming::Invalid(DecodeError::UnmappedEvent {
+            // Any other event goes to the app by its name: the rooms are the server's, so
+            // the wire does not say which channel it belongs to.
+            return Incoming::ChannelEvent {
+                channel: None,
+                seq: None,
                 event: name.to_owned(),
-            });
+                data: arguments.get(1).map_or_else(
+                    || RawJson::from_span("null", 0..4),
+                    |data| RawJson::from_span(text, data.span.clone()),
+                ),
+            };
         };
         match arguments.get(1).filter(|value| value.as_object().is_some()) {
             Some(payload) => foreign_event(&self.options.fields, target, name, payload),

@@ -137,6 +137,43 @@ pub async fn create_generation(
     Ok(created(&job))
 }
 
+/// The body of `POST /api/v1/channels/{channel}/{id}/events`.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct ChannelEventRequest {
+    event: Option<String>,
+    data: Option<serde_json::Value>,
+}
+
+/// `POST /api/v1/channels/{channel}/{id}/events` with `{"event":"approval.created","data":…}`:
+/// publishes an event to an app channel (protocol v1's generic channel); 201 with its `seq`.
+pub async fn publish_channel_event(
+    State(state): State<AppState>,
+    Path((channel, id)): Path<(String, String)>,
+    body: Bytes,
+) -> Result<Response, ApiError> {
+    let request: ChannelEventRequest = parse_body(&body)?;
+    let event = request
+        .event
+        .filter(|event| !event.is_empty() && event.len() <= crate::messages::MAX_ID_BYTES)
+        .ok_or_else(|| ApiError::BadRequest("event must be a short non-empty string".into()))?;
+    if Channel::from_name(&channel).is_some() {
+        return Err(ApiError::BadRequest(format!(
+            "{channel} is a job channel; publish to a channel of your own"
+        )));
+    }
+    let data = jobsocket::core::protocol::RawJson::new(
+        request.data.unwrap_or(serde_json::Value::Null).to_string(),
+    )
+    .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    let channel = state
+        .channels()
+        .get_or_create(&channel, &id)
+        .ok_or_else(|| ApiError::Busy("the server keeps no more channels".into()))?;
+    let seq = channel.publish(event, data);
+    Ok((StatusCode::CREATED, Json(json!({ "seq": seq }))).into_response())
+}
+
 /// `POST /api/v1/compositions`: starts a simulated composition; 201 with its id.
 pub async fn create_composition(
     State(state): State<AppState>,

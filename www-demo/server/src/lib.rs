@@ -19,6 +19,7 @@
 
 pub mod admin;
 pub mod args;
+pub mod channels;
 pub mod http;
 pub mod jobs;
 pub mod messages;
@@ -87,6 +88,10 @@ pub fn router(state: AppState) -> Router {
         .route("/api/v1/compositions", post(http::create_composition))
         .route("/api/v1/compositions/{id}", get(http::composition))
         .route("/thumbnails/{job}/{file}", get(http::thumbnail))
+        .route(
+            "/api/v1/channels/{channel}/{id}/events",
+            post(http::publish_channel_event),
+        )
         .route("/ws", get(ws::upgrade));
     app = if state.config().admin {
         app.route("/admin/drop", post(admin::drop_sockets))

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex, PoisonError};
 use tokio::sync::watch;
 
 use crate::Config;
+use crate::channels::ChannelStore;
 use crate::jobs::JobStore;
 use crate::messages::MessageLog;
 use crate::query::query_param;
@@ -22,6 +23,7 @@ pub struct AppState {
 struct Shared {
     config: Config,
     jobs: JobStore,
+    channels: ChannelStore,
     messages: Mutex<MessageLog>,
     clients: AtomicU64,
     /// `true` once the server is stopping. Each open socket holds a receiver, so the sender
@@ -35,6 +37,7 @@ impl AppState {
         AppState {
             inner: Arc::new(Shared {
                 jobs: JobStore::new(config.max_log_events),
+                channels: ChannelStore::new(config.max_log_events),
                 config,
                 messages: Mutex::new(MessageLog::default()),
                 clients: AtomicU64::new(0),
@@ -50,6 +53,11 @@ impl AppState {
 
     pub fn jobs(&self) -> &JobStore {
         &self.inner.jobs
+    }
+
+    /// The app channels (protocol v1's generic channel).
+    pub fn channels(&self) -> &ChannelStore {
+        &self.inner.channels
     }
 
     /// The fault scope a request names with its `scope` query parameter (see [`crate::scope`]).

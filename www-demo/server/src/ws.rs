@@ -29,6 +29,7 @@ use tokio::sync::broadcast::error::RecvError;
 use tokio::sync::{mpsc, watch};
 use tokio::task::JoinHandle;
 
+use crate::channels::{AppChannel, ChannelLogged, ChannelWatch};
 use crate::http::ApiError;
 use crate::jobs::{Job, Logged, Watch};
 use crate::messages::MAX_ID_BYTES;
@@ -294,6 +295,11 @@ impl Connection {
                 self.subscriptions.remove(channel, &id);
                 Ok(())
             }
+            ClientFrame::Join { channel, id, since } => self.join(channel, id, since).await,
+            ClientFrame::Leave { channel, id } => {
+                self.subscriptions.leave(&channel, &id);
+                Ok(())
+            }
             // Answered with or without subscriptions; dropped while the admin API mutes pongs.
             ClientFrame::Ping { .. } if self.scope.switch(Switch::MutePongs) => Ok(()),
             ClientFrame::Ping { t } => send(&self.outbox, &ServerFrame::Pong { t }).await,
@@ -337,6 +343,26 @@ impl Connection {
         Ok(())
     }
 
+    /// Starts forwarding an app channel, replacing this socket's earlier subscription to it.
+    async fn join(&mut self, name: String, id: String, since: Option<u64>) -> Result<(), Gone> {
+        if name.len() > MAX_ID_BYTES || id.len() > MAX_ID_BYTES {
+            let message = format!("channel names and ids are at most {MAX_ID_BYTES} bytes");
+            return self.error("bad_frame", message).await;
+        }
+        self.subscriptions.leave(&name, &id);
+        if !self.subscriptions.has_room() {
+            let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
+            return self.error("too_many_subscriptions", message).await;
+        }
+        let Some(channel) = self.state.channels().get_or_create(&name, &id) else {
+            let message = "the server keeps no more channels".to_owned();
+            return self.error("too_many_channels", message).await;
+        };
+        let task = tokio::spawn(forward_channel(channel, since, self.outbox.clone()));
+        self.subscriptions.join(name, id, task);
+        Ok(())
+    }
+
     async fn error(&self, code: &str, message: String) -> Result<(), Gone> {
         let frame = ServerFrame::Error {
             code: code.to_owned(),
@@ -363,10 +389,11 @@ impl Connection {
     }
 }
 
-/// A socket's forwarding tasks, by job. Dropping it aborts them all.
+/// A socket's forwarding tasks, by job and by app channel. Dropping it aborts them all.
 #[derive(Default)]
 struct Subscriptions {
     tasks: HashMap<(Channel, String), JoinHandle<()>>,
+    channels: HashMap<(String, String), JoinHandle<()>>,
 }
 
 impl Subscriptions {
@@ -382,12 +409,24 @@ impl Subscriptions {
         }
     }
 
+    fn join(&mut self, channel: String, id: String, task: JoinHandle<()>) {
+        if let Some(old) = self.channels.insert((channel, id), task) {
+            old.abort();
+        }
+    }
+
+    fn leave(&mut self, channel: &str, id: &str) {
+        if let Some(task) = self.channels.remove(&(channel.to_owned(), id.to_owned())) {
+            task.abort();
+        }
+    }
+
     /// True if another subscription fits, after forgetting those whose job has ended.
     fn has_room(&mut self) -> bool {
-        if self.tasks.len() >= MAX_SUBSCRIPTIONS {
+        if self.tasks.len() + self.channels.len() >= MAX_SUBSCRIPTIONS {
             self.tasks.retain(|_, task| !task.is_finished());
         }
-        self.tasks.len() < MAX_SUBSCRIPTIONS
+        self.tasks.len() + self.channels.len() < MAX_SUBSCRIPTIONS
     }
 }
 
@@ -435,6 +474,57 @@ async fn forward(job: Arc<Job>, since: Option<u64>, outbox: Outbox) {
         if cursor.deliver(&job, events, &outbox).await.is_err() {
             return;
         }
+    }
+}
+
+/// A forwarding task of an app channel: `subscribed`, the events after `since`, then the live
+/// ones, each `seq` exactly once and in order, until the socket goes or unsubscribes.
+async fn forward_channel(channel: Arc<AppChannel>, since: Option<u64>, outbox: Outbox) {
+    let ChannelWatch {
+        mut live,
+        backlog,
+        last_seq,
+    } = channel.watch(since);
+    let joined = ServerFrame::Joined {
+        channel: channel.name().to_owned(),
+        id: channel.id().to_owned(),
+        seq: last_seq,
+    };
+    if send(&outbox, &joined).await.is_err() {
+        return;
+    }
+    let mut last = since.unwrap_or(0);
+    let mut events = backlog;
+    loop {
+        for logged in events {
+            if logged.seq <= last {
+                continue;
+            }
+            last = logged.seq;
+            if send(&outbox, &channel_event(&channel, logged))
+                .await
+                .is_err()
+            {
+                return;
+            }
+        }
+        events = match live.recv().await {
+            Ok(logged) if logged.seq <= last => Vec::new(),
+            Ok(logged) if logged.seq == last + 1 => vec![logged],
+            // A lagging receiver skipped events: the log has them.
+            Ok(_) | Err(RecvError::Lagged(_)) => channel.events_after(last),
+            Err(RecvError::Closed) => return,
+        };
+    }
+}
+
+fn channel_event(channel: &AppChannel, logged: ChannelLogged) -> ServerFrame {
+    ServerFrame::ChannelEvent {
+        channel: channel.name().to_owned(),
+        id: channel.id().to_owned(),
+        seq: logged.seq,
+        event: logged.event,
+        data: logged.data,
     }
 }
 

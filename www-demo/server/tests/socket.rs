@@ -360,7 +360,7 @@ async fn a_malformed_frame_is_answered_with_bad_frame_and_the_socket_stays_usabl
     for bad in [
         "not json",
         r#"{"type":"launch"}"#,
-        r#"{"type":"subscribe","channel":"video","id":"gen_1"}"#,
+        r#"{"type":"subscribe","channel":7,"id":"gen_1"}"#,
         r#"{"type":"ping"}"#,
     ] {
         socket.send_text(bad).await;
@@ -457,4 +457,52 @@ async fn a_replay_from_before_a_capped_log_sends_only_the_events_kept() {
     let snapshot = server.request("GET", &path, None).await.json();
     assert_eq!(snapshot["seq"], 9);
     assert_eq!(snapshot["progress"]["frames_processed"], 240);
+}
+
+#[tokio::test]
+async fn an_app_channel_forwards_published_events_in_order_and_replays_after_since() {
+    let server = common::start(1).await;
+    let mut socket = server.socket().await;
+    let join = |since| ClientFrame::Join {
+        channel: "workspace".to_owned(),
+        id: "w_1".to_owned(),
+        since,
+    };
+    socket.send(&join(None)).await;
+    assert_eq!(
+        socket.next_frame().await,
+        ServerFrame::Joined {
+            channel: "workspace".to_owned(),
+            id: "w_1".to_owned(),
+            seq: 0
+        }
+    );
+    let channel = server
+        .state
+        .channels()
+        .get_or_create("workspace", "w_1")
+        .expect("room for a channel");
+    for n in 1..=3 {
+        let data = RawJson::new(format!(r#"{{"n":{n}}}"#)).expect("JSON");
+        channel.publish("approval.created".to_owned(), data);
+    }
+    let event = |seq: u64| ServerFrame::ChannelEvent {
+        channel: "workspace".to_owned(),
+        id: "w_1".to_owned(),
+        seq,
+        event: "approval.created".to_owned(),
+        data: RawJson::new(format!(r#"{{"n":{seq}}}"#)).expect("JSON"),
+    };
+    for seq in 1..=3 {
+        assert_eq!(socket.next_frame().await, event(seq));
+    }
+
+    let mut again = server.socket().await;
+    again.send(&join(Some(1))).await;
+    assert!(matches!(
+        again.next_frame().await,
+        ServerFrame::Joined { seq: 3, .. }
+    ));
+    assert_eq!(again.next_frame().await, event(2));
+    assert_eq!(again.next_frame().await, event(3));
 }
