@@ -11,7 +11,7 @@ use std::rc::Rc;
 use std::time::Duration;
 
 use jobsocket::core::{
-    Channel, Config, DialectConfig, GenerationEvent, JobEvent, RawJson, StateReason, Status,
+    Channel, Config, DialectConfig, Event, GenerationEvent, JobEvent, RawJson, StateReason, Status,
 };
 use jobsocket::web::{Driver, TokenSource};
 use wasm_bindgen::JsValue;
@@ -452,4 +452,243 @@ async fn phase_7_bad_frames_are_reported_and_the_socket_kept() {
         ],
     )
     .await;
+}
+
+// ---- Any channel, any event name.
+
+/// The app-channel events delivered so far, as (event name, data).
+fn channel_events(recorder: &Recorder) -> Vec<(String, String)> {
+    recorder
+        .events
+        .borrow()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Channel(delivery) => {
+                Some((delivery.event.clone(), delivery.data.as_str().to_owned()))
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+fn channel_seqs(recorder: &Recorder) -> Vec<u64> {
+    recorder
+        .events
+        .borrow()
+        .iter()
+        .filter_map(|event| match event {
+            Event::Channel(delivery) => Some(delivery.seq),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Publishes `n` to a channel of the reference server (protocol v1's generic channel).
+async fn publish(channel: &str, id: &str, n: u32) {
+    let response = harness::post(
+        &format!("/api/v1/channels/{channel}/{id}/events"),
+        &format!(r#"{{"event":"approval.created","data":{{"n":{n}}}}}"#),
+    )
+    .await;
+    assert_eq!(response.status(), 201, "publish {n}");
+}
+
+#[wasm_bindgen_test]
+async fn a_v1_channel_gets_every_event_once_in_order_through_a_dropped_socket() {
+    let scope = harness::Scope::new("channel");
+    let recorder = Rc::new(Recorder::default());
+    let mut config = scope.quick_config();
+    config.min_uptime = Duration::from_millis(0);
+    let driver = Driver::new(config, recorder.clone(), None, Some(&unique("outbox")));
+    let workspace = unique("w");
+    driver.command(|core, now| core.subscribe_channel(now, "workspace", &workspace));
+    recorder
+        .wait_for(&driver, 10_000, "the socket", |_| {
+            driver.state().status == Status::Open
+        })
+        .await;
+    // Published before or after the server handled the subscribe, events come from its log or
+    // live, once each.
+    for n in 1..=3 {
+        publish("workspace", &workspace, n).await;
+    }
+    recorder
+        .wait_for(&driver, 10_000, "three events", |r| {
+            channel_seqs(r).len() == 3
+        })
+        .await;
+    scope.admin("drop", "{}").await;
+    for n in 4..=6 {
+        publish("workspace", &workspace, n).await;
+    }
+    recorder
+        .wait_for(&driver, 10_000, "six events", |r| {
+            channel_seqs(r).len() >= 6
+        })
+        .await;
+    assert_eq!(opened_count(&recorder), 2);
+    assert_eq!(channel_seqs(&recorder), [1, 2, 3, 4, 5, 6]);
+    let data: Vec<String> = channel_events(&recorder)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    assert_eq!(data[5], r#"{"n":6}"#);
+    driver.command(|core, now| core.close(now));
+}
+
+/// story-007's configuration, as the README gives it.
+const STORY_007: &str = r#"{"dialect":"json",
+    "subscribe":{"type":"subscribe","projectId":"{id}"},
+    "unsubscribe":{"type":"unsubscribe","projectId":"{id}"}}"#;
+
+#[wasm_bindgen_test]
+async fn story_007_a_project_channel_gets_a_job_to_completion_through_a_dropped_socket() {
+    let (project, job) = (unique("p"), unique("j"));
+    let recorder = Rc::new(Recorder::default());
+    let driver = client(config(&address("story007"), STORY_007), None, &recorder);
+    driver.command(|core, now| core.subscribe_channel(now, "project", &project));
+    recorder
+        .wait_for(&driver, 10_000, "the socket", |_| {
+            driver.state().status == Status::Open
+        })
+        .await;
+    let start = format!(r#"{{"project":"{project}","job":"{job}","steps":24,"stepMs":25}}"#);
+    control("/story-007/job", &start).await;
+    recorder
+        .wait_for(&driver, 10_000, "three progress events", |r| {
+            channel_events(r).len() >= 3
+        })
+        .await;
+    control("/story-007/drop", &format!(r#"{{"project":"{project}"}}"#)).await;
+    recorder
+        .wait_for(&driver, 15_000, "job_complete", |r| {
+            channel_events(r)
+                .iter()
+                .any(|(name, _)| name == "job_complete")
+        })
+        .await;
+    assert_eq!(
+        opened_count(&recorder),
+        2,
+        "the project was subscribed again"
+    );
+    let events = channel_events(&recorder);
+    let (last, data) = events.last().expect("events");
+    assert_eq!(last, "job_complete");
+    assert!(data.contains(r#""file":"/out/video.mp4""#), "{data}");
+    assert!(events.iter().all(|(_, data)| data.contains(&job)));
+    assert_eq!(
+        channel_seqs(&recorder),
+        (1..=events.len() as u64).collect::<Vec<_>>()
+    );
+    driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn story_007_bad_frames_are_reported_and_the_socket_kept() {
+    let project = unique("p");
+    let recorder = Rc::new(Recorder::default());
+    let driver = client(config(&address("story007"), STORY_007), None, &recorder);
+    driver.command(|core, now| core.subscribe_channel(now, "project", &project));
+    recorder
+        .wait_for(&driver, 10_000, "the socket", |_| {
+            driver.state().status == Status::Open
+        })
+        .await;
+    for text in ["{", r#"[1]"#] {
+        let body = format!(r#"{{"project":"{project}","text":{}}}"#, json_string(text));
+        control("/story-007/raw", &body).await;
+    }
+    let start = format!(
+        r#"{{"project":"{project}","job":"{}","steps":2,"stepMs":10}}"#,
+        unique("j")
+    );
+    control("/story-007/job", &start).await;
+    recorder
+        .wait_for(&driver, 10_000, "job_complete", |r| {
+            channel_events(r)
+                .iter()
+                .any(|(name, _)| name == "job_complete")
+        })
+        .await;
+    assert_eq!(count_errors(&recorder, "malformed_frame"), 2);
+    assert_eq!(opened_count(&recorder), 1);
+    driver.command(|core, now| core.close(now));
+}
+
+fn json_string(text: &str) -> String {
+    js_sys::JSON::stringify(&JsValue::from_str(text))
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_default()
+}
+
+/// story-16-15's configuration: the JWT in the handshake `auth`, workspace rooms the server
+/// joins itself, generic events listened to by name.
+const STORY_16_15: &str = r#"{"dialect":"socket.io"}"#;
+
+#[wasm_bindgen_test]
+async fn story_16_15_workspace_events_by_name_survive_a_drop_exactly_once() {
+    let (user, workspace) = (unique("u"), unique("w"));
+    let claims = format!(r#"{{"user":"{user}","workspace":"{workspace}"}}"#);
+    let answer = control("/token", &claims).await;
+    let token = js_sys::Reflect::get(&answer, &"token".into())
+        .unwrap()
+        .as_string()
+        .unwrap();
+    let recorder = Rc::new(Recorder::default());
+    let driver = client(
+        config(&address("socketIo"), STORY_16_15),
+        Some(&token),
+        &recorder,
+    );
+    driver.command(|core, now| core.listen(now, "approval.created"));
+    recorder
+        .wait_for(&driver, 10_000, "the session", |_| {
+            driver.state().status == Status::Open
+        })
+        .await;
+    let emit = |n: u32| {
+        format!(
+            r#"{{"room":"workspace:{workspace}","event":"approval.created","data":{{"n":{n}}}}}"#
+        )
+    };
+    for n in 1..=3 {
+        control("/socket.io/emit", &emit(n)).await;
+    }
+    control(
+        "/socket.io/emit",
+        &format!(
+            r#"{{"room":"workspace:{workspace}","event":"agent.status.changed","data":{{}}}}"#
+        ),
+    )
+    .await;
+    recorder
+        .wait_for(&driver, 10_000, "three approvals", |r| {
+            channel_events(r).len() == 3
+        })
+        .await;
+    control("/socket.io/drop", &format!(r#"{{"user":"{user}"}}"#)).await;
+    for n in 4..=6 {
+        control("/socket.io/emit", &emit(n)).await;
+    }
+    recorder
+        .wait_for(&driver, 10_000, "six approvals", |r| {
+            channel_events(r).len() >= 6
+        })
+        .await;
+    assert_eq!(opened_count(&recorder), 2);
+    assert!(driver.state().recovered);
+    let data: Vec<String> = channel_events(&recorder)
+        .into_iter()
+        .map(|(_, d)| d)
+        .collect();
+    let expected: Vec<String> = (1..=6).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
+    assert_eq!(data, expected, "each approval once, in order");
+    assert_eq!(
+        count_errors(&recorder, "unknown_event"),
+        1,
+        "nobody listens to agent.status.changed"
+    );
+    driver.command(|core, now| core.close(now));
 }
