@@ -11,7 +11,10 @@ export default defineConfig({
     include: ["test/**/*.test.tsx"],
   },
   resolve: {
-    alias: [{ find: /^\.\/jobsocket\.js$/, replacement: glue }],
+    alias: [
+      { find: /^\.\/jobsocket\.js$/, replacement: glue },
+      { find: /^jobsocket$/, replacement: fileURLToPath(new URL("./src/index.ts", import.meta.url)) },
+    ],
   },
   esbuild: { jsx: "automatic" },
 });

@@ -10,15 +10,18 @@ scripts/npm-ci.sh pkg-template
   node_modules/.bin/vitest run
   node_modules/.bin/tsc -p tsconfig.test.json
   echo "types: 1 passed, 0 failed"
-  # The README's React tour is the tour the type check just compiled.
+  # The README's React tour and dialect configurations are the files the type check just
+  # compiled.
   node -e '
     const fs = require("fs");
-    const tour = fs.readFileSync("test/tour.tsx", "utf8");
-    if (!fs.readFileSync("../README.md", "utf8").includes(tour)) {
-      console.error("README.md does not contain pkg-template/test/tour.tsx verbatim");
-      process.exit(1);
+    const readme = fs.readFileSync("../README.md", "utf8");
+    for (const file of ["test/tour.tsx", "test/dialects.ts"]) {
+      if (!readme.includes(fs.readFileSync(file, "utf8"))) {
+        console.error(`README.md does not contain pkg-template/${file} verbatim`);
+        process.exit(1);
+      }
     }
-    console.log("readme tour: 1 passed, 0 failed");
+    console.log("readme tour and dialects: 2 passed, 0 failed");
   ' 
 )
 tarball=$(ls target/pkg/jobsocket-*.tgz)

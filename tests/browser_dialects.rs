@@ -26,19 +26,16 @@ mod harness;
 
 use harness::{Recorder, count_errors, is_terminal, opened_count};
 
-/// ep-080's configuration, as the README gives it.
-const EP_080: &str = r#"{"dialect":"socket.io","events":{
-    "generation:queued":"generation.queued",
-    "generation:progress":"generation.progress",
-    "generation:complete":"generation.completed",
-    "generation:error":"generation.error"}}"#;
-
-/// phase-7's configuration, as the README gives it.
-const PHASE_7: &str = r#"{"dialect":"json",
-    "subscribe":{"type":"subscribe","data":{"jobId":"{id}"}},
-    "unsubscribe":{"type":"unsubscribe","data":{"jobId":"{id}"}},
-    "events":{"progress":"generation.progress"},
-    "heartbeat":{"type":"ping"}}"#;
+/// The README's configuration of one server kind (`ep080`, `story1615`, `phase7`,
+/// `story007`): `pkg-template/test/dialects.test.tsx` proves the README's are these.
+fn readme_config(name: &str) -> String {
+    let configs = js_sys::JSON::parse(include_str!("dialect-configs.json")).expect("JSON");
+    let config = js_sys::Reflect::get(&configs, &name.into()).expect("a configuration");
+    js_sys::JSON::stringify(&config)
+        .ok()
+        .and_then(|text| text.as_string())
+        .unwrap_or_else(|| panic!("no configuration {name}"))
+}
 
 /// The address of one of the dialect servers.
 fn address(name: &str) -> String {
@@ -132,6 +129,7 @@ fn seqs_are_contiguous(recorder: &Recorder) -> bool {
 /// One kind of server: where it is, the README's config for it, and its control API.
 struct Case {
     address: &'static str,
+    /// The name of the README's configuration.
     protocol: &'static str,
     /// The control API's prefix for this server.
     control: &'static str,
@@ -144,7 +142,7 @@ struct Case {
 fn socket_io() -> Case {
     Case {
         address: "socketIo",
-        protocol: EP_080,
+        protocol: "ep080",
         control: "/socket.io",
         unauthorized_close_codes: None,
         refusal_error: "connect_error",
@@ -154,7 +152,7 @@ fn socket_io() -> Case {
 fn phase_7() -> Case {
     Case {
         address: "phase7",
-        protocol: PHASE_7,
+        protocol: "phase7",
         control: "/phase-7",
         unauthorized_close_codes: Some(vec![1008]),
         refusal_error: "socket_closed",
@@ -173,7 +171,7 @@ struct Session {
 
 impl Case {
     fn config(&self) -> Config {
-        let mut config = config(&address(self.address), self.protocol);
+        let mut config = config(&address(self.address), &readme_config(self.protocol));
         if let Some(codes) = &self.unauthorized_close_codes {
             config.unauthorized_close_codes = codes.clone();
         }
@@ -536,16 +534,15 @@ async fn a_v1_channel_gets_every_event_once_in_order_through_a_dropped_socket() 
     driver.command(|core, now| core.close(now));
 }
 
-/// story-007's configuration, as the README gives it.
-const STORY_007: &str = r#"{"dialect":"json",
-    "subscribe":{"type":"subscribe","projectId":"{id}"},
-    "unsubscribe":{"type":"unsubscribe","projectId":"{id}"}}"#;
-
 #[wasm_bindgen_test]
 async fn story_007_a_project_channel_gets_a_job_to_completion_through_a_dropped_socket() {
     let (project, job) = (unique("p"), unique("j"));
     let recorder = Rc::new(Recorder::default());
-    let driver = client(config(&address("story007"), STORY_007), None, &recorder);
+    let driver = client(
+        config(&address("story007"), &readme_config("story007")),
+        None,
+        &recorder,
+    );
     driver.command(|core, now| core.subscribe_channel(now, "project", &project));
     recorder
         .wait_for(&driver, 10_000, "the socket", |_| {
@@ -588,7 +585,11 @@ async fn story_007_a_project_channel_gets_a_job_to_completion_through_a_dropped_
 async fn story_007_bad_frames_are_reported_and_the_socket_kept() {
     let project = unique("p");
     let recorder = Rc::new(Recorder::default());
-    let driver = client(config(&address("story007"), STORY_007), None, &recorder);
+    let driver = client(
+        config(&address("story007"), &readme_config("story007")),
+        None,
+        &recorder,
+    );
     driver.command(|core, now| core.subscribe_channel(now, "project", &project));
     recorder
         .wait_for(&driver, 10_000, "the socket", |_| {
@@ -623,10 +624,6 @@ fn json_string(text: &str) -> String {
         .unwrap_or_default()
 }
 
-/// story-16-15's configuration: the JWT in the handshake `auth`, workspace rooms the server
-/// joins itself, generic events listened to by name.
-const STORY_16_15: &str = r#"{"dialect":"socket.io"}"#;
-
 #[wasm_bindgen_test]
 async fn story_16_15_workspace_events_by_name_survive_a_drop_exactly_once() {
     let (user, workspace) = (unique("u"), unique("w"));
@@ -638,7 +635,7 @@ async fn story_16_15_workspace_events_by_name_survive_a_drop_exactly_once() {
         .unwrap();
     let recorder = Rc::new(Recorder::default());
     let driver = client(
-        config(&address("socketIo"), STORY_16_15),
+        config(&address("socketIo"), &readme_config("story1615")),
         Some(&token),
         &recorder,
     );
