@@ -12,11 +12,12 @@ endif
 export JOBSOCKET_RUN
 N ?= 20
 
-.PHONY: help tools package pack server demo demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package lint soak invariants fmt clean
+.PHONY: help tools package pack server demo demo-dialects demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package lint soak invariants fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
 	@echo "make test   run every test suite (host, browsers, end to end, quick bench) and the lints"
+	@echo "make demo-dialects  the same hooks on a Socket.IO server and plain-JSON ws servers"
 	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
 	@echo "make soak   run the browser suites and the end-to-end suite N times each (N=20)"
 	@echo "make invariants  the core's random-episode invariant test, EPISODES=100000 in release"
@@ -48,6 +49,10 @@ server:
 demo: demo-build server
 	@echo "Starting the reference job server; open the URL below (Ctrl-C stops it)."
 	target/debug/jobsocket-server --port $(PORT) --static www-demo/dist --pkg target/package --admin
+
+## The demo's hooks on a Socket.IO 4.8 server and plain-JSON ws servers (the dialects page).
+demo-dialects: demo-build server
+	scripts/demo-dialects.sh $(PORT)
 
 ## The demo app (React + Vite) on the packed tarball, in www-demo/dist.
 demo-build: pack

@@ -29,6 +29,7 @@ export type HookClient = Pick<
   | "state"
   | "subscribeGeneration"
   | "subscribeComposition"
+  | "subscribe"
   | "send"
   | "onStateChange"
   | "onError"
@@ -367,6 +368,42 @@ export function useComposition(id: string | null): CompositionState {
       error: (error) =>
         update((s) => ({ ...s, error, status: error.recoverable ? s.status : "failed" })),
     }),
+  );
+}
+
+/** One event of an app channel, as `useChannel` keeps it. */
+export interface ChannelEntry<M> {
+  event: keyof M & string;
+  data: M[keyof M];
+  seq: number;
+}
+
+/** What `useChannel` returns: the channel's latest events (at most 100), oldest first. */
+export interface ChannelState<M> {
+  events: ReadonlyArray<ChannelEntry<M>>;
+  last: ChannelEntry<M> | null;
+}
+
+const CHANNEL: ChannelState<Record<string, unknown>> = { events: [], last: null };
+const CHANNEL_KEEP = 100;
+
+/**
+ * An app channel's events (a workspace, a project), typed by the app's event map `M`; `null`
+ * watches nothing. Shared and reference-counted like the job hooks.
+ */
+export function useChannel<M extends object = Record<string, unknown>>(
+  channel: string | null,
+  id: string | null,
+): ChannelState<M> {
+  const key = channel === null || id === null ? null : `channel:${channel}:${id}`;
+  return useJob<ChannelState<M>>(key, CHANNEL as unknown as ChannelState<M>, (client, update) =>
+    client.subscribe(channel ?? "", id ?? "", {
+      onEvent: (data: unknown, meta: { event: string; seq: number }) =>
+        update((s) => {
+          const entry = { event: meta.event, data, seq: meta.seq } as ChannelEntry<M>;
+          return { events: [...s.events, entry].slice(-CHANNEL_KEEP), last: entry };
+        }),
+    } as never),
   );
 }
 

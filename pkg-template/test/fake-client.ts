@@ -60,11 +60,16 @@ export class FakeClient implements HookClient {
     return this.#subscribe(`composition:${id}`, handlers as Handlers);
   }
 
-  /** Plays one event to every handler of a job. */
-  emit(channel: "generation" | "composition", id: string, event: string, data: unknown, seq = 1): void {
+  subscribe(channel: string, id: string, handlers: object): JobSubscription {
+    return this.#subscribe(`${channel}:${id}`, handlers as Handlers);
+  }
+
+  /** Plays one event to every handler of a job or app channel (and their `onEvent`). */
+  emit(channel: string, id: string, event: string, data: unknown, seq = 1): void {
     for (const handlers of this.#handlers.get(`${channel}:${id}`) ?? []) {
-      const meta = { channel, jobId: id, seq, event };
+      const meta = { channel, jobId: id, id, seq, event };
       (handlers[event] as ((data: unknown, meta: unknown) => void) | undefined)?.(data, meta);
+      (handlers.onEvent as ((data: unknown, meta: unknown) => void) | undefined)?.(data, meta);
     }
   }
 

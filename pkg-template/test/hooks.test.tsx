@@ -4,6 +4,7 @@ import { afterEach, describe, expect, test, vi } from "vitest";
 import {
   ConnectionStatus,
   JobSocketProvider,
+  useChannel,
   useComposition,
   useGeneration,
   useWebSocket,
@@ -157,5 +158,40 @@ describe("useWebSocket and ConnectionStatus", () => {
     expect(seen!.isConnected).toBe(true);
     expect(seen!.isPolling).toBe(false);
     expect(seen!.send("note", {})).toBe("m_1");
+  });
+});
+
+function Project({ id }: { id: string }) {
+  const { events, last } = useChannel<{ progress: { progress: number }; job_complete: { file: string } }>(
+    "project",
+    id,
+  );
+  return (
+    <p data-testid="project">
+      {events.length} {last?.event ?? "none"} {last?.seq ?? 0}
+    </p>
+  );
+}
+
+describe("useChannel", () => {
+  test("two components share one subscription and see each event once, in order", () => {
+    const client = new FakeClient();
+    render(
+      <StrictMode>
+        <JobSocketProvider client={client}>
+          <Project id="p1" />
+          <Project id="p1" />
+        </JobSocketProvider>
+      </StrictMode>,
+    );
+    act(() => {
+      client.emit("project", "p1", "progress", { progress: 40 }, 1);
+      client.emit("project", "p1", "job_complete", { file: "/f.mp4" }, 2);
+    });
+    expect(screen.getAllByTestId("project").map((node) => node.textContent)).toEqual([
+      "2 job_complete 2",
+      "2 job_complete 2",
+    ]);
+    expect(client.subscribes.get("project:p1")).toBe(1);
   });
 });
