@@ -6,6 +6,7 @@ const report = JSON.parse(await readFile(new URL("../target/bench/report.json", 
 const keys = [
   "per_frame.ratio_vs_raw",
   "per_frame.ratio_vs_socketio",
+  "per_frame.socketio_dialect_ratio",
   "batched.ratio_vs_raw",
   "latency.p99_added_ms",
   "size.total_gzip_bytes",

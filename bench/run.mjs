@@ -124,8 +124,11 @@ function summarize(raw, size) {
     raw_events_per_s: median(pf.raw),
     jobsocket_events_per_s: median(pf.jobsocket),
     socketio_events_per_s: median(pf.socketio),
+    jobsocket_socketio_events_per_s: median(pf.jobsocket_socketio),
     runs: pf,
   };
+  // The Socket.IO dialect against socket.io-client, on the same server and events.
+  perFrame.socketio_dialect_ratio = perFrame.jobsocket_socketio_events_per_s / perFrame.socketio_events_per_s;
   perFrame.ratio_vs_raw = perFrame.jobsocket_events_per_s / perFrame.raw_events_per_s;
   perFrame.ratio_vs_socketio = perFrame.jobsocket_events_per_s / perFrame.socketio_events_per_s;
 
@@ -183,6 +186,7 @@ function table(report) {
     `| measure | jobsocket | raw WebSocket | socket.io-client | ratio |`,
     `|---|---|---|---|---|`,
     `| per-frame throughput (events/s, ${fmt(pf.events)} frames) | ${fmt(pf.jobsocket_events_per_s)} | ${fmt(pf.raw_events_per_s)} | ${fmt(pf.socketio_events_per_s)} | ${fmt(pf.ratio_vs_raw, 3)}× raw, ${fmt(pf.ratio_vs_socketio, 3)}× socket.io |`,
+    `| per-frame throughput, Socket.IO server (events/s): jobsocket's Socket.IO dialect vs socket.io-client | ${fmt(pf.jobsocket_socketio_events_per_s)} | — | ${fmt(pf.socketio_events_per_s)} | ${fmt(pf.socketio_dialect_ratio, 3)}× socket.io |`,
     `| batched throughput (events/s, ${b.events_per_frame}/frame) | ${fmt(b.jobsocket_events_per_s)} | ${fmt(b.raw_events_per_s)} | — | ${fmt(b.ratio_vs_raw, 3)}× raw |`,
     `| latency p50 / p99 (ms, ${fmt(l.rate_per_s)}/s) | ${fmt(l.jobsocket_p50_ms, 3)} / ${fmt(l.jobsocket_p99_ms, 3)} | ${fmt(l.raw_p50_ms, 3)} / ${fmt(l.raw_p99_ms, 3)} | — | +${fmt(l.p50_added_ms, 3)} / +${fmt(l.p99_added_ms, 3)} ms |`,
     `| size, min + gzip (bytes) | ${fmt(s.total_gzip_bytes)} (wasm ${fmt(s.wasm_gzip_bytes)} + JS ${fmt(s.glue_gzip_bytes)}); with the React adapter ${fmt(s.with_react_gzip_bytes)} | — | ${fmt(s.socketio_gzip_bytes)} | ${fmt(s.total_gzip_bytes / s.socketio_gzip_bytes, 2)}× socket.io |`,

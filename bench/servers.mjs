@@ -2,7 +2,8 @@
 // - an HTTP server for the bench page, the built package and socket.io-client's browser bundle;
 // - a `ws` flood endpoint speaking jobsocket's protocol, used by both the raw WebSocket baseline
 //   and jobsocket (the very same frames, so the two differ only in the client);
-// - a socket.io 4 server flooding the same payloads as socket.io events.
+// - a socket.io 4 server flooding the same payloads as socket.io events, read by socket.io-client
+//   and by jobsocket's Socket.IO dialect alike.
 import http from "node:http";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
@@ -130,13 +131,15 @@ export async function startServers({ root }) {
 
   const io = new SocketIoServer(server, { transports: ["websocket"], perMessageDeflate: false });
   io.on("connection", (socket) => {
-    socket.on("flood", ({ count }) => {
+    socket.on("flood", ({ count }, ack) => {
+      // jobsocket's outbox emits with an ack id; socket.io-client's plain emit has none.
+      if (typeof ack === "function") ack();
       let sent = 0;
       const sendSome = () => {
         if (!socket.connected) return;
         for (let i = 0; i < 2000 && sent < count; i++) {
           sent += 1;
-          socket.emit("progress", progressData(sent));
+          socket.emit("progress", { jobId: "flood", ...progressData(sent) });
         }
         if (sent < count) setImmediate(sendSome);
       };

@@ -398,3 +398,121 @@ fn the_url_path_names_the_namespace_and_the_query_is_kept() {
     scenario.server_sends_text(socket, OPEN);
     assert_eq!(scenario.take_sent_text(), ["40/tenant-a,"]);
 }
+
+/// ep-080 with its own status endpoint, which speaks the same fields as its events.
+fn with_status_endpoint() -> Config {
+    let mut config = config(ep_080());
+    config.use_polling = true;
+    config.generation_url = "/api/generations/{id}/status".to_owned();
+    config
+}
+
+#[test]
+fn a_reconnection_the_server_did_not_recover_polls_each_job_once_to_fill_the_gap() {
+    let mut scenario = Scenario::with_config(with_status_endpoint());
+    scenario.subscribe(Channel::Generation, "j1");
+    let socket = scenario.accept();
+    scenario.server_sends_text(socket, OPEN);
+    scenario.server_sends_text(socket, CONNECTED);
+    scenario.server_sends_text(
+        socket,
+        r#"42["generation:progress",{"jobId":"j1","progress":10},"o1"]"#,
+    );
+    assert!(
+        scenario.server.polls.is_empty(),
+        "a first session has no gap"
+    );
+    scenario.socket_closes(socket, 1006, "");
+    scenario.advance(Duration::from_secs(1));
+    let socket = scenario.accept();
+    scenario.server_sends_text(socket, OPEN);
+    scenario.server_sends_text(socket, r#"40{"sid":"new","pid":"another"}"#);
+    assert_eq!(
+        scenario.server.polled_urls,
+        ["http://jobs.test/api/generations/j1/status"]
+    );
+    scenario.take_events();
+    scenario.answer_poll(Ok(
+        r#"{"status":"completed","progress":100,"result":{"url":"/v.mp4","duration":4}}"#,
+    ));
+    let events = scenario.take_events();
+    assert_eq!(
+        job_events(&events),
+        [
+            ("j1".to_owned(), 2, "progress"),
+            ("j1".to_owned(), 3, "status_change"),
+            ("j1".to_owned(), 4, "completed"),
+        ]
+    );
+    assert!(events.contains(&Event::SubscriptionEnded {
+        channel: Channel::Generation,
+        job_id: "j1".to_owned()
+    }));
+}
+
+#[test]
+fn a_recovered_session_needs_no_poll() {
+    let mut scenario = Scenario::with_config(with_status_endpoint());
+    scenario.subscribe(Channel::Generation, "j1");
+    let socket = scenario.accept();
+    scenario.server_sends_text(socket, OPEN);
+    scenario.server_sends_text(socket, CONNECTED);
+    scenario.socket_closes(socket, 1006, "");
+    scenario.advance(Duration::from_secs(1));
+    let socket = scenario.accept();
+    scenario.server_sends_text(socket, OPEN);
+    scenario.server_sends_text(socket, CONNECTED);
+    assert!(scenario.client.state().recovered);
+    assert!(scenario.server.polled_urls.is_empty());
+}
+
+#[test]
+fn polling_an_endpoint_of_the_same_fields_delivers_the_job_by_state_when_sockets_fail() {
+    let mut config = with_status_endpoint();
+    config.polling_after_failures = 1;
+    let mut scenario = Scenario::with_config(config);
+    scenario.subscribe(Channel::Generation, "j1");
+    scenario.refuse();
+    assert_eq!(scenario.client.status(), Status::Polling);
+    scenario.answer_poll(Ok(
+        r#"{"status":"processing","progress":40,"stage":"inference"}"#,
+    ));
+    scenario.advance_until_poll();
+    scenario.answer_poll(Ok(
+        r#"{"status":"processing","progress":40,"stage":"inference"}"#,
+    ));
+    scenario.advance_until_poll();
+    scenario.answer_poll(Ok(r#"{"status":"failed","error":"GPU lost"}"#));
+    let events = scenario.take_events();
+    assert_eq!(
+        job_events(&events),
+        [
+            ("j1".to_owned(), 1, "status_change"),
+            ("j1".to_owned(), 2, "progress"),
+            ("j1".to_owned(), 3, "status_change"),
+            ("j1".to_owned(), 4, "error"),
+        ],
+        "the unchanged second snapshot says nothing"
+    );
+}
+
+#[test]
+fn frames_do_not_move_the_wake_up_time_the_window_runs_from_the_last_one_when_it_fires() {
+    let (mut scenario, socket) = open(ep_080());
+    let first = scenario.client.poll_timeout();
+    scenario.advance(Duration::from_millis(100));
+    scenario.server_sends_text(socket, "2");
+    assert_eq!(
+        scenario.client.poll_timeout(),
+        first,
+        "the driver's timer stays armed as it was"
+    );
+    scenario.advance(Duration::from_millis(400));
+    assert_eq!(scenario.client.status(), Status::Open);
+    assert_eq!(scenario.next_wake_in(), Some(Duration::from_millis(100)));
+    scenario.advance(Duration::from_millis(100));
+    assert_eq!(
+        scenario.client.state().reason,
+        Some(StateReason::HeartbeatTimeout)
+    );
+}

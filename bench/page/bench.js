@@ -62,13 +62,18 @@ function runRaw({ n, batch, rate, onData }) {
  * second per job by default) is off: the bench measures the pipeline, not the pacing.
  */
 function runJobsocket({ n, batch, rate, onData }) {
+  const socket = new JobSocket({ url: floodUrl({ n, batch, rate }), maxProgressPerSecond: 0 });
+  return timeJobsocket(socket, n, onData, () => {});
+}
+
+/**
+ * Times `socket` from its opening until the job "flood" has delivered `n` progress events;
+ * `opened` runs when it opens (to ask for the flood).
+ */
+function timeJobsocket(socket, n, onData, opened) {
   return new Promise((resolve) => {
-    const socket = new JobSocket({ url: floodUrl({ n, batch, rate }), maxProgressPerSecond: 0 });
     let count = 0;
     let started = 0;
-    const listener = socket.onStateChange(({ status }) => {
-      if (status === "open") started = performance.now();
-    });
     const subscription = socket.subscribeGeneration("flood", {
       progress(data) {
         onData(data);
@@ -87,7 +92,29 @@ function runJobsocket({ n, batch, rate, onData }) {
         }
       },
     });
+    const listener = socket.onStateChange(({ status }) => {
+      if (status !== "open") return;
+      started = performance.now();
+      opened();
+    });
   });
+}
+
+/**
+ * jobsocket's Socket.IO dialect on the same socket.io server and events as socket.io-client:
+ * `progress` events become typed generation progress.
+ */
+function runJobsocketSocketIo({ n, onData }) {
+  const socket = new JobSocket({
+    url: `http://${location.host}`,
+    maxProgressPerSecond: 0,
+    protocol: {
+      dialect: "socket.io",
+      events: { progress: "generation.progress" },
+      fields: { progress: "percentage", stage: "step" },
+    },
+  });
+  return timeJobsocket(socket, n, onData, () => socket.send("flood", { count: n }));
 }
 
 /** socket.io-client over its WebSocket transport, the same payloads as socket.io events. */
@@ -212,7 +239,7 @@ async function main() {
   const result = {};
   step("per-frame throughput");
   result.perFrame = await throughput(
-    { raw: runRaw, jobsocket: runJobsocket, socketio: runSocketIo },
+    { raw: runRaw, jobsocket: runJobsocket, socketio: runSocketIo, jobsocket_socketio: runJobsocketSocketIo },
     config.perFrameEvents,
     1,
   );

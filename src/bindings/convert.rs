@@ -2,11 +2,34 @@
 
 use js_sys::{Object, Reflect};
 use wasm_bindgen::JsValue;
+use wasm_bindgen::prelude::wasm_bindgen;
 
 use crate::core::{
     ClientError, CompositionEvent, ConnectionState, GenerationEvent, Instant, JobEvent, JobFailure,
     JobResult, StateChange,
 };
+
+#[wasm_bindgen(module = "/src/bindings/deliver.js")]
+extern "C" {
+    /// A progress payload built in one call (see deliver.js).
+    #[wasm_bindgen(js_name = progressData)]
+    fn progress_data(
+        step: &str,
+        clip_number: u32,
+        total_clips: u32,
+        percentage: f64,
+        message: &str,
+    ) -> JsValue;
+
+    /// An encoding-progress payload built in one call.
+    #[wasm_bindgen(js_name = encodingProgressData)]
+    fn encoding_progress_data(
+        percentage: f64,
+        frames_processed: f64,
+        total_frames: f64,
+        estimated_remaining: f64,
+    ) -> JsValue;
+}
 
 /// Builds a plain object from (key, value) pairs.
 pub fn object(entries: &[(&str, JsValue)]) -> JsValue {
@@ -50,13 +73,13 @@ pub fn event_data(event: &JobEvent) -> JsValue {
             GenerationEvent::Queued(data) => {
                 object(&[("position", number(f64::from(data.position)))])
             }
-            GenerationEvent::Progress(data) => object(&[
-                ("step", text(&data.step)),
-                ("clip_number", number(f64::from(data.clip_number))),
-                ("total_clips", number(f64::from(data.total_clips))),
-                ("percentage", number(data.percentage)),
-                ("message", text(&data.message)),
-            ]),
+            GenerationEvent::Progress(data) => progress_data(
+                &data.step,
+                data.clip_number,
+                data.total_clips,
+                data.percentage,
+                &data.message,
+            ),
             GenerationEvent::ClipCompleted(data) => object(&[
                 ("clip_id", text(&data.clip_id)),
                 ("thumbnail_url", text(&data.thumbnail_url)),
@@ -71,12 +94,12 @@ pub fn event_data(event: &JobEvent) -> JsValue {
             GenerationEvent::Error(data) => failure(data),
         },
         JobEvent::Composition(event) => match event {
-            CompositionEvent::EncodingProgress(data) => object(&[
-                ("percentage", number(data.percentage)),
-                ("frames_processed", number(data.frames_processed as f64)),
-                ("total_frames", number(data.total_frames as f64)),
-                ("estimated_remaining", number(data.estimated_remaining)),
-            ]),
+            CompositionEvent::EncodingProgress(data) => encoding_progress_data(
+                data.percentage,
+                data.frames_processed as f64,
+                data.total_frames as f64,
+                data.estimated_remaining,
+            ),
             CompositionEvent::Completed(data) => result(data),
             CompositionEvent::Error(data) => failure(data),
         },

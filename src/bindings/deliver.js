@@ -7,6 +7,22 @@ export function deliverSlice(subscribers, event, frame, start, end, channel, job
   return deliver(subscribers, event, JSON.parse(frame.slice(start, end)), channel, jobId, seq);
 }
 
+// Progress payloads built in one call from wasm rather than field by field (each field would
+// be a call across the boundary): the hot path of events that did not arrive as the typed
+// event's own JSON (another dialect's events, coalesced progress).
+export function progressData(step, clipNumber, totalClips, percentage, message) {
+  return { step, clip_number: clipNumber, total_clips: totalClips, percentage, message };
+}
+
+export function encodingProgressData(percentage, framesProcessed, totalFrames, estimatedRemaining) {
+  return {
+    percentage,
+    frames_processed: framesProcessed,
+    total_frames: totalFrames,
+    estimated_remaining: estimatedRemaining,
+  };
+}
+
 export function deliver(subscribers, event, data, channel, jobId, seq) {
   // `id` names the job or the app channel's id; `jobId` is kept for job handlers.
   const meta = { channel, jobId, id: jobId, seq, event };

@@ -150,6 +150,35 @@ impl JobView {
         ((first..).zip(events).collect(), lost)
     }
 
+    /// [`JobView::catch_up`] for a snapshot of a server without seqs (another dialect's status
+    /// endpoint): every snapshot is taken as the job's present, the events it yields are
+    /// numbered on from the view's last `seq`, and a second final snapshot still without its
+    /// payload settles the job (there is no repeated `seq` to tell it).
+    pub fn catch_up_unsequenced(&mut self, snapshot: &Snapshot) -> Vec<(u64, JobEvent)> {
+        if self.terminal {
+            return Vec::new();
+        }
+        let settled = self.awaiting_end && snapshot.status().is_terminal();
+        // Such servers' progress only grows: a lower (or absent, read as 0) percentage is a
+        // stale or partial body, not news.
+        let mut snapshot = snapshot.clone();
+        if let Some(known) = self.percentage {
+            snapshot.raise_percentage_to(known);
+        }
+        let mut events = Vec::new();
+        match &snapshot {
+            Snapshot::Generation(snapshot) => {
+                self.catch_up_generation(snapshot, settled, &mut events)
+            }
+            Snapshot::Composition(snapshot) => {
+                self.catch_up_composition(snapshot, settled, &mut events)
+            }
+        }
+        let first = self.last_seq + 1;
+        self.last_seq += events.len() as u64;
+        (first..).zip(events).collect()
+    }
+
     /// The events that bring the app from this view to `snapshot`, in the order the socket
     /// would have delivered them, and updates the view. Returns nothing new for a snapshot
     /// that is not newer (its `seq` is not above the view's; a `seq` of 0 counts only for a
@@ -406,6 +435,15 @@ impl Snapshot {
             Snapshot::Generation(snapshot) => snapshot.seq,
             Snapshot::Composition(snapshot) => snapshot.seq,
         }
+    }
+
+    /// Raises the snapshot's percentage to at least `floor`.
+    fn raise_percentage_to(&mut self, floor: f64) {
+        let percentage = match self {
+            Snapshot::Generation(snapshot) => &mut snapshot.progress.percentage,
+            Snapshot::Composition(snapshot) => &mut snapshot.progress.percentage,
+        };
+        *percentage = percentage.max(floor);
     }
 
     pub fn status(&self) -> JobStatus {

@@ -5,7 +5,7 @@
 use std::time::Duration;
 
 use super::events::JobEvent;
-use super::job_view::JobView;
+use super::job_view::{JobView, Snapshot};
 use super::output::JobDelivery;
 use super::protocol::{Channel, ClientFrame};
 use super::small_map::SmallMap;
@@ -137,6 +137,23 @@ impl Subscriptions {
             entry.last_seq = Some(seq);
         }
         Some(&mut entry.view)
+    }
+
+    /// Catches a job up with a snapshot of a server without seqs; the events come numbered on
+    /// from the last delivered, which moves past them. `None` for a job nobody watches.
+    pub fn catch_up_unsequenced(
+        &mut self,
+        channel: Channel,
+        job_id: &str,
+        snapshot: &Snapshot,
+    ) -> Option<(Vec<(u64, JobEvent)>, bool)> {
+        let entry = self.jobs.get_mut(&(channel, job_id))?;
+        entry.view.note_seq(entry.last_seq.unwrap_or(0));
+        let events = entry.view.catch_up_unsequenced(snapshot);
+        if let Some((last, _)) = events.last() {
+            entry.last_seq = Some(*last);
+        }
+        Some((events, entry.view.is_terminal()))
     }
 
     /// The watched jobs.

@@ -56,9 +56,12 @@ enum State {
         /// When the client pings next; `None` when the dialect has the server ping, or
         /// nothing.
         next_ping_at: Option<Instant>,
-        /// Set while a ping waits for any frame from the server; with server pings, always set
-        /// to the end of the server's window, and pushed back by every frame.
+        /// Set while a ping waits for any frame from the server; with server pings, always set:
+        /// the end of the server's window after `last_frame_at` as it was when last armed.
         pong_deadline: Option<Instant>,
+        /// When the last frame arrived. With server pings the deadline is moved from it only
+        /// when it fires, not on every frame: the driver's timer is not re-armed per frame.
+        last_frame_at: Instant,
     },
     Reconnecting {
         retry_at: Instant,
@@ -122,6 +125,11 @@ pub struct Client {
     /// Connections in a row that died before `min_uptime`.
     young_deaths: u32,
     polls: SmallMap<(Channel, String), PollSlot>,
+    /// One-off polls filling the gap a reconnection left on a wire without replay: request,
+    /// and the job.
+    gap_polls: Vec<(u64, Channel, String)>,
+    /// A session was ready before on this client: the next one is a reconnection.
+    had_session: bool,
     next_poll_request: u64,
     /// Subscriptions not yet confirmed (`subscribed`) on the socket that may end polling.
     unconfirmed: Vec<(Channel, String)>,
@@ -168,6 +176,8 @@ impl Client {
             websocket_available: true,
             young_deaths: 0,
             polls: SmallMap::default(),
+            gap_polls: Vec::new(),
+            had_session: false,
             next_poll_request: 1,
             unconfirmed: Vec::new(),
             storage_degraded: false,
@@ -315,6 +325,7 @@ impl Client {
         for held in self.subscriptions.take_all_held() {
             self.events.push_back(Event::Job(held));
         }
+        self.gap_polls.clear();
         if !matches!(self.state, State::Closed) {
             let from = self.status();
             self.stop_polling();
@@ -370,6 +381,15 @@ impl Client {
     /// subscribed again (unless the server recovered the session, subscriptions included), and
     /// the outbox goes out.
     fn session_ready(&mut self, now: Instant, socket: SocketId, recovered: bool) {
+        // Events sent while the client was away are lost on a wire without replay, unless the
+        // server recovered the session: one poll of every watched job fills the gap (polling
+        // itself already did, when it ran).
+        let fill_gap = self.had_session
+            && !recovered
+            && !self.dialect.replays()
+            && !self.polling
+            && self.polling_allowed();
+        self.had_session = true;
         self.connected_at = Some(now);
         self.stable_at = Some(now + self.config.min_uptime);
         let (next_ping_at, pong_deadline) = match self.dialect.heartbeat() {
@@ -383,6 +403,7 @@ impl Client {
                 opened_at: now,
                 next_ping_at,
                 pong_deadline,
+                last_frame_at: now,
             },
             StateReason::SocketOpened,
         );
@@ -413,6 +434,11 @@ impl Client {
         self.flush_outbox(now, socket);
         if self.polling && self.unconfirmed.is_empty() {
             self.leave_polling();
+        }
+        if fill_gap {
+            for (channel, id) in self.subscriptions.keys() {
+                self.poll_gap(channel, id);
+            }
         }
     }
 
@@ -446,17 +472,18 @@ impl Client {
     /// A frame arrived on `socket`: true if it is the current one (open, or in its
     /// handshake), whose liveness the frame proves.
     fn frame_arrived(&mut self, now: Instant, socket: SocketId) -> bool {
-        let window = match self.dialect.heartbeat() {
-            Heartbeat::ServerPings { window } => Some(window),
-            Heartbeat::ClientPings | Heartbeat::Unchecked => None,
-        };
+        let server_pings = matches!(self.dialect.heartbeat(), Heartbeat::ServerPings { .. });
         match &mut self.state {
             State::Open {
                 socket: current,
                 pong_deadline,
+                last_frame_at,
                 ..
             } if *current == socket => {
-                *pong_deadline = window.map(|window| now + window);
+                *last_frame_at = now;
+                if !server_pings {
+                    *pong_deadline = None;
+                }
                 true
             }
             State::Connecting {
@@ -574,6 +601,20 @@ impl Client {
             }
             State::Reconnecting { retry_at } if retry_at <= now => {
                 self.start_attempt(now, StateReason::RetryDue);
+            }
+            State::Open {
+                last_frame_at,
+                pong_deadline: Some(deadline),
+                ..
+            } if deadline <= now
+                && let Heartbeat::ServerPings { window } = self.dialect.heartbeat()
+                && last_frame_at + window > now =>
+            {
+                // Frames came since the deadline was set: the server's window runs from the
+                // last one.
+                if let State::Open { pong_deadline, .. } = &mut self.state {
+                    *pong_deadline = Some(last_frame_at + window);
+                }
             }
             State::Open {
                 socket,

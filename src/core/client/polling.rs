@@ -3,6 +3,7 @@
 
 use super::{Client, PollSlot, State};
 use crate::core::config::http_origin;
+use crate::core::events::JobEvent;
 use crate::core::job_view::Snapshot;
 use crate::core::output::{ClientError, Event, JobDelivery, StateReason, Status, Transmit};
 use crate::core::protocol::Channel;
@@ -31,6 +32,18 @@ impl Client {
         request: u64,
         body: Result<String, String>,
     ) {
+        if let Some(index) = self.gap_polls.iter().position(|(id, ..)| *id == request) {
+            let (_, channel, job_id) = self.gap_polls.swap_remove(index);
+            match body.and_then(|body| self.dialect.decode_snapshot(channel, &body)) {
+                Ok(snapshot) => self.deliver_snapshot(now, channel, &job_id, &snapshot),
+                Err(reason) => self.report(ClientError::PollFailed {
+                    channel,
+                    job_id,
+                    reason,
+                }),
+            }
+            return;
+        }
         let Some(key) = self
             .polls
             .iter()
@@ -40,7 +53,7 @@ impl Client {
             return;
         };
         let (channel, job_id) = key;
-        let snapshot = body.and_then(|body| Snapshot::decode(channel, &body));
+        let snapshot = body.and_then(|body| self.dialect.decode_snapshot(channel, &body));
         let Some(slot) = self.polls.get_mut(&(channel, job_id.clone())) else {
             return;
         };
@@ -76,15 +89,16 @@ impl Client {
         job_id: &str,
         snapshot: &Snapshot,
     ) {
+        if !self.dialect.replays() {
+            self.deliver_unsequenced_snapshot(now, channel, job_id, snapshot);
+            return;
+        }
         let seq = snapshot.seq();
         let Some(view) = self.subscriptions.view_for_snapshot(channel, job_id, seq) else {
             return;
         };
         let (events, lost) = view.catch_up_numbered(snapshot);
         let ended = view.is_terminal();
-        if let Some(held) = self.subscriptions.take_held(channel, job_id, now) {
-            self.events.push_back(Event::Job(held));
-        }
         if lost > 0 {
             // A snapshot with more to tell than its `seq` advanced: what did not fit is lost.
             let first = events.first().map_or(seq, |(first, _)| *first);
@@ -94,6 +108,39 @@ impl Client {
                 expected: first.saturating_sub(lost as u64),
                 received: first,
             });
+        }
+        self.deliver_rebuilt(now, channel, job_id, events, ended);
+    }
+    /// [`Client::deliver_snapshot`] for a server without seqs: the snapshot is the job's
+    /// present, and what the app has not been told of it goes out, numbered on.
+    fn deliver_unsequenced_snapshot(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        job_id: &str,
+        snapshot: &Snapshot,
+    ) {
+        let Some((events, ended)) = self
+            .subscriptions
+            .catch_up_unsequenced(channel, job_id, snapshot)
+        else {
+            return;
+        };
+        self.deliver_rebuilt(now, channel, job_id, events, ended);
+    }
+
+    /// Events rebuilt from a snapshot go out after a held progress of the job; the job's
+    /// subscription ends when the snapshot showed its end.
+    fn deliver_rebuilt(
+        &mut self,
+        now: Instant,
+        channel: Channel,
+        job_id: &str,
+        events: Vec<(u64, JobEvent)>,
+        ended: bool,
+    ) {
+        if let Some(held) = self.subscriptions.take_held(channel, job_id, now) {
+            self.events.push_back(Event::Job(held));
         }
         for (seq, event) in events {
             self.events.push_back(Event::Job(JobDelivery {
@@ -107,6 +154,16 @@ impl Client {
             self.end_subscription(now, channel, job_id.to_owned());
         }
     }
+
+    /// Polls a job once, now, to fill the gap of a reconnection (see `session_ready`).
+    pub(super) fn poll_gap(&mut self, channel: Channel, job_id: String) {
+        let request = self.next_poll_request;
+        self.next_poll_request += 1;
+        let url = self.poll_url(channel, &job_id);
+        self.gap_polls.push((request, channel, job_id));
+        self.transmits.push_back(Transmit::Poll { request, url });
+    }
+
     pub(super) fn polling_allowed(&self) -> bool {
         self.config.use_polling
     }

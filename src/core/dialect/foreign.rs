@@ -13,8 +13,13 @@ use super::super::events::{
     CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure, JobResult,
     JobStatus, Progress, Queued, StatusChange,
 };
-use super::super::json::{Kind, Value};
+use super::super::job_view::Snapshot;
+use super::super::json::{self, Kind, Value};
 use super::super::protocol::Channel;
+use super::super::snapshot::{
+    CompositionProgressSnapshot, CompositionSnapshot, GenerationProgressSnapshot,
+    GenerationSnapshot,
+};
 
 /// Which typed event a foreign event becomes.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -257,6 +262,56 @@ impl FieldNames {
             // The event map admits no other pairs.
             _ => Err("this event does not exist on this channel".to_owned()),
         }
+    }
+
+    /// A status endpoint's body of a server that speaks this mapping: `status` is required,
+    /// then the renamed `progress`, `stage`, `message`, `result` and `error`. Such bodies carry
+    /// no seq (it is 0): the client catches up by state, not by number.
+    pub fn snapshot(&self, channel: Channel, body: &str) -> Result<Snapshot, String> {
+        let value = json::parse(body).map_err(|error| format!("not JSON: {error}"))?;
+        if value.as_object().is_none() {
+            return Err(format!(
+                "a status must be a JSON object, not {}",
+                value.type_name()
+            ));
+        }
+        let status = value
+            .get(&self.status)
+            .and_then(Value::as_str)
+            .and_then(status_of)
+            .ok_or_else(|| format!("field \"{}\" is not a job status", self.status))?;
+        let percentage = self.percentage(&value)?;
+        let message = self.string(&value, &self.message);
+        let result = (status == JobStatus::Completed).then(|| self.result(&value));
+        let error = (status == JobStatus::Failed).then(|| self.failure(&value, message.clone()));
+        Ok(match channel {
+            Channel::Generation => Snapshot::Generation(GenerationSnapshot {
+                id: String::new(),
+                status,
+                progress: GenerationProgressSnapshot {
+                    percentage,
+                    step: self.string(&value, &self.stage),
+                    clip_number: 0,
+                    total_clips: 0,
+                    message,
+                },
+                clips: Vec::new(),
+                result,
+                error,
+                seq: 0,
+            }),
+            Channel::Composition => Snapshot::Composition(CompositionSnapshot {
+                id: String::new(),
+                status,
+                progress: CompositionProgressSnapshot {
+                    percentage,
+                    ..CompositionProgressSnapshot::default()
+                },
+                result,
+                error,
+                seq: 0,
+            }),
+        })
     }
 
     fn string(&self, object: &Value<'_>, name: &str) -> String {

@@ -23,6 +23,7 @@ use std::ops::Range;
 use std::time::Duration;
 
 use super::events::JobEvent;
+use super::job_view::Snapshot;
 use super::json;
 use super::protocol::{Channel, ClientFrame, DecodeError, Decoded, RawJson, ServerFrame};
 use super::url::with_query;
@@ -186,6 +187,16 @@ impl Dialect {
             Dialect::V1 => decode_v1(text, out),
             Dialect::SocketIo(dialect) => dialect.decode(text, out),
             Dialect::PlainJson(dialect) => dialect.decode(text, out),
+        }
+    }
+
+    /// A status endpoint's body: jobsocket's snapshot for protocol v1, the field mapping's
+    /// reading for the others.
+    pub fn decode_snapshot(&self, channel: Channel, body: &str) -> Result<Snapshot, String> {
+        match self {
+            Dialect::V1 => Snapshot::decode(channel, body),
+            Dialect::SocketIo(dialect) => dialect.fields().snapshot(channel, body),
+            Dialect::PlainJson(dialect) => dialect.fields().snapshot(channel, body),
         }
     }
 

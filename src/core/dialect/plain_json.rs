@@ -12,6 +12,7 @@ use super::super::json::{self, Kind, Value};
 use super::super::protocol::{ClientFrame, DecodeError, RawJson};
 use super::super::url::with_query;
 use super::config::PlainJsonOptions;
+use super::foreign::FieldNames;
 use super::template::{Fill, Template};
 use super::{Heartbeat, Incoming, foreign_event};
 
@@ -37,6 +38,10 @@ impl PlainJson {
             Some(token) => with_query(base, &[(self.options.token_param.as_str(), token)]),
             None => base.to_owned(),
         }
+    }
+
+    pub fn fields(&self) -> &FieldNames {
+        &self.options.fields
     }
 
     pub fn answers_subscribes(&self) -> bool {

@@ -21,6 +21,7 @@ use std::time::Duration;
 use super::super::json::{self, Kind, Value};
 use super::super::protocol::{ClientFrame, DecodeError, RawJson};
 use super::config::{Emit, SocketIoOptions};
+use super::foreign::FieldNames;
 use super::template::{Fill, Hole};
 use super::{Heartbeat, Incoming, foreign_event};
 
@@ -103,6 +104,10 @@ impl SocketIo {
 
     pub fn recovered(&self) -> bool {
         self.recovered
+    }
+
+    pub fn fields(&self) -> &FieldNames {
+        &self.options.fields
     }
 
     pub fn encode(&mut self, frame: &ClientFrame) -> Option<String> {
