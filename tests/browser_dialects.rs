@@ -401,11 +401,11 @@ async fn socket_io_bad_packets_are_reported_and_the_session_kept() {
 
 #[wasm_bindgen_test]
 async fn phase_7_with_its_token_accepted_runs_a_job_to_completion() {
-    // phase-7 sends `progress` frames only; the first says queued, the last completed.
+    // phase-7 sends `progress` frames only: the first says queued, the last completed.
     assert_eq!(
         runs_a_job_to_completion(phase_7()).await,
         [
-            "progress",
+            "queued",
             "progress",
             "progress",
             "progress",

@@ -192,6 +192,13 @@ impl<'v, 'a> Settings<'v, 'a> {
         {
             return Err("protocol.namespace must start with \"/\"".to_owned());
         }
+        if self
+            .value
+            .get("auth")
+            .is_some_and(|auth| !auth.is_null() && auth.as_object().is_none())
+        {
+            return Err("protocol.auth must be an object (the CONNECT payload) or null".to_owned());
+        }
         let auth = self
             .template("auth", Some(r#"{"token":"{token}"}"#))?
             .unwrap_or(Template::parse("{}")?);
@@ -280,6 +287,10 @@ mod tests {
             (
                 r#"{"dialect":"socket.io","namespace":"admin"}"#,
                 "start with",
+            ),
+            (
+                r#"{"dialect":"socket.io","auth":"{token}"}"#,
+                "protocol.auth",
             ),
             (r#"{"dialect":"json"}"#, "protocol.subscribe is required"),
             (

@@ -7,7 +7,8 @@
 //! must be there and well typed (the job id; a progress's percentage). One more rule makes
 //! status-only servers work: an event whose `status` field says the job is over becomes the
 //! job's end (`completed`, an unrecoverable `error`, a cancellation), whatever its name, so a
-//! `progress` frame with `status: "completed"` ends the job as its `completed` would.
+//! `progress` frame with `status: "completed"` ends the job as its `completed` would; and one
+//! whose status says `queued` is a generation's `queued`.
 
 use super::super::events::{
     CompositionEvent, EncodingProgress, GenerationEvent, JobEvent, JobFailure, JobResult,
@@ -200,8 +201,10 @@ impl FieldNames {
             ),
             _ => None,
         };
-        // A status that says the job is over makes the event its end, whatever its name.
+        // A status that says the job is over makes the event its end, whatever its name; one
+        // that says it waits makes a generation's event its `queued`.
         let kind = match status {
+            Some(JobStatus::Queued) if channel == Channel::Generation => TypedKind::Queued,
             Some(JobStatus::Completed) => TypedKind::Completed,
             Some(JobStatus::Failed) => TypedKind::Error,
             Some(JobStatus::Cancelled) if channel == Channel::Generation => TypedKind::StatusChange,
@@ -443,6 +446,17 @@ mod tests {
                 message: "GPU lost".to_owned(),
                 recoverable: false,
             }))
+        );
+    }
+
+    #[test]
+    fn a_progress_whose_status_says_queued_is_a_queued_generation() {
+        let queued = typed(TypedKind::Progress, r#"{"status":"queued","position":3}"#);
+        assert_eq!(
+            queued,
+            Ok(JobEvent::Generation(GenerationEvent::Queued(Queued {
+                position: 3
+            })))
         );
     }
 
