@@ -67,9 +67,13 @@ impl RawJson {
         Ok(RawJson(text))
     }
 
-    /// Text the caller took from a span of parsed JSON, so it is JSON already.
+    /// The JSON value at `span` of parsed `text`, so already JSON; `null` for an empty span
+    /// (no value there).
     pub(crate) fn from_span(text: &str, span: std::ops::Range<usize>) -> RawJson {
-        RawJson(text.get(span).unwrap_or("null").to_owned())
+        match text.get(span) {
+            Some(value) if !value.is_empty() => RawJson(value.to_owned()),
+            _ => RawJson("null".to_owned()),
+        }
     }
 
     pub fn as_str(&self) -> &str {

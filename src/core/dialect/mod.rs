@@ -144,11 +144,7 @@ impl Dialect {
     /// Whether the server answers subscribes ([`Incoming::Subscribed`]); otherwise a
     /// subscription counts as answered once sent.
     pub fn answers_subscribes(&self) -> bool {
-        match self {
-            Dialect::V1 => true,
-            Dialect::SocketIo(_) => false,
-            Dialect::PlainJson(dialect) => dialect.answers_subscribes(),
-        }
+        matches!(self, Dialect::V1)
     }
 
     /// Whether the server acks outbox messages; otherwise a message leaves the outbox once

@@ -44,10 +44,6 @@ impl PlainJson {
         &self.options.fields
     }
 
-    pub fn answers_subscribes(&self) -> bool {
-        false
-    }
-
     pub fn heartbeat(&self) -> Heartbeat {
         if self.options.heartbeat.is_some() {
             Heartbeat::ClientPings

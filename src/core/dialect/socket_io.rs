@@ -385,9 +385,9 @@ impl SocketIo {
                 channel: None,
                 seq: None,
                 event: name.to_owned(),
-                data: arguments.get(1).map_or_else(
-                    || RawJson::from_span("null", 0..4),
-                    |data| RawJson::from_span(text, data.span.clone()),
+                data: RawJson::from_span(
+                    text,
+                    arguments.get(1).map_or(0..0, |data| data.span.clone()),
                 ),
             };
         };
