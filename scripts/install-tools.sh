@@ -16,7 +16,9 @@ log() { printf '[install] %s\n' "$*"; }
 
 want_browsers=${JOBSOCKET_BROWSERS:-chromium firefox}
 
-if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
+# Outputs are captured before they are matched: `cmd | grep -q` under pipefail fails when grep
+# exits at its match and `cmd` then dies of SIGPIPE, which reinstalled tools for nothing.
+if [[ $'\n'"$(rustup target list --installed)"$'\n' != *$'\n'wasm32-unknown-unknown$'\n'* ]]; then
   log "adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
@@ -48,7 +50,7 @@ if [[ "$("$cargo_bin/wasm-pack" --version 2>/dev/null || true)" != "wasm-pack $W
 fi
 
 if [[ " $want_browsers " == *" firefox "* ]]; then
-  if ! "$cargo_bin/geckodriver" --version 2>/dev/null | grep -q "geckodriver $GECKODRIVER_VERSION"; then
+  if [[ "$("$cargo_bin/geckodriver" --version 2>/dev/null || true)" != *"geckodriver $GECKODRIVER_VERSION"* ]]; then
     log "cargo install geckodriver $GECKODRIVER_VERSION"
     cargo install -q --locked geckodriver --version "$GECKODRIVER_VERSION" --force
   fi

@@ -14,10 +14,12 @@ mkdir -p "$logs"
 declare -A passed=() seconds=()
 failures=()
 
+# Runs in a background subshell, which the suite's script replaces (exec), so a signal sent to
+# the subshell's pid reaches the script and its traps.
 run_suite() {
   case $1 in
-    chromium | firefox) JOBSOCKET_BROWSERS=$1 scripts/test-browser.sh ;;
-    e2e) scripts/test-e2e.sh ;;
+    chromium | firefox) JOBSOCKET_BROWSERS=$1 exec scripts/test-browser.sh ;;
+    e2e) exec scripts/test-e2e.sh ;;
   esac
 }
 
@@ -33,12 +35,27 @@ failed_tests() {
   if [[ -n "$names" ]]; then echo "$names"; else echo "(the suite failed before naming a test: see $1)"; fi
 }
 
+# Each suite runs in the background and is waited for, so a SIGTERM or Ctrl-C reaching this
+# script is handled at once: it is passed on to the suite, whose own traps stop its servers and
+# browsers, and waited for.
+suite_pid=
+stop_suite() {
+  if [[ -n "$suite_pid" ]]; then
+    kill -TERM "$suite_pid" 2>/dev/null
+    wait "$suite_pid" 2>/dev/null
+  fi
+  exit 143
+}
+trap stop_suite TERM INT
+
 for suite in "${suites[@]}"; do passed[$suite]=0; seconds[$suite]=0; done
 for ((run = 1; run <= runs; run++)); do
   for suite in "${suites[@]}"; do
     log="$logs/$suite-$run.log"
     start=$SECONDS
-    if run_suite "$suite" >"$log" 2>&1; then
+    run_suite "$suite" >"$log" 2>&1 &
+    suite_pid=$!
+    if wait "$suite_pid"; then
       passed[$suite]=$((passed[$suite] + 1))
       outcome=pass
     else

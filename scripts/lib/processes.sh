@@ -43,7 +43,14 @@ group_alive() {
 # waits until no process of the group is left.
 stop_group() {
   local pgid=$1 tries
-  group_alive "$pgid" || return 0
+  # Stopped right after it started, the child may not have reached setsid yet: it is still in
+  # this script's group, which the group signal below would miss. Its pid reaches it either way
+  # (an exited, unreaped leader keeps its pid: it cannot be another process's).
+  kill -TERM "$pgid" 2>/dev/null || true
+  if ! group_alive "$pgid"; then
+    wait "$pgid" 2>/dev/null || true
+    return 0
+  fi
   kill -TERM -- "-$pgid" 2>/dev/null || true
   for ((tries = 0; tries < ${GRACE_SECONDS:-5} * 20; tries++)); do
     group_alive "$pgid" || break
@@ -69,12 +76,6 @@ stop_groups() {
     stop_group "$pgid"
   done
   started_groups=()
-exit_hooks=()
-
-# Runs the command string $1 on exit, after every group is stopped (removing a temp dir, say).
-at_exit() {
-  exit_hooks+=("$1")
-}
 }
 
 on_exit() {
