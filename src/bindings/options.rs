@@ -207,16 +207,11 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
             .ok()
             .and_then(|text| text.as_string())
             .ok_or_else(|| invalid("protocol must be built with socketIo() or jsonProtocol()"))?;
-        config.protocol = DialectConfig::parse(&text).map_err(|reason| invalid(&reason))?;
-        // The polling fallback reads jobsocket's snapshots from the status endpoints. Another
-        // dialect's server has none at the default paths: polling is on for it only when the
-        // app names its endpoints (or asks for polling in `transports`).
+        let protocol = DialectConfig::parse(&text).map_err(|reason| invalid(&reason))?;
         let named = ["generationUrl", "compositionUrl", "transports"]
             .iter()
             .any(|name| !get(&options, name).is_undefined());
-        if config.protocol != DialectConfig::V1 && !named {
-            config.use_polling = false;
-        }
+        config.set_protocol(protocol, named);
     }
     let token =
         TokenSource::from_option(get(&options, "token")).map_err(|reason| invalid(&reason))?;

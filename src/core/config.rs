@@ -115,6 +115,18 @@ impl Config {
     }
 }
 
+impl Config {
+    /// Speaks `protocol`. The polling fallback reads jobsocket's snapshots from the status
+    /// endpoints; another dialect's server has none at the default paths, so for it polling
+    /// stays on only when the app named its endpoints or its transports (`endpoints_named`).
+    pub fn set_protocol(&mut self, protocol: DialectConfig, endpoints_named: bool) {
+        if protocol != DialectConfig::V1 && !endpoints_named {
+            self.use_polling = false;
+        }
+        self.protocol = protocol;
+    }
+}
+
 /// The WebSocket URL for `url`. `http(s)://` URLs are accepted and turned into `ws(s)://`, so an
 /// app can pass its API origin as it already knows it.
 pub fn websocket_url(url: &str) -> Result<String, String> {
@@ -155,7 +167,24 @@ pub fn http_origin(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::{http_origin, websocket_url};
+    use super::{Config, DialectConfig, http_origin, websocket_url};
+
+    #[test]
+    fn another_dialect_polls_only_when_the_app_named_its_status_endpoints() {
+        let socket_io = || DialectConfig::parse(r#"{"dialect":"socket.io"}"#).expect("valid");
+        let mut unnamed = Config::new("ws://a");
+        unnamed.set_protocol(socket_io(), false);
+        assert!(!unnamed.use_polling);
+        let mut named = Config::new("ws://a");
+        named.set_protocol(socket_io(), true);
+        assert!(named.use_polling);
+        let mut v1 = Config::new("ws://a");
+        v1.set_protocol(DialectConfig::V1, false);
+        assert!(
+            v1.use_polling,
+            "protocol v1's server serves the default endpoints"
+        );
+    }
 
     #[test]
     fn the_http_origin_of_a_websocket_url_drops_path_and_query() {

@@ -4,7 +4,8 @@
 //! `docs/PROTOCOL.md` is the one place that defines them.
 
 use super::json::Value;
-use super::protocol::{Channel, Payload, PayloadFailure};
+use super::payload::{Payload, PayloadFailure};
+use super::protocol::Channel;
 
 /// The life-cycle status of a generation or composition job.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -29,7 +29,8 @@ use super::events::{
     JobResult, JobStatus, Progress, StatusChange,
 };
 use super::json::{self, Kind, Value};
-use super::protocol::{Channel, Payload, PayloadFailure};
+use super::payload::{Payload, PayloadFailure};
+use super::protocol::Channel;
 use super::snapshot::{
     CompositionProgressSnapshot, CompositionSnapshot, GenerationProgressSnapshot,
     GenerationSnapshot,

@@ -13,6 +13,7 @@ pub mod job_view;
 pub mod json;
 pub mod outbox;
 mod output;
+mod payload;
 pub mod protocol;
 mod rng;
 pub mod small_map;
