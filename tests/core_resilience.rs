@@ -532,10 +532,10 @@ fn the_state_snapshot_records_when_the_connection_came_and_went() {
     assert_eq!(state.next_retry_at, Some(scenario.now + SECOND));
     assert_eq!(
         state.last_error,
-        Some((
-            "socket_closed".to_owned(),
-            "the WebSocket closed (code 1006: gone)".to_owned()
-        ))
+        Some(ClientError::SocketClosed {
+            code: 1006,
+            reason: "gone".to_owned()
+        })
     );
 }
 

@@ -28,10 +28,14 @@ let ready: Promise<unknown> | undefined;
 /**
  * Loads and instantiates the wasm module, once per page; later calls share the first. By
  * default the `.wasm` file is fetched next to this module (bundlers copy it); pass a URL,
- * `Response`, `BufferSource` or `WebAssembly.Module` to load it from elsewhere.
+ * `Response`, `BufferSource` or `WebAssembly.Module` to load it from elsewhere. A failed load
+ * is forgotten, so the next call tries again (a flaky network, a deploy in progress).
  */
 export function initialize(wasm?: Parameters<typeof init>[0]): Promise<unknown> {
-  ready ??= init(wasm === undefined ? undefined : { module_or_path: wasm as never });
+  ready ??= init(wasm === undefined ? undefined : { module_or_path: wasm as never }).catch((error: unknown) => {
+    ready = undefined;
+    throw error;
+  });
   return ready;
 }
 
@@ -73,7 +77,7 @@ export class JobSocketClient<Events extends object = Record<string, unknown>> {
 
   /** The connection now. */
   get state(): ConnectionState {
-    return this.#socket.state as ConnectionState;
+    return this.#socket.state;
   }
 
   /** Watches a generation job with one optional handler per event (plus `onEvent`). */

@@ -1,217 +1,77 @@
-// The React adapter: one client per provider, job subscriptions shared and reference-counted,
-// snapshots through useSyncExternalStore so a component re-renders only when its job changed.
-// StrictMode's mount–unmount–mount is absorbed by releasing a little later than asked: the
-// remount re-acquires what the unmount released, so one socket and one subscription per job.
+"use client";
+// The React adapter: one client per provider (see store.ts for its life cycle), job state
+// through useSyncExternalStore so a component re-renders only when what it shows changed, and
+// event hooks that always call the latest handlers without resubscribing.
 import {
   createContext,
   useCallback,
   useContext,
   useEffect,
+  useMemo,
   useRef,
   useState,
   useSyncExternalStore,
   type ReactNode,
 } from "react";
-import { createJobSocket, type JobSocketClient } from "./index.js";
+import {
+  INITIAL_CHANNEL,
+  INITIAL_COMPOSITION,
+  INITIAL_GENERATION,
+  type ChannelState,
+  type CompositionState,
+  type GenerationState,
+} from "./job-state.js";
+import { CONNECTING } from "./connection-state.js";
+import { optionsKey, Store, type HookClient } from "./store.js";
 import type {
-  ClipCompletedData,
+  ChannelEventMeta,
+  ChannelHandlers,
+  CompositionHandlers,
   ConnectionState,
-  JobErrorData,
-  JobResultData,
+  GenerationHandlers,
+  JobSocketError,
   JobSocketOptions,
-  JobStatus,
   JobSubscription,
 } from "./types.js";
 
-/** What a client must offer the hooks: `JobSocketClient`, or a test double of it. */
-export type HookClient = Pick<
-  JobSocketClient,
-  | "state"
-  | "subscribeGeneration"
-  | "subscribeComposition"
-  | "subscribe"
-  | "send"
-  | "onStateChange"
-  | "onError"
-  | "onOutboxChange"
-  | "connect"
-  | "reconnect"
-  | "close"
-  | "free"
->;
-
-const CONNECTING: ConnectionState = {
-  status: "connecting",
-  transport: null,
-  nextRetryAt: null,
-  reason: null,
-  attempt: 0,
-  connectedAt: null,
-  disconnectedAt: null,
-  lastError: null,
-  requestId: null,
-  clientId: null,
-  serverHeartbeatMs: null,
-  outboxSize: 0,
-  recovered: false,
-};
-
-/** How long a release waits for a re-acquire (StrictMode remounts at once). */
-const RELEASE_DELAY_MS = 50;
-
-type Listener = () => void;
-
-/** A job's state for a hook, replaced (never mutated) on every change. */
-interface JobEntry<S> {
-  refs: number;
-  state: S;
-  listeners: Set<Listener>;
-  subscription: JobSubscription | null;
-  releaseTimer: ReturnType<typeof setTimeout> | null;
-}
-
-/** The provider's store: the client (once loaded), its state, and the jobs being watched. */
-class Store {
-  client: HookClient | null = null;
-  state: ConnectionState = CONNECTING;
-  readonly listeners = new Set<Listener>();
-  readonly jobs = new Map<string, JobEntry<unknown>>();
-  #ready: Array<(client: HookClient) => void> = [];
-  #stopState: (() => void) | null = null;
-  #stopErrors: (() => void) | null = null;
-  #stopOutbox: (() => void) | null = null;
-
-  #detachTimer: ReturnType<typeof setTimeout> | null = null;
-
-  attach(client: HookClient): void {
-    if (this.#detachTimer !== null) {
-      clearTimeout(this.#detachTimer);
-      this.#detachTimer = null;
-      if (this.client === client) return;
-      this.detach();
-    }
-    this.client = client;
-    this.#stopState = client.onStateChange(() => this.#setState(client.state));
-    // Errors change `lastError` without a status change: a new snapshot all the same.
-    this.#stopErrors = client.onError(() => this.#setState(client.state));
-    this.#stopOutbox = client.onOutboxChange(() => this.#setState(client.state));
-    this.#setState(client.state);
-    client.connect();
-    for (const waiting of this.#ready.splice(0)) waiting(client);
-  }
-
-  /** Detaches a little later, so StrictMode's remount finds everything still in place. */
-  detachSoon(then: () => void): void {
-    this.#detachTimer = setTimeout(() => {
-      this.#detachTimer = null;
-      this.detach();
-      then();
-    }, RELEASE_DELAY_MS);
-  }
-
-  detach(): void {
-    this.#stopState?.();
-    this.#stopState = null;
-    this.#stopErrors?.();
-    this.#stopErrors = null;
-    this.#stopOutbox?.();
-    this.#stopOutbox = null;
-    for (const entry of this.jobs.values()) entry.subscription?.unsubscribe();
-    this.jobs.clear();
-    this.client = null;
-  }
-
-  whenReady(run: (client: HookClient) => void): void {
-    if (this.client) run(this.client);
-    else this.#ready.push(run);
-  }
-
-  subscribe = (listener: Listener): (() => void) => {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
-  };
-
-  #setState(state: ConnectionState): void {
-    this.state = state;
-    for (const listener of this.listeners) listener();
-  }
-
-  /** Shares one subscription per job between every hook that watches it. */
-  acquire<S>(key: string, initial: S, start: (client: HookClient, update: (change: (s: S) => S) => void) => JobSubscription): JobEntry<S> {
-    let entry = this.jobs.get(key) as JobEntry<S> | undefined;
-    if (!entry) {
-      const created: JobEntry<S> = {
-        refs: 0,
-        state: initial,
-        listeners: new Set(),
-        subscription: null,
-        releaseTimer: null,
-      };
-      const update = (change: (s: S) => S) => {
-        created.state = change(created.state);
-        for (const listener of created.listeners) listener();
-      };
-      this.jobs.set(key, created as JobEntry<unknown>);
-      this.whenReady((client) => {
-        if (this.jobs.get(key) === created) created.subscription = start(client, update);
-      });
-      entry = created;
-    }
-    if (entry.releaseTimer !== null) {
-      clearTimeout(entry.releaseTimer);
-      entry.releaseTimer = null;
-    }
-    entry.refs += 1;
-    return entry;
-  }
-
-  release(key: string): void {
-    const entry = this.jobs.get(key);
-    if (!entry) return;
-    entry.refs -= 1;
-    if (entry.refs > 0) return;
-    entry.releaseTimer = setTimeout(() => {
-      if (entry.refs > 0 || this.jobs.get(key) !== entry) return;
-      entry.subscription?.unsubscribe();
-      this.jobs.delete(key);
-    }, RELEASE_DELAY_MS);
-  }
-}
+export type { ChannelEntry, ChannelState, CompositionState, GenerationState } from "./job-state.js";
+export type { HookClient } from "./store.js";
 
 const StoreContext = createContext<Store | null>(null);
 
 export interface JobSocketProviderProps {
-  /** Options for the client the provider creates (and closes when it unmounts). */
+  /**
+   * Options for the client the provider creates (and frees when it unmounts). Compared by
+   * value: a new `url`, `storageKey` or any other value makes a new client; a new `token` (a
+   * string or a function) is read at the next connection attempt, without reconnecting.
+   */
   options?: JobSocketOptions;
-  /** A client made elsewhere; the provider does not close it. */
+  /** A client made elsewhere, which the provider never closes; a new one replaces the old. */
   client?: HookClient;
+  /**
+   * Every error: the client's (`malformed_frame`, `socket_closed`, …) and the provider's own
+   * setup failures, `setup_failed` (the wasm did not load) and `invalid_options`. After a setup
+   * failure the state is `closed` with reason `setup_failed`; `reconnect()` tries again.
+   */
+  onError?: (error: JobSocketError) => void;
   children?: ReactNode;
 }
 
 /** Provides one client to the hooks below it. */
-export function JobSocketProvider({ options, client, children }: JobSocketProviderProps) {
+export function JobSocketProvider({ options, client, onError, children }: JobSocketProviderProps) {
   const [store] = useState(() => new Store());
-  const optionsRef = useRef(options);
+  const source = client ?? (options === undefined ? null : optionsKey(options));
+  // Runs before the effect below on every commit, so the store reads the latest props.
   useEffect(() => {
-    let cancelled = false;
-    let owned: HookClient | null = null;
-    if (client) {
-      store.attach(client);
-    } else if (optionsRef.current) {
-      void createJobSocket(optionsRef.current).then((created) => {
-        if (cancelled) {
-          created.free();
-          return;
-        }
-        owned = created;
-        store.attach(created);
-      });
-    }
-    return () => {
-      cancelled = true;
-      store.detachSoon(() => owned?.free());
-    };
-  }, [client, store]);
+    store.onError = onError;
+    store.options = options;
+  });
+  useEffect(() => {
+    store.use(client ? { client } : store.options ? { options: store.options, key: source as string } : null);
+    return () => store.unuseSoon();
+    // `source` stands for `client` and `options` by identity and by value.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [store, source]);
   return <StoreContext.Provider value={store}>{children}</StoreContext.Provider>;
 }
 
@@ -221,171 +81,85 @@ function useStore(): Store {
   return store;
 }
 
-/** The thin hook apps build on: the connection state and the client's verbs. */
-export function useWebSocket() {
+/** The client's verbs, stable for the provider's life. */
+export interface JobSocketVerbs {
+  /**
+   * Puts a message in the offline outbox; before the wasm has loaded it is held and queued
+   * when it has. Resolves with the message's outbox id.
+   */
+  send(event: string, data: unknown): Promise<string>;
+  /** Imperative subscription (the hooks are usually simpler); null before the client loaded. */
+  subscribe(channel: "generation", id: string, handlers: GenerationHandlers): JobSubscription | null;
+  subscribe(channel: "composition", id: string, handlers: CompositionHandlers): JobSubscription | null;
+  subscribe(channel: string, id: string, handlers: ChannelHandlers<Record<string, unknown>>): JobSubscription | null;
+  unsubscribe(subscription: JobSubscription | null): void;
+  /** Connects now rather than at the first subscription or message. */
+  connect(): void;
+  /** Reconnects now; after a setup failure, loads the client again. */
+  reconnect(): void;
+  /** Closes the connection; a later subscription, message or `connect()` opens it again. */
+  disconnect(): void;
+}
+
+function useVerbs(store: Store): JobSocketVerbs {
+  return useMemo(
+    () => ({
+      send: (event: string, data: unknown) => store.send(event, data),
+      subscribe: (channel: string, id: string, handlers: object) => {
+        const client = store.client;
+        if (!client) return null;
+        if (channel === "generation") return client.subscribeGeneration(id, handlers);
+        if (channel === "composition") return client.subscribeComposition(id, handlers);
+        return client.subscribe(channel, id, handlers);
+      },
+      unsubscribe: (subscription: JobSubscription | null) => subscription?.unsubscribe(),
+      connect: () => store.connect(),
+      reconnect: () => store.reconnect(),
+      disconnect: () => store.close(),
+    }),
+    [store],
+  ) as JobSocketVerbs;
+}
+
+/** The connection state and the client's verbs; re-renders on every state change. */
+export function useWebSocket(): JobSocketVerbs & {
+  state: ConnectionState;
+  isConnected: boolean;
+  isPolling: boolean;
+} {
   const store = useStore();
   const state = useSyncExternalStore(store.subscribe, () => store.state, () => CONNECTING);
-  const send = useCallback(
-    (event: string, data: unknown) => store.client?.send(event, data) ?? null,
-    [store],
-  );
-  const reconnect = useCallback(() => store.client?.reconnect(), [store]);
-  const disconnect = useCallback(() => store.client?.close(), [store]);
-  const subscribe = useCallback(
-    (channel: "generation" | "composition", id: string, handlers: object) => {
-      const client = store.client;
-      if (!client) return null;
-      return channel === "generation"
-        ? client.subscribeGeneration(id, handlers)
-        : client.subscribeComposition(id, handlers);
-    },
-    [store],
-  );
-  const unsubscribe = useCallback((subscription: JobSubscription | null) => subscription?.unsubscribe(), []);
-  return {
-    state,
-    isConnected: state.status === "open",
-    isPolling: state.status === "polling",
-    send,
-    subscribe,
-    unsubscribe,
-    reconnect,
-    disconnect,
-  };
+  const verbs = useVerbs(store);
+  return { ...verbs, state, isConnected: state.status === "open", isPolling: state.status === "polling" };
 }
 
-/** What `useGeneration` returns. */
-export interface GenerationState {
-  status: JobStatus | null;
-  /** 0 to 100. */
-  progress: number;
-  step: string | null;
-  clips: ClipCompletedData[];
-  result: JobResultData | null;
-  error: JobErrorData | null;
-  lastEvent: string | null;
+/** The verbs alone: a component that only sends never re-renders for the connection. */
+export function useSend(): JobSocketVerbs["send"] {
+  return useVerbs(useStore()).send;
 }
 
-const GENERATION: GenerationState = {
-  status: null,
-  progress: 0,
-  step: null,
-  clips: [],
-  result: null,
-  error: null,
-  lastEvent: null,
-};
-
-/** What `useComposition` returns. */
-export interface CompositionState {
-  status: JobStatus | null;
-  progress: number;
-  framesProcessed: number;
-  totalFrames: number;
-  estimatedRemaining: number | null;
-  result: JobResultData | null;
-  error: JobErrorData | null;
-}
-
-const COMPOSITION: CompositionState = {
-  status: null,
-  progress: 0,
-  framesProcessed: 0,
-  totalFrames: 0,
-  estimatedRemaining: null,
-  result: null,
-  error: null,
-};
-
-function useJob<S>(
-  key: string | null,
-  initial: S,
-  start: (client: HookClient, update: (change: (s: S) => S) => void) => JobSubscription,
-): S {
+function useWatch<S>(channel: string, id: string | null, initial: S): S {
   const store = useStore();
-  const startRef = useRef(start);
-  startRef.current = start;
   const subscribe = useCallback(
-    (listener: Listener) => {
-      if (key === null) return () => {};
-      const entry = store.acquire<S>(key, initial, (client, update) => startRef.current(client, update));
-      entry.listeners.add(listener);
-      return () => {
-        entry.listeners.delete(listener);
-        store.release(key);
-      };
-    },
-    // `initial` is a module constant.
-    // eslint-disable-next-line react-hooks/exhaustive-deps
-    [store, key],
+    (listener: () => void) => (id === null ? () => {} : store.watchState(channel, id, listener)),
+    [store, channel, id],
   );
-  const getSnapshot = () => {
-    if (key === null) return initial;
-    const entry = store.jobs.get(key) as JobEntry<S> | undefined;
-    return entry ? entry.state : initial;
-  };
+  const getSnapshot = () => (id === null ? initial : store.snapshot(channel, id, initial));
   return useSyncExternalStore(subscribe, getSnapshot, () => initial);
 }
 
-/** A generation job's live state; `null` watches nothing. Follows `id` changes. */
+/**
+ * A generation job's live state, discriminated on `status`; `null` watches nothing. Follows
+ * `id` changes. An id the client refuses (empty) gives `status: "failed"` with the reason.
+ */
 export function useGeneration(id: string | null): GenerationState {
-  return useJob(id === null ? null : `generation:${id}`, GENERATION, (client, update) =>
-    client.subscribeGeneration(id ?? "", {
-      queued: () => update((s) => ({ ...s, status: "queued", lastEvent: "queued" })),
-      status_change: ({ new_status }) =>
-        update((s) => ({ ...s, status: new_status, lastEvent: "status_change" })),
-      progress: ({ percentage, step }) =>
-        update((s) => ({ ...s, status: "processing", progress: percentage, step, lastEvent: "progress" })),
-      clip_completed: (clip) =>
-        update((s) => ({ ...s, clips: [...s.clips, clip], lastEvent: "clip_completed" })),
-      completed: (result) =>
-        update((s) => ({ ...s, status: "completed", progress: 100, result, lastEvent: "completed" })),
-      error: (error) =>
-        update((s) => ({
-          ...s,
-          error,
-          status: error.recoverable ? s.status : "failed",
-          lastEvent: "error",
-        })),
-    }),
-  );
+  return useWatch("generation", id, INITIAL_GENERATION);
 }
 
-/** A composition job's live state; `null` watches nothing. Follows `id` changes. */
+/** A composition job's live state, discriminated on `status`; `null` watches nothing. */
 export function useComposition(id: string | null): CompositionState {
-  return useJob(id === null ? null : `composition:${id}`, COMPOSITION, (client, update) =>
-    client.subscribeComposition(id ?? "", {
-      encoding_progress: (data) =>
-        update((s) => ({
-          ...s,
-          status: "processing",
-          progress: data.percentage,
-          framesProcessed: data.frames_processed,
-          totalFrames: data.total_frames,
-          estimatedRemaining: data.estimated_remaining,
-        })),
-      completed: (result) => update((s) => ({ ...s, status: "completed", progress: 100, result })),
-      error: (error) =>
-        update((s) => ({ ...s, error, status: error.recoverable ? s.status : "failed" })),
-    }),
-  );
+  return useWatch("composition", id, INITIAL_COMPOSITION);
 }
-
-/** One event of an app channel, as `useChannel` keeps it. */
-export interface ChannelEntry<M> {
-  event: keyof M & string;
-  data: M[keyof M];
-  seq: number;
-}
-
-/** What `useChannel` returns: the channel's latest events (at most 100), oldest first. */
-export interface ChannelState<M> {
-  events: ReadonlyArray<ChannelEntry<M>>;
-  last: ChannelEntry<M> | null;
-}
-
-const CHANNEL: ChannelState<Record<string, unknown>> = { events: [], last: null };
-const CHANNEL_KEEP = 100;
 
 /**
  * An app channel's events (a workspace, a project), typed by the app's event map `M`; `null`
@@ -395,49 +169,99 @@ export function useChannel<M extends object = Record<string, unknown>>(
   channel: string | null,
   id: string | null,
 ): ChannelState<M> {
-  const key = channel === null || id === null ? null : `channel:${channel}:${id}`;
-  return useJob<ChannelState<M>>(key, CHANNEL as unknown as ChannelState<M>, (client, update) =>
-    client.subscribe(channel ?? "", id ?? "", {
-      onEvent: (data: unknown, meta: { event: string; seq: number }) =>
-        update((s) => {
-          const entry = { event: meta.event, data, seq: meta.seq } as ChannelEntry<M>;
-          return { events: [...s.events, entry].slice(-CHANNEL_KEEP), last: entry };
-        }),
-    } as never),
-  );
+  return useWatch(channel ?? "", channel === null ? null : id, INITIAL_CHANNEL as unknown as ChannelState<M>);
 }
 
-const LABELS: Record<string, string> = {
+/** The handlers of a channel: the typed job events, or the app's event map `M`. */
+export type JobEventHandlers<C extends string, M extends object = Record<string, unknown>> = C extends "generation"
+  ? GenerationHandlers
+  : C extends "composition"
+    ? CompositionHandlers
+    : ChannelHandlers<M>;
+
+/** Keeps a reference to the latest value, written after each commit. */
+function useLatest<T>(value: T): { readonly current: T } {
+  const ref = useRef(value);
+  useEffect(() => {
+    ref.current = value;
+  });
+  return ref;
+}
+
+/**
+ * Calls `handlers` for every event of a job or app channel, as it arrives, with the handlers
+ * of the latest render (new handler functions never resubscribe); `null` watches nothing.
+ * Shares the subscription with the other hooks on that job.
+ */
+export function useJobEvents<M extends object = Record<string, unknown>, C extends string = string>(
+  channel: C,
+  id: string | null,
+  handlers: JobEventHandlers<C, M>,
+): void;
+export function useJobEvents(channel: string, id: string | null, handlers: object): void {
+  const store = useStore();
+  const latest = useLatest(handlers as Record<string, ((data: unknown, meta: unknown) => void) | undefined>);
+  useEffect(() => {
+    if (id === null) return;
+    return store.watchEvents(channel, id, (data, meta) => {
+      latest.current[meta.event]?.(data, meta);
+      latest.current.onEvent?.(data, meta);
+    });
+  }, [store, channel, id, latest]);
+}
+
+/**
+ * Calls `callback` for every event named `event` (or any of several names), whichever channel
+ * it comes from (a Socket.IO server's own rooms, a plain-JSON frame type), with the callback of
+ * the latest render.
+ */
+export function useServerEvent<M extends object = Record<string, unknown>, E extends keyof M & string = keyof M & string>(
+  event: E | readonly E[],
+  callback: (data: M[E], meta: ChannelEventMeta<E>) => void,
+): void {
+  const store = useStore();
+  const latest = useLatest(callback as (data: unknown, meta: unknown) => void);
+  // The names by value, so a new array of the same names does not listen again.
+  const names = JSON.stringify(typeof event === "string" ? [event] : [...event].sort());
+  useEffect(() => {
+    const list = JSON.parse(names) as string[];
+    const stops = list.map((name) => store.listen(name, (data, meta) => latest.current(data, meta)));
+    return () => stops.forEach((stop) => stop());
+  }, [store, names, latest]);
+}
+
+const LABELS = {
+  idle: "Idle",
   connected: "Connected",
   connecting: "Connecting…",
   reconnecting: "Reconnecting…",
   polling: "Polling",
   offline: "Offline",
   closed: "Disconnected",
-};
+} as const;
 
 export interface ConnectionStatusProps {
   className?: string;
 }
 
 /**
- * The connection, unstyled: `data-status` is connected, connecting, reconnecting, polling,
- * offline or closed; a live region announces changes; a reconnect button shows while
+ * The connection, unstyled: `data-status` is idle (connects when something needs it),
+ * connected, connecting, reconnecting, polling, offline or closed; a live region announces each
+ * change once (a retry's connecting stays "Reconnecting…"); a reconnect button shows while
  * disconnected; the title gives the last connected time.
  */
 export function ConnectionStatus({ className }: ConnectionStatusProps) {
   const { state, reconnect } = useWebSocket();
-  const status =
-    state.status === "open" ? "connected" : state.status === "idle" ? "closed" : state.status;
+  const status = state.status === "open" ? "connected" : state.status;
+  const announced = status === "connecting" && state.attempt > 0 ? "reconnecting" : status;
   const disconnected = status === "reconnecting" || status === "offline" || status === "closed";
   const title =
     state.connectedAt === null ? "Never connected" : `Last connected ${new Date(state.connectedAt).toLocaleString()}`;
   return (
     <div className={className} data-status={status} title={title}>
-      <span role="status" aria-live="polite">
-        {LABELS[status]}
+      <span role="status" aria-live="polite" aria-atomic="true">
+        {LABELS[announced]}
       </span>
-      {status === "polling" ? <span data-polling="">Polling</span> : null}
       {disconnected ? (
         <button type="button" onClick={reconnect}>
           Reconnect

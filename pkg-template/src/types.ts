@@ -1,12 +1,6 @@
 // The public types of the package, built on the ones the wasm bindings declare (generated
 // from src/bindings/types.rs), so the payload shapes are written once.
-import type {
-  CompositionEventMap,
-  ConnectionState as RawConnectionState,
-  GenerationEventMap,
-  JobSocketError,
-  JobStatus,
-} from "./jobsocket.js";
+import type { CompositionEventMap, GenerationEventMap, JobSocketError, JobStatus } from "./jobsocket.js";
 
 export type {
   ChannelEventMeta,
@@ -14,7 +8,13 @@ export type {
   ClipCompletedData,
   CompositionEventMap,
   CompositionHandlers,
+  ConnectionState,
+  ConnectionStateBase,
+  ConnectionStatus,
+  ClientReportedError,
   EncodingProgressData,
+  ErrorCode,
+  EventArgs,
   EventMeta,
   GenerationEventMap,
   GenerationHandlers,
@@ -33,23 +33,11 @@ export type {
   TypedEventName,
   ProgressData,
   QueuedData,
+  ServerReportedError,
   StatusChangeData,
   StateChangeEvent,
+  StateReason,
 } from "./jobsocket.js";
-
-type Base = Omit<RawConnectionState, "status" | "transport" | "nextRetryAt">;
-
-/** The connection, as a union discriminated on `status`. */
-export type ConnectionState =
-  | (Base & { status: "idle"; transport: null; nextRetryAt: null })
-  | (Base & { status: "connecting"; transport: null; nextRetryAt: null })
-  | (Base & { status: "open"; transport: "websocket"; nextRetryAt: null })
-  | (Base & { status: "reconnecting"; transport: null; nextRetryAt: number })
-  | (Base & { status: "polling"; transport: "polling"; nextRetryAt: number | null })
-  | (Base & { status: "offline"; transport: null; nextRetryAt: null })
-  | (Base & { status: "closed"; transport: null; nextRetryAt: null });
-
-export type ConnectionStatus = ConnectionState["status"];
 
 /** One event of a map, discriminated on `event`. */
 export type EventOf<M> = {
@@ -69,6 +57,5 @@ export interface JobSubscription {
   unsubscribe(): void;
 }
 
-export type { RawConnectionState };
 export type ErrorListener = (error: JobSocketError) => void;
 export type Status = JobStatus;

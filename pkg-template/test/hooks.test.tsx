@@ -9,7 +9,7 @@ import {
   useGeneration,
   useWebSocket,
 } from "../src/react.js";
-import { FakeClient } from "./fake-client.js";
+import { MockClient } from "../src/testing.js";
 
 afterEach(() => {
   cleanup();
@@ -27,14 +27,14 @@ function Generation({ id }: { id: string }) {
   );
 }
 
-function mount(ui: React.ReactNode, client: FakeClient, strict = false) {
+function mount(ui: React.ReactNode, client: MockClient, strict = false) {
   const tree = <JobSocketProvider client={client}>{ui}</JobSocketProvider>;
   return render(strict ? <StrictMode>{tree}</StrictMode> : tree);
 }
 
 describe("useGeneration", () => {
   test("subscribes on mount and renders the job's events as they arrive", () => {
-    const client = new FakeClient();
+    const client = new MockClient();
     mount(<Generation id="g1" />, client);
     expect(client.subscribes.get("generation:g1")).toBe(1);
     act(() => {
@@ -48,7 +48,7 @@ describe("useGeneration", () => {
 
   test("unsubscribes after unmount", () => {
     vi.useFakeTimers();
-    const client = new FakeClient();
+    const client = new MockClient();
     const { unmount } = mount(<Generation id="g1" />, client);
     unmount();
     vi.advanceTimersByTime(100);
@@ -57,7 +57,7 @@ describe("useGeneration", () => {
 
   test("follows a change of id", () => {
     vi.useFakeTimers();
-    const client = new FakeClient();
+    const client = new MockClient();
     const { rerender } = mount(<Generation id="g1" />, client);
     rerender(
       <JobSocketProvider client={client}>
@@ -71,7 +71,7 @@ describe("useGeneration", () => {
 
   test("StrictMode's double mount opens one subscription, not two", () => {
     vi.useFakeTimers();
-    const client = new FakeClient();
+    const client = new MockClient();
     mount(<Generation id="g1" />, client, true);
     vi.advanceTimersByTime(100);
     expect(client.subscribes.get("generation:g1")).toBe(1);
@@ -79,7 +79,7 @@ describe("useGeneration", () => {
   });
 
   test("two components watching one job share one subscription", () => {
-    const client = new FakeClient();
+    const client = new MockClient();
     mount(
       <>
         <Generation id="g1" />
@@ -91,7 +91,7 @@ describe("useGeneration", () => {
   });
 
   test("a component re-renders only when its own job changed", () => {
-    const client = new FakeClient();
+    const client = new MockClient();
     mount(
       <>
         <Generation id="g1" />
@@ -109,7 +109,7 @@ describe("useGeneration", () => {
 
 describe("useComposition", () => {
   test("tracks encoding progress to completion", () => {
-    const client = new FakeClient();
+    const client = new MockClient();
     function Composition() {
       const job = useComposition("c1");
       return <div data-testid="comp">{job.progress}% {job.framesProcessed}/{job.totalFrames} {job.status}</div>;
@@ -123,15 +123,17 @@ describe("useComposition", () => {
 });
 
 describe("useWebSocket and ConnectionStatus", () => {
-  test("the provider connects once, even in StrictMode", () => {
-    const client = new FakeClient();
-    mount(<ConnectionStatus />, client, true);
-    expect(client.connects).toBeGreaterThanOrEqual(1);
+  test("the provider connects on demand: not before anything is subscribed or sent", () => {
+    const client = new MockClient();
+    const { container } = mount(<ConnectionStatus />, client, true);
+    expect(client.connects).toBe(0);
     expect(client.subscribes.size).toBe(0);
+    expect((container.querySelector("[data-status]") as HTMLElement).dataset.status).toBe("idle");
+    expect(screen.queryByRole("button")).toBeNull();
   });
 
   test("the status shows every state with data attributes and a reconnect button when disconnected", () => {
-    const client = new FakeClient();
+    const client = new MockClient();
     const { container } = mount(<ConnectionStatus />, client);
     const element = () => container.querySelector("[data-status]") as HTMLElement;
     act(() => client.setStatus("open"));
@@ -139,15 +141,46 @@ describe("useWebSocket and ConnectionStatus", () => {
     expect(screen.queryByRole("button")).toBeNull();
     act(() => client.setStatus("polling"));
     expect(element().dataset.status).toBe("polling");
-    expect(container.querySelector("[data-polling]")).not.toBeNull();
+    expect(screen.getByRole("status").textContent).toBe("Polling");
     act(() => client.setStatus("reconnecting"));
     expect(element().dataset.status).toBe("reconnecting");
     expect(screen.getByRole("button", { name: "Reconnect" })).toBeTruthy();
     expect(screen.getByRole("status").getAttribute("aria-live")).toBe("polite");
   });
 
-  test("useWebSocket exposes the state and the verbs", () => {
-    const client = new FakeClient();
+  test("the live region announces each change once: a retry streak stays Reconnecting…", async () => {
+    const client = new MockClient();
+    mount(<ConnectionStatus />, client);
+    const region = screen.getByRole("status");
+    const announced: string[] = [];
+    new MutationObserver(() => announced.push(region.textContent ?? "")).observe(region, {
+      subtree: true,
+      childList: true,
+      characterData: true,
+    });
+    const retry = (attempt: number) => {
+      client.state = { ...client.state, attempt };
+      client.setStatus("connecting", "retry_due");
+      client.setStatus("reconnecting", "socket_closed");
+    };
+    // Each step is awaited, so the observer reports what each step changed.
+    const step = (change: () => void) => act(async () => change());
+    await step(() => client.setStatus("connecting", "connect_requested"));
+    await step(() => client.setStatus("open"));
+    await step(() => client.setStatus("reconnecting", "socket_closed"));
+    await step(() => retry(1));
+    await step(() => retry(2));
+    await step(() => {
+      client.state = { ...client.state, attempt: 0 };
+      client.setStatus("open");
+    });
+    // A state change that is not a status change (an outbox message) announces nothing.
+    await step(() => void client.send("note", {}));
+    expect(announced).toEqual(["Connecting…", "Connected", "Reconnecting…", "Connected"]);
+  });
+
+  test("useWebSocket exposes the state and the verbs", async () => {
+    const client = new MockClient();
     let seen: ReturnType<typeof useWebSocket> | null = null;
     function Probe() {
       seen = useWebSocket();
@@ -157,7 +190,7 @@ describe("useWebSocket and ConnectionStatus", () => {
     act(() => client.setStatus("open"));
     expect(seen!.isConnected).toBe(true);
     expect(seen!.isPolling).toBe(false);
-    expect(seen!.send("note", {})).toBe("m_1");
+    await expect(seen!.send("note", {})).resolves.toBe("m_1");
   });
 });
 
@@ -175,7 +208,7 @@ function Project({ id }: { id: string }) {
 
 describe("useChannel", () => {
   test("two components share one subscription and see each event once, in order", () => {
-    const client = new FakeClient();
+    const client = new MockClient();
     render(
       <StrictMode>
         <JobSocketProvider client={client}>

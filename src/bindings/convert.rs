@@ -1,8 +1,8 @@
 //! Conversions between the core's Rust values and the plain JS objects the API promises.
 
 use js_sys::{Object, Reflect};
-use wasm_bindgen::JsValue;
 use wasm_bindgen::prelude::wasm_bindgen;
+use wasm_bindgen::{JsError, JsValue};
 
 use crate::core::{
     ClientError, CompositionEvent, ConnectionState, GenerationEvent, Instant, JobEvent, JobFailure,
@@ -107,8 +107,9 @@ pub fn event_data(event: &JobEvent) -> JsValue {
 }
 
 /// `ConnectionState` in JS: `{ status, reason, attempt, nextRetryAt, connectedAt,
-/// disconnectedAt, lastError, requestId, clientId, serverHeartbeatMs }`, times in epoch
-/// milliseconds.
+/// disconnectedAt, lastError, requestId, clientId, outboxSize, recovered, transport,
+/// serverHeartbeatMs }`, times in epoch milliseconds. Which `transport` and `nextRetryAt` go
+/// with which `status` is the core's to say; types.rs declares the pairs it produces.
 pub fn state(state: &ConnectionState, epoch_millis: impl Fn(Instant) -> f64) -> JsValue {
     let optional_text = |value: Option<&str>| value.map_or(JsValue::NULL, JsValue::from_str);
     let time = |value: Option<Instant>| {
@@ -126,7 +127,7 @@ pub fn state(state: &ConnectionState, epoch_millis: impl Fn(Instant) -> f64) -> 
             state
                 .last_error
                 .as_ref()
-                .map_or(JsValue::NULL, |(code, message)| error(code, message)),
+                .map_or(JsValue::NULL, client_error),
         ),
         ("requestId", optional_text(state.request_id.as_deref())),
         ("clientId", optional_text(state.client_id.as_deref())),
@@ -159,18 +160,29 @@ pub fn error(code: &str, message: &str) -> JsValue {
     ])
 }
 
-/// `JobSocketError` in JS; a server error about one job also names it (`channel`, `jobId`).
+/// `JobSocketError` in JS. An error the server reported has the code "server_error" and the
+/// server's own code as `serverCode`, so `code` stays a closed set an app can switch on; when
+/// it is about one job, it names it (`channel`, `jobId`).
 pub fn client_error(failure: &ClientError) -> JsValue {
-    match failure {
-        ClientError::Server {
-            job: Some((channel, id)),
-            ..
-        } => object(&[
-            ("code", JsValue::from_str(failure.code())),
-            ("message", JsValue::from_str(&failure.to_string())),
-            ("channel", JsValue::from_str(channel.as_str())),
-            ("jobId", JsValue::from_str(id)),
-        ]),
-        _ => error(failure.code(), &failure.to_string()),
+    let mut entries = vec![
+        ("code", JsValue::from_str(failure.code())),
+        ("message", JsValue::from_str(&failure.to_string())),
+    ];
+    if let ClientError::Server { code, job, .. } = failure {
+        entries.push(("serverCode", JsValue::from_str(code)));
+        if let Some((channel, id)) = job {
+            entries.push(("channel", JsValue::from_str(channel.as_str())));
+            entries.push(("jobId", JsValue::from_str(id)));
+        }
     }
+    object(&entries)
+}
+
+/// `error` with a `code` property added: the JobSocket constructor's option errors carry
+/// "invalid_options", so an app can tell them from other failures without parsing messages.
+pub fn coded(error: JsError, code: &str) -> JsValue {
+    let error = JsValue::from(error);
+    // `JsError` is a JS `Error`, an ordinary extensible object: setting a property cannot fail.
+    let _ = Reflect::set(&error, &JsValue::from_str("code"), &JsValue::from_str(code));
+    error
 }

@@ -24,8 +24,10 @@ export function encodingProgressData(percentage, framesProcessed, totalFrames, e
 }
 
 export function deliver(subscribers, event, data, channel, jobId, seq) {
-  // `id` names the job or the app channel's id; `jobId` is kept for job handlers.
-  const meta = { channel, jobId, id: jobId, seq, event };
+  // `id` names the job or the app channel's id; `jobId` is kept for job handlers. `data` is
+  // here again so that in `onEvent`, checking `meta.event` narrows `meta.data` (TypeScript
+  // does not narrow one parameter by a property of another).
+  const meta = { channel, jobId, id: jobId, seq, event, data };
   let thrown;
   for (let i = 0; i < subscribers.length; i++) {
     const handlers = subscribers[i];

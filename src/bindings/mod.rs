@@ -25,12 +25,14 @@ pub struct JobSocket {
 
 #[wasm_bindgen]
 impl JobSocket {
-    /// Creates a client. It stays idle until `connect()` or the first subscription.
+    /// Creates a client. It stays idle until `connect()` or the first subscription. Throws an
+    /// `Error` with `code` "invalid_options" and a message naming the option to fix.
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "JobSocketOptions")] options: JsValue,
-    ) -> Result<JobSocket, JsError> {
-        let options = options::parse(options)?;
+    ) -> Result<JobSocket, JsValue> {
+        let options =
+            options::parse(options).map_err(|error| convert::coded(error, "invalid_options"))?;
         let dispatcher = Rc::new(Dispatcher::new());
         let driver = Driver::new(
             options.config,

@@ -154,15 +154,23 @@ export interface OutboxDropped {
 export type ConnectionStatus =
   | "idle" | "connecting" | "open" | "reconnecting" | "polling" | "offline" | "closed";
 
-/** A snapshot of the connection. Times are milliseconds since the Unix epoch. */
-export interface ConnectionState {
-  status: ConnectionStatus;
-  /** Why the status last changed, e.g. "socket_opened", "heartbeat_timeout", "closed_by_app". */
-  reason: string | null;
+/**
+ * Why the status last changed (the README's "States" has the diagram). The client sets all but
+ * "setup_failed", which the React provider sets when it could not create the client: the wasm
+ * did not load, or the options were refused.
+ */
+export type StateReason =
+  | "connect_requested" | "reconnect_requested" | "retry_due" | "socket_opened"
+  | "connect_timeout" | "socket_closed" | "heartbeat_timeout" | "token_failed" | "unauthorized"
+  | "idle_timeout" | "offline" | "online" | "visible" | "polling_fallback" | "websocket_restored"
+  | "closed_by_app" | "server_disconnect" | "no_transport" | "setup_failed";
+
+/** What a connection snapshot says whatever its status. Times are milliseconds since the Unix epoch. */
+export interface ConnectionStateBase {
+  /** Why the status last changed; null before the first change. */
+  reason: StateReason | null;
   /** Failed attempts in a row: 0 while healthy. */
   attempt: number;
-  /** When the next attempt starts, while reconnecting. */
-  nextRetryAt: number | null;
   /** When the current (or last) socket opened. */
   connectedAt: number | null;
   /** When the last socket was lost. */
@@ -182,27 +190,76 @@ export interface ConnectionState {
    * connection state recovery). Always false for the other dialects, which resubscribe.
    */
   recovered: boolean;
-  /** Where job events come from now. */
-  transport: "websocket" | "polling" | null;
 }
 
-/** Passed to `onStateChange` callbacks. */
-export interface StateChangeEvent {
-  status: ConnectionStatus;
-  previous: ConnectionStatus;
-  reason: string;
-}
+/**
+ * A snapshot of the connection (`socket.state`), discriminated on `status`: `transport` (where
+ * job events come from now) and `nextRetryAt` (when the next attempt starts, in epoch
+ * milliseconds) are typed for each status as the client sets them. While polling, `nextRetryAt`
+ * is the next socket probe's time, or null while a probe is opening or with no socket to probe.
+ */
+export type ConnectionState =
+  | (ConnectionStateBase & { status: "idle"; transport: null; nextRetryAt: null })
+  | (ConnectionStateBase & { status: "connecting"; transport: null; nextRetryAt: null })
+  | (ConnectionStateBase & { status: "open"; transport: "websocket"; nextRetryAt: null })
+  | (ConnectionStateBase & { status: "reconnecting"; transport: null; nextRetryAt: number })
+  | (ConnectionStateBase & { status: "polling"; transport: "polling"; nextRetryAt: number | null })
+  | (ConnectionStateBase & { status: "offline"; transport: null; nextRetryAt: null })
+  | (ConnectionStateBase & { status: "closed"; transport: null; nextRetryAt: null });
 
-/** A problem the client hit and survived; passed to `onError` callbacks. */
-export interface JobSocketError {
-  /** A stable code: "malformed_frame", "unknown_event", "invalid_payload", "socket_closed", … */
-  code: string;
+/**
+ * Passed to `onStateChange` callbacks. A change always changes the status, so `previous` is
+ * typed as any status but `status`.
+ */
+export type StateChangeEvent = {
+  [S in ConnectionStatus]: { status: S; previous: Exclude<ConnectionStatus, S>; reason: StateReason };
+}[ConnectionStatus];
+
+/**
+ * Every `code` a `JobSocketError` can have: a closed set, so a `switch` over it is checked. What
+ * the server reports in its own error frames is "server_error", its own code in `serverCode`.
+ */
+export type ErrorCode =
+  // A frame the client could not use: dropped, the connection stays up.
+  | "malformed_frame" | "unknown_frame" | "missing_field" | "unknown_event" | "invalid_payload"
+  | "frame_too_large" | "binary_frame" | "unknown_namespace" | "binary_packet"
+  // The server's own error frame.
+  | "server_error"
+  // The connection.
+  | "connect_timeout" | "socket_closed" | "heartbeat_timeout" | "token_failed" | "unauthorized"
+  | "reconnect_failing" | "connect_error" | "server_disconnect" | "no_transport"
+  // Job events, polling and the outbox's storage.
+  | "sequence_gap" | "poll_failed" | "storage_degraded" | "storage_corrupt"
+  // The app's side: a handler threw; the React provider could not create the client; the
+  // JobSocket constructor refused its options (thrown, not passed to onError).
+  | "handler_error" | "setup_failed" | "invalid_options";
+
+/** An error the server reported in its own error frame. */
+export interface ServerReportedError {
+  code: "server_error";
   message: string;
-  /** For a server error about one job (e.g. "unknown_job"): the job's channel. */
+  /** The server's own code, e.g. "unknown_job": any string, the server's to define. */
+  serverCode: string;
+  /** For an error about one job (an answer to its subscribe, say): the job's channel. */
   channel?: Channel;
-  /** For a server error about one job: the job's id. */
+  /** For an error about one job: the job's id. */
   jobId?: string;
 }
+
+/** A problem the client found itself. */
+export interface ClientReportedError {
+  code: Exclude<ErrorCode, "server_error">;
+  message: string;
+  serverCode?: never;
+  channel?: never;
+  jobId?: never;
+}
+
+/**
+ * A problem the client hit and survived; passed to `onError` callbacks. Narrow on `code`:
+ * `serverCode` is a string exactly when `code` is "server_error".
+ */
+export type JobSocketError = ServerReportedError | ClientReportedError;
 
 export interface QueuedData { position: number }
 export interface ProgressData {
@@ -250,13 +307,25 @@ export interface EventMeta<E extends string = string> {
   /** The event's sequence number within its job: 1, 2, 3, … */
   seq: number;
   event: E;
+  /** The event's data, the handler's first argument again (see `EventArgs`). */
+  data: unknown;
 }
+
+/**
+ * The arguments of an `onEvent` callback: one `[data, meta]` pair per event of `M`, so a data
+ * and a meta always belong to the same event, and `meta.event` narrows `meta.data`:
+ * `if (meta.event === "progress") meta.data.percentage`. (TypeScript narrows a parameter by a
+ * sibling parameter itself, never by a property of one, so `data` stays the union.)
+ */
+export type EventArgs<M, Meta extends { event: string }> = {
+  [E in keyof M & string]: [data: M[E], meta: Meta & { event: E; data: M[E] }];
+}[keyof M & string];
 
 /** One optional callback per event name, plus `onEvent` for every event. */
 export type HandlerMap<M> = {
-  [E in keyof M]?: (data: M[E], meta: EventMeta<E & string>) => void;
+  [E in keyof M & string]?: (data: M[E], meta: EventMeta<E>) => void;
 } & {
-  onEvent?: (data: M[keyof M], meta: EventMeta<keyof M & string>) => void;
+  onEvent?: (...args: EventArgs<M, EventMeta>) => void;
 };
 
 export type GenerationHandlers = HandlerMap<GenerationEventMap>;
@@ -273,12 +342,14 @@ export interface ChannelEventMeta<E extends string = string> {
   /** The channel's seq where the wire numbers events (protocol v1); else the client's own numbering on arrival. */
   seq: number;
   event: E;
+  /** The event's data, the handler's first argument again (see `EventArgs`). */
+  data: unknown;
 }
 
 /** One optional callback per event of the app's event map `M`, plus `onEvent` for every one. */
 export type ChannelHandlers<M> = {
   [E in keyof M & string]?: (data: M[E], meta: ChannelEventMeta<E>) => void;
 } & {
-  onEvent?: (data: M[keyof M], meta: ChannelEventMeta<keyof M & string>) => void;
+  onEvent?: (...args: EventArgs<M, ChannelEventMeta>) => void;
 };
 "#;

@@ -141,8 +141,8 @@ pub struct ConnectionState {
     pub connected_at: Option<Instant>,
     /// When the last socket was lost.
     pub disconnected_at: Option<Instant>,
-    /// The last error, as its code and message.
-    pub last_error: Option<(String, String)>,
+    /// The last error the client reported.
+    pub last_error: Option<ClientError>,
     /// The id sent with the current (or last) attempt as the `requestId` query parameter.
     pub request_id: Option<String>,
     /// The id the server gave this client in its `connected` frame.
@@ -188,13 +188,16 @@ pub enum ClientError {
     FrameTooLarge { bytes: usize, limit: usize },
     /// The server sent a binary frame; the protocol is text only.
     BinaryFrame { bytes: usize },
-    /// The server reported an error about something the client sent; `job`, when the server
-    /// named the job it concerns.
+    /// The server reported an error about something the client sent: `code` is the server's
+    /// own (any string), `job` the job it named, if any.
     Server {
         code: String,
         message: String,
         job: Option<(Channel, String)>,
     },
+    /// The server refused the client at the door (Socket.IO's CONNECT_ERROR, with the
+    /// server's message); handled like a refused token.
+    ConnectRefused { message: String },
     /// The socket did not open in time.
     ConnectTimeout,
     /// The socket closed without the app asking.
@@ -240,13 +243,16 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// A stable, machine-readable code.
-    pub fn code(&self) -> &str {
+    /// A stable, machine-readable code, one of a closed set (the `ErrorCode` type of the JS
+    /// API): an error the server reported is "server_error" whatever the server's own code,
+    /// so an app can match on every code the client has.
+    pub fn code(&self) -> &'static str {
         match self {
             ClientError::Decode(error) => error.code(),
             ClientError::FrameTooLarge { .. } => "frame_too_large",
             ClientError::BinaryFrame { .. } => "binary_frame",
-            ClientError::Server { code, .. } => code,
+            ClientError::Server { .. } => "server_error",
+            ClientError::ConnectRefused { .. } => "connect_error",
             ClientError::ConnectTimeout => "connect_timeout",
             ClientError::SocketClosed { .. } => "socket_closed",
             ClientError::HeartbeatTimeout => "heartbeat_timeout",
@@ -291,6 +297,9 @@ impl fmt::Display for ClientError {
                 message,
                 job: Some((channel, id)),
             } => write!(f, "server error {code} about {channel} {id}: {message}"),
+            ClientError::ConnectRefused { message } => {
+                write!(f, "the server refused the connection: {message}")
+            }
             ClientError::ConnectTimeout => write!(f, "the WebSocket did not open in time"),
             ClientError::SocketClosed { code, reason } if reason.is_empty() => {
                 write!(f, "the WebSocket closed (code {code})")

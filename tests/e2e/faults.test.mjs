@@ -97,7 +97,7 @@ async function startClient(page, options = QUICK) {
     client.onStateChange((change) => record.states.push(`${change.status} (${change.reason})`));
     client.onError((error) => {
       record.errors.push(error.code);
-      if (error.jobId) record.jobErrors.push({ code: error.code, channel: error.channel, jobId: error.jobId });
+      if (error.jobId) record.jobErrors.push({ code: error.code, serverCode: error.serverCode, channel: error.channel, jobId: error.jobId });
     });
     window.__client = client;
     window.__watch = (id) =>
@@ -257,7 +257,7 @@ test("every fault in turn: nothing lost, repeated or out of order, every message
   });
 
   // The server process dies mid-job and comes back on the same port with nothing: its jobs
-  // are gone (the client hears unknown_job), messages sent meanwhile reach the new process.
+  // are gone (the server answers unknown_job), messages sent meanwhile reach the new process.
   const handledBeforeKill = await handled();
   const doomed = await startJobs(page, 1);
   await delivered(page, doomed[0], 3);
@@ -268,7 +268,7 @@ test("every fault in turn: nothing lost, repeated or out of order, every message
   await until(page, () => window.__client.state.status === "open");
   await until(page, () => window.__client.state.outboxSize === 0);
   // The new process answers the resubscription with an error that names the lost job.
-  await until(page, (id) => window.__record.jobErrors.some((e) => e.code === "unknown_job" && e.jobId === id && e.channel === "generation"), doomed[0]);
+  await until(page, (id) => window.__record.jobErrors.some((e) => e.code === "server_error" && e.serverCode === "unknown_job" && e.jobId === id && e.channel === "generation"), doomed[0]);
   const restartJobs = await startJobs(page, 2);
   await finished(page, restartJobs);
   rows.push({

@@ -30,7 +30,7 @@ test("after the server is killed and restarted on the same port, the client reco
     // The new process does not know the old job: its answer to the client's resubscription
     // is the proof that the client resubscribed by itself.
     await page.waitForFunction(() =>
-      [...document.querySelectorAll("#event-log li")].some((item) => item.textContent.includes("error unknown_job")),
+      [...document.querySelectorAll("#event-log li")].some((item) => item.textContent.includes("error server_error (unknown_job)")),
     );
     assert.notEqual(await card.getAttribute("data-status"), "completed");
   });

@@ -1,6 +1,7 @@
 import { useEffect, useState } from "react";
 import { ConnectionStatus, useWebSocket } from "jobsocket/react";
 import { admin, startJob, type Kind } from "./api";
+import { ConnectOnMount } from "./ConnectOnMount";
 import { CompositionCard, GenerationCard } from "./JobCard";
 
 interface Job {
@@ -19,7 +20,9 @@ function EventLog() {
   const error = state.lastError;
   useEffect(() => {
     if (!error) return;
-    const line = `${new Date().toLocaleTimeString()} error ${error.code}: ${error.message}`;
+    // A server's own error shows its code beside ours: "server_error (unknown_job)".
+    const code = error.code === "server_error" ? `${error.code} (${error.serverCode})` : error.code;
+    const line = `${new Date().toLocaleTimeString()} error ${code}: ${error.message}`;
     setLines((previous) => [line, ...previous].slice(0, 30));
   }, [error]);
   return (
@@ -105,6 +108,7 @@ export function App() {
         <h1>jobsocket demo</h1>
         <p>Start a job on the reference server and watch every event arrive; then break things.</p>
         <ConnectionStatus className="connection" />
+        <ConnectOnMount />
       </header>
       <main>
         <section className="controls" aria-label="Start a job">

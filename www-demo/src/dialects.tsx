@@ -8,6 +8,7 @@ import { createRoot } from "react-dom/client";
 import { ConnectionStatus, JobSocketProvider, useChannel, useWebSocket } from "jobsocket/react";
 import type { JobSocketOptions, Protocol } from "jobsocket";
 import configs from "../../tests/dialect-configs.json";
+import { ConnectOnMount } from "./ConnectOnMount";
 import { GenerationCard } from "./JobCard";
 
 type Kind = "ep080" | "story1615" | "phase7" | "story007";
@@ -88,6 +89,7 @@ function Page() {
           <span id="recovered">{String(state.recovered)}</span>.
         </p>
         <ConnectionStatus className="connection" />
+        <ConnectOnMount />
       </header>
       <main>
         <section className="controls" aria-label="Controls">

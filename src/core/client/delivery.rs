@@ -68,11 +68,7 @@ impl Client {
                 // Socket.IO's CONNECT_ERROR: the server's middleware refused the handshake,
                 // which for an app's auth middleware means the token. Treated as close code
                 // 4001: one fresh token, then `unauthorized`.
-                self.report(ClientError::Server {
-                    code: "connect_error".to_owned(),
-                    message,
-                    job: None,
-                });
+                self.report(ClientError::ConnectRefused { message });
                 self.close_socket(socket, 1000, "connection refused");
                 self.disconnected_at = Some(now);
                 self.refused(now, 4001);

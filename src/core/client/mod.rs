@@ -141,7 +141,7 @@ pub struct Client {
     last_reason: Option<StateReason>,
     connected_at: Option<Instant>,
     disconnected_at: Option<Instant>,
-    last_error: Option<(String, String)>,
+    last_error: Option<ClientError>,
     request_id: Option<String>,
     client_id: Option<String>,
     server_heartbeat_ms: Option<u64>,
@@ -624,7 +624,7 @@ impl Client {
     }
 
     fn report(&mut self, error: ClientError) {
-        self.last_error = Some((error.code().to_owned(), error.to_string()));
+        self.last_error = Some(error.clone());
         self.events.push_back(Event::Error(error));
     }
 
