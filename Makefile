@@ -12,14 +12,14 @@ endif
 export JOBSOCKET_RUN
 N ?= 20
 
-.PHONY: help tools package pack server demo demo-dialects demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package lint soak invariants fmt clean
+.PHONY: help tools package pack server demo demo-dialects demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package test-frameworks lint soak invariants fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
 	@echo "make test   run every test suite (host, browsers, end to end, quick bench) and the lints"
 	@echo "make demo-dialects  the same hooks on a Socket.IO server and plain-JSON ws servers"
 	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
-	@echo "make soak   run the browser suites and the end-to-end suite N times each (N=20)"
+	@echo "make soak   run the browser, end-to-end and framework suites N times each (N=20)"
 	@echo "make invariants  the core's random-episode invariant test, EPISODES=100000 in release"
 
 tools:
@@ -79,6 +79,7 @@ test-suites:
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bench
 	$(MAKE) --no-print-directory test-package
+	$(MAKE) --no-print-directory test-frameworks
 	$(MAKE) --no-print-directory lint
 
 test-host:
@@ -102,7 +103,8 @@ EPISODES ?= 100000
 invariants:
 	JOBSOCKET_EPISODES=$(EPISODES) cargo test --release --test core_invariants
 
-## The browser suites and the end-to-end suite N times each, with a pass count per suite.
+## The browser suites, the end-to-end suite and the framework apps N times each, with a pass
+## count per suite.
 soak: tools demo-build server
 	@status=0; \
 	scripts/soak.sh $(N) || status=$$?; \
@@ -111,6 +113,11 @@ soak: tools demo-build server
 
 test-package: pack
 	scripts/test-package.sh
+
+## The React adapter in tiny apps of every kind (Next.js, Vite dev and build, webpack 5, plain
+## Node, a user's Vitest suite), installed from the tarball and run against the reference server.
+test-frameworks: demo-build server
+	scripts/test-frameworks.sh
 
 lint:
 	cargo fmt --all -- --check
@@ -122,4 +129,4 @@ fmt:
 
 clean:
 	cargo clean
-	rm -rf tests/e2e/node_modules bench/node_modules pkg-template/node_modules
+	rm -rf tests/e2e/node_modules bench/node_modules pkg-template/node_modules tests/frameworks/*/node_modules

@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# `make soak N=20`: runs the browser suite in Chromium, the browser suite in Firefox and the
-# end-to-end suite N times each, then prints a pass count per suite and the name of every test
-# that failed, with the run it failed in. A flaky test is a failing test: every count must be
-# N/N. Each run's full output is kept in target/soak/ for the failures' messages.
+# `make soak N=20`: runs the browser suite in Chromium, the browser suite in Firefox, the
+# end-to-end suite and the framework apps suite N times each, then prints a pass count per
+# suite and the name of every test that failed, with the run it failed in. A flaky test is a
+# failing test: every count must be N/N. Each run's full output is kept in target/soak/ for
+# the failures' messages.
 set -uo pipefail
 cd "$(dirname "$0")/.."
 
 runs=${1:-20}
-suites=(chromium firefox e2e)
+suites=(chromium firefox e2e frameworks)
 logs=target/soak/$(date +%Y%m%d-%H%M%S)
 mkdir -p "$logs"
 
@@ -20,6 +21,7 @@ run_suite() {
   case $1 in
     chromium | firefox) JOBSOCKET_BROWSERS=$1 exec scripts/test-browser.sh ;;
     e2e) exec scripts/test-e2e.sh ;;
+    frameworks) exec scripts/test-frameworks.sh ;;
   esac
 }
 
@@ -30,7 +32,7 @@ failed_tests() {
     chromium | firefox) names=$(sed -n 's/^test \(.*\) \.\.\. FAIL$/\1/p' "$1") ;;
     # node's test runner writes TAP when its output is not a terminal; the file-level entries
     # (named by path) only repeat their tests' failures.
-    e2e) names=$(sed -n 's/^ *not ok [0-9]* - //p' "$1" | grep -v '\.test\.mjs$') ;;
+    e2e | frameworks) names=$(sed -n 's/^ *not ok [0-9]* - //p' "$1" | grep -v '\.test\.mjs$') ;;
   esac
   if [[ -n "$names" ]]; then echo "$names"; else echo "(the suite failed before naming a test: see $1)"; fi
 }
@@ -85,6 +87,7 @@ else
 fi
 echo "logs: $logs"
 total=$((runs * ${#suites[@]}))
-ok=$((passed[chromium] + passed[firefox] + passed[e2e]))
+ok=0
+for suite in "${suites[@]}"; do ok=$((ok + passed[$suite])); done
 echo "soak: $ok passed, $((total - ok)) failed"
 ((all_passed))

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
-# The npm package's own suites: the React hooks (vitest, jsdom), the type tests (tsc), and a
-# user's view: the packed tarball installed into an empty project, imported in plain Node
-# (with a server-side render of the hooks) and bundled by webpack 5.
+# The npm package's own suites: the React hooks (vitest, jsdom) and the type tests (tsc). A
+# user's view of the packed tarball (plain Node, bundlers, frameworks) is
+# scripts/test-frameworks.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/npm-ci.sh pkg-template
@@ -23,17 +23,4 @@ scripts/npm-ci.sh pkg-template
     }
     console.log("readme tour and dialects: 2 passed, 0 failed");
   ' 
-)
-tarball=$(ls target/pkg/jobsocket-*.tgz)
-project=$(mktemp -d)
-trap 'rm -rf "$project"' EXIT
-cp -r tests/node-import/. "$project/"
-rm -rf "$project/node_modules" "$project/dist"
-(
-  cd "$project"
-  npm ci --no-audit --no-fund --loglevel=silent 2>/dev/null || npm install --no-audit --no-fund --loglevel=error
-  npm install --no-audit --no-fund --loglevel=error --no-save "$OLDPWD/$tarball"
-  node check.mjs
-  node_modules/.bin/webpack --config webpack.config.cjs >/dev/null
-  node check-webpack.mjs
 )

@@ -9,8 +9,10 @@ import path from "node:path";
 import os from "node:os";
 import { launchBrowser } from "./support.mjs";
 
-/** The browsers these tests run in, by name. */
-export const BROWSERS = ["chromium", "firefox"];
+/** The browsers these tests run in, by name: JOBSOCKET_BROWSERS=chromium skips Firefox. */
+export const BROWSERS = (process.env.JOBSOCKET_BROWSERS ?? "chromium firefox")
+  .split(/\s+/)
+  .filter((name) => name === "chromium" || name === "firefox");
 
 /** Launches `name`; resolves with { newPage(), close() }. */
 export async function launch(name) {

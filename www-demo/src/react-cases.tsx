@@ -15,6 +15,8 @@ declare global {
     /** The connection when the id-change case switched ids. */
     __switchedWhile: string | null;
     __frames: string[];
+    /** Lets the held .wasm fetch go on (react-cases.html). */
+    __openWasmGate: () => void;
     /** The codes the provider's onError received. */
     __errors: string[];
   }
@@ -69,15 +71,18 @@ function SwapClients({ a, b }: { a: JobSocketClient; b: JobSocketClient }) {
   );
 }
 
+/** Switches ids at mount; the page holds the .wasm fetch until the switch is committed. */
 function SwitchIds() {
   const [id, setId] = useState("never-subscribed");
   const { state } = useWebSocket();
-  const seen = useRef(state);
-  seen.current = state;
+  useEffect(() => setId(first), []);
   useEffect(() => {
-    window.__switchedWhile ??= `${seen.current.status}:${seen.current.reason}`;
-    setId(first);
-  }, []);
+    if (id !== first) return;
+    window.__switchedWhile ??= `${state.status}:${state.reason}`;
+    window.__openWasmGate();
+    // Only the committed switch matters, not later states.
+    // eslint-disable-next-line react-hooks/exhaustive-deps
+  }, [id]);
   return <Job id={id} />;
 }
 
