@@ -9,3 +9,5 @@ cd www-demo
 npm install --no-audit --no-fund --loglevel=error --no-save "$tarball"
 node_modules/.bin/tsc --noEmit
 node_modules/.bin/vite build --logLevel warn
+# The React cases page in development mode, where StrictMode double-mounts (vite.config.ts).
+NODE_ENV=development JOBSOCKET_REACT_CASES=1 node_modules/.bin/vite build --mode development --logLevel warn

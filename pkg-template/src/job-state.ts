@@ -49,12 +49,10 @@ export type CompositionState =
   | (CompositionProgress & { status: "completed"; result: JobResultData; error: null })
   | (CompositionProgress & { status: "failed"; result: null; error: JobErrorData });
 
-/** One event of an app channel, as `useChannel` keeps it. */
-export interface ChannelEntry<M> {
-  event: keyof M & string;
-  data: M[keyof M];
-  seq: number;
-}
+/** One event of an app channel, as `useChannel` keeps it: `event` narrows `data`. */
+export type ChannelEntry<M> = {
+  [E in keyof M & string]: { event: E; data: M[E]; seq: number };
+}[keyof M & string];
 
 /** What `useChannel` returns: the channel's latest events (at most 100), oldest first. */
 export interface ChannelState<M> {

@@ -7,6 +7,7 @@ import {
   useCallback,
   useContext,
   useEffect,
+  useInsertionEffect,
   useMemo,
   useRef,
   useState,
@@ -22,8 +23,9 @@ import {
   type GenerationState,
 } from "./job-state.js";
 import { CONNECTING } from "./connection-state.js";
-import { optionsKey, Store, type HookClient } from "./store.js";
+import { optionsKey, Store, type HookClient, type WatchKind } from "./store.js";
 import type {
+  EventArgs,
   ChannelEventMeta,
   ChannelHandlers,
   CompositionHandlers,
@@ -138,13 +140,13 @@ export function useSend(): JobSocketVerbs["send"] {
   return useVerbs(useStore()).send;
 }
 
-function useWatch<S>(channel: string, id: string | null, initial: S): S {
+function useWatch<S>(kind: WatchKind, channel: string, id: string | null, initial: S): S {
   const store = useStore();
   const subscribe = useCallback(
-    (listener: () => void) => (id === null ? () => {} : store.watchState(channel, id, listener)),
-    [store, channel, id],
+    (listener: () => void) => (id === null ? () => {} : store.watchState(kind, channel, id, listener)),
+    [store, kind, channel, id],
   );
-  const getSnapshot = () => (id === null ? initial : store.snapshot(channel, id, initial));
+  const getSnapshot = () => (id === null ? initial : store.snapshot(kind, channel, id, initial));
   return useSyncExternalStore(subscribe, getSnapshot, () => initial);
 }
 
@@ -153,12 +155,12 @@ function useWatch<S>(channel: string, id: string | null, initial: S): S {
  * `id` changes. An id the client refuses (empty) gives `status: "failed"` with the reason.
  */
 export function useGeneration(id: string | null): GenerationState {
-  return useWatch("generation", id, INITIAL_GENERATION);
+  return useWatch("generation", "generation", id, INITIAL_GENERATION);
 }
 
 /** A composition job's live state, discriminated on `status`; `null` watches nothing. */
 export function useComposition(id: string | null): CompositionState {
-  return useWatch("composition", id, INITIAL_COMPOSITION);
+  return useWatch("composition", "composition", id, INITIAL_COMPOSITION);
 }
 
 /**
@@ -169,7 +171,7 @@ export function useChannel<M extends object = Record<string, unknown>>(
   channel: string | null,
   id: string | null,
 ): ChannelState<M> {
-  return useWatch(channel ?? "", channel === null ? null : id, INITIAL_CHANNEL as unknown as ChannelState<M>);
+  return useWatch("channel", channel ?? "", channel === null ? null : id, INITIAL_CHANNEL as unknown as ChannelState<M>);
 }
 
 /** The handlers of a channel: the typed job events, or the app's event map `M`. */
@@ -179,10 +181,14 @@ export type JobEventHandlers<C extends string, M extends object = Record<string,
     ? CompositionHandlers
     : ChannelHandlers<M>;
 
-/** Keeps a reference to the latest value, written after each commit. */
+/**
+ * Keeps a reference to the latest value, written as the commit starts (an insertion effect:
+ * before any event can reach the committed tree, and without the server-render warning of a
+ * layout effect in React 18).
+ */
 function useLatest<T>(value: T): { readonly current: T } {
   const ref = useRef(value);
-  useEffect(() => {
+  useInsertionEffect(() => {
     ref.current = value;
   });
   return ref;
@@ -203,9 +209,14 @@ export function useJobEvents(channel: string, id: string | null, handlers: objec
   const latest = useLatest(handlers as Record<string, ((data: unknown, meta: unknown) => void) | undefined>);
   useEffect(() => {
     if (id === null) return;
-    return store.watchEvents(channel, id, (data, meta) => {
-      latest.current[meta.event]?.(data, meta);
-      latest.current.onEvent?.(data, meta);
+    const kind = channel === "generation" || channel === "composition" ? channel : "channel";
+    return store.watchEvents(kind, channel, id, (data, meta) => {
+      // The event's own handler and onEvent: one throwing does not skip the other.
+      try {
+        latest.current[meta.event]?.(data, meta);
+      } finally {
+        latest.current.onEvent?.(data, meta);
+      }
     });
   }, [store, channel, id, latest]);
 }
@@ -213,11 +224,12 @@ export function useJobEvents(channel: string, id: string | null, handlers: objec
 /**
  * Calls `callback` for every event named `event` (or any of several names), whichever channel
  * it comes from (a Socket.IO server's own rooms, a plain-JSON frame type), with the callback of
- * the latest render.
+ * the latest render. With the app's event map `M` given, `meta.event` narrows `meta.data`;
+ * give the event too (`useServerEvent<Events, "approval.created">`) to type `data` itself.
  */
 export function useServerEvent<M extends object = Record<string, unknown>, E extends keyof M & string = keyof M & string>(
   event: E | readonly E[],
-  callback: (data: M[E], meta: ChannelEventMeta<E>) => void,
+  callback: (...args: EventArgs<Pick<M, E>, ChannelEventMeta>) => void,
 ): void {
   const store = useStore();
   const latest = useLatest(callback as (data: unknown, meta: unknown) => void);
@@ -254,7 +266,8 @@ export function ConnectionStatus({ className }: ConnectionStatusProps) {
   const { state, reconnect } = useWebSocket();
   const status = state.status === "open" ? "connected" : state.status;
   const announced = status === "connecting" && state.attempt > 0 ? "reconnecting" : status;
-  const disconnected = status === "reconnecting" || status === "offline" || status === "closed";
+  // Within a retry streak the button stays, rather than blinking at every attempt.
+  const disconnected = announced === "reconnecting" || status === "offline" || status === "closed";
   const title =
     state.connectedAt === null ? "Never connected" : `Last connected ${new Date(state.connectedAt).toLocaleString()}`;
   return (

@@ -19,7 +19,7 @@ import {
   unwatchable,
   type Reducer,
 } from "./job-state.js";
-import { CONNECTING } from "./connection-state.js";
+import { CONNECTING, IDLE } from "./connection-state.js";
 import type { ConnectionState, JobSocketError, JobSocketOptions, JobSubscription, Unsubscribe } from "./types.js";
 
 /** What a client must offer the hooks: `JobSocketClient`, or `MockClient` from `jobsocket/testing`. */
@@ -56,8 +56,12 @@ export interface DeliveredMeta {
 }
 export type EventListener = (data: unknown, meta: DeliveredMeta) => void;
 
+/** What a watch folds its events into: a generation's, a composition's or a channel's state. */
+export type WatchKind = "generation" | "composition" | "channel";
+
 /** One job or app channel that hooks watch, with its state folded from its events. */
 interface Watch {
+  readonly kind: WatchKind;
   readonly channel: string;
   readonly id: string;
   readonly initial: unknown;
@@ -104,6 +108,8 @@ export class Store {
   /** The client object or the options key in use; `undefined` when none was ever set. */
   #sourceKey: unknown = undefined;
   #owned = false;
+  /** Set once the provider has unmounted: a send then rejects at once instead of waiting. */
+  #disposed = false;
   /** Bumped by every load and teardown: a load that finishes after either is discarded. */
   #loads = 0;
   #setupFailed = false;
@@ -115,6 +121,7 @@ export class Store {
 
   /** Starts using `source`; the same source again (StrictMode's remount) changes nothing. */
   use(source: ClientSource): void {
+    this.#disposed = false;
     if (this.#teardownTimer !== null) {
       clearTimeout(this.#teardownTimer);
       this.#teardownTimer = null;
@@ -123,7 +130,10 @@ export class Store {
     if (key === this.#sourceKey) return;
     this.#teardown();
     this.#sourceKey = key;
-    if (source === null) return;
+    if (source === null) {
+      this.#setState(IDLE);
+      return;
+    }
     if ("client" in source) this.#attach(source.client, false);
     else this.#load();
   }
@@ -134,9 +144,8 @@ export class Store {
       this.#teardownTimer = null;
       this.#teardown();
       this.#sourceKey = undefined;
-      for (const pending of this.#pendingSends.splice(0)) {
-        pending.reject(new Error("the JobSocketProvider unmounted before its client loaded; the message was not queued"));
-      }
+      this.#disposed = true;
+      for (const pending of this.#pendingSends.splice(0)) pending.reject(unmounted());
     }, RELEASE_DELAY_MS);
   }
 
@@ -146,8 +155,8 @@ export class Store {
   };
 
   /** Shows a watch's state to `listener` while it is subscribed; starts watching if needed. */
-  watchState(channel: string, id: string, listener: Listener): () => void {
-    const watch = this.#acquire(channel, id);
+  watchState(kind: WatchKind, channel: string, id: string, listener: Listener): () => void {
+    const watch = this.#acquire(kind, channel, id);
     watch.listeners.add(listener);
     return () => {
       watch.listeners.delete(listener);
@@ -156,8 +165,8 @@ export class Store {
   }
 
   /** Hands every event of a job or app channel to `listener` while it is subscribed. */
-  watchEvents(channel: string, id: string, listener: EventListener): () => void {
-    const watch = this.#acquire(channel, id);
+  watchEvents(kind: WatchKind, channel: string, id: string, listener: EventListener): () => void {
+    const watch = this.#acquire(kind, channel, id);
     watch.eventListeners.add(listener);
     return () => {
       watch.eventListeners.delete(listener);
@@ -166,8 +175,8 @@ export class Store {
   }
 
   /** A watch's state now, or `initial` when nothing watches it yet. */
-  snapshot<S>(channel: string, id: string, initial: S): S {
-    const watch = this.#watches.get(watchKey(channel, id));
+  snapshot<S>(kind: WatchKind, channel: string, id: string, initial: S): S {
+    const watch = this.#watches.get(watchKey(kind, channel, id));
     return watch ? (watch.state as S) : initial;
   }
 
@@ -198,6 +207,7 @@ export class Store {
   send(event: string, data: unknown): Promise<string> {
     const queued = new Promise<string>((resolve, reject) => {
       if (this.client) resolve(this.client.send(event, data));
+      else if (this.#disposed) reject(unmounted());
       else this.#pendingSends.push({ event, data, resolve, reject });
     });
     queued.catch(() => {});
@@ -237,17 +247,18 @@ export class Store {
   }
 
   /**
-   * The options the client is made with: the token, if any, is read through the provider's
-   * latest options at each attempt, so a new token function needs no new client.
+   * The options the client is made with: a token (a string or a function) is read through the
+   * provider's latest options at each attempt, so a new token needs no new client. Anything
+   * else (none, null, a wrong type) goes to the client as it is, to mean what it means there.
    */
   #clientOptions(): JobSocketOptions {
     const options = this.options as JobSocketOptions;
-    if (options.token === undefined) return options;
+    if (typeof options.token !== "string" && typeof options.token !== "function") return options;
     return {
       ...options,
       token: () => {
         const token = this.options?.token;
-        return typeof token === "function" ? token() : (token ?? "");
+        return typeof token === "function" ? token() : (token as string);
       },
     };
   }
@@ -276,8 +287,11 @@ export class Store {
       client.onOutboxChange(() => this.#setState(client.state)),
     ];
     this.#setState(client.state);
-    for (const watch of this.#watches.values()) if (watch.refs > 0) this.#start(watch, client);
-    for (const [event, named] of this.#named) this.#startNamed(event, named, client);
+    // A hook mounted by a notification above may already have started on this client.
+    for (const watch of this.#watches.values()) {
+      if (watch.refs > 0 && watch.client !== client) this.#start(watch, client);
+    }
+    for (const [event, named] of this.#named) if (named.stop === null) this.#startNamed(event, named, client);
     for (const pending of this.#pendingSends.splice(0)) {
       try {
         pending.resolve(client.send(pending.event, pending.data));
@@ -298,6 +312,11 @@ export class Store {
       unsubscribeQuietly(watch.subscription);
       watch.subscription = null;
       watch.client = null;
+      // Nothing of the old client's shows while the next one loads (another user's jobs).
+      if (watch.state !== watch.initial) {
+        watch.state = watch.initial;
+        notify(watch.listeners);
+      }
     }
     for (const named of this.#named.values()) {
       named.stop?.();
@@ -310,12 +329,13 @@ export class Store {
     this.#setState(CONNECTING);
   }
 
-  #acquire(channel: string, id: string): Watch {
-    const key = watchKey(channel, id);
+  #acquire(kind: WatchKind, channel: string, id: string): Watch {
+    const key = watchKey(kind, channel, id);
     let watch = this.#watches.get(key);
     if (!watch) {
-      const [initial, reduce] = kindOf(channel);
+      const [initial, reduce] = KINDS[kind];
       watch = {
+        kind,
         channel,
         id,
         initial,
@@ -346,7 +366,7 @@ export class Store {
       watch.releaseTimer = null;
       if (watch.refs > 0) return;
       unsubscribeQuietly(watch.subscription);
-      this.#watches.delete(watchKey(watch.channel, watch.id));
+      this.#watches.delete(watchKey(watch.kind, watch.channel, watch.id));
     }, RELEASE_DELAY_MS);
   }
 
@@ -358,14 +378,14 @@ export class Store {
       onEvent: (data: unknown, meta: DeliveredMeta) => {
         watch.state = watch.reduce(watch.state, meta.event, data, meta.seq);
         notify(watch.listeners);
-        for (const listener of watch.eventListeners) listener(data, meta);
+        callEach(watch.eventListeners, data, meta);
       },
     };
     try {
       watch.subscription =
-        watch.channel === "generation"
+        watch.kind === "generation"
           ? client.subscribeGeneration(watch.id, handlers)
-          : watch.channel === "composition"
+          : watch.kind === "composition"
             ? client.subscribeComposition(watch.id, handlers)
             : client.subscribe(watch.channel, watch.id, handlers);
     } catch (error) {
@@ -377,9 +397,7 @@ export class Store {
   }
 
   #startNamed(event: string, named: NamedEvent, client: HookClient): void {
-    named.stop = client.on(event, (data, meta) => {
-      for (const listener of named.listeners) listener(data, meta);
-    });
+    named.stop = client.on(event, (data, meta) => callEach(named.listeners, data, meta));
   }
 
   #setState(state: ConnectionState): void {
@@ -389,14 +407,34 @@ export class Store {
   }
 }
 
-function watchKey(channel: string, id: string): string {
-  return JSON.stringify([channel, id]);
+function watchKey(kind: WatchKind, channel: string, id: string): string {
+  return JSON.stringify([kind, channel, id]);
 }
 
-function kindOf(channel: string): [unknown, Reducer<unknown>] {
-  if (channel === "generation") return [INITIAL_GENERATION, reduceGeneration as Reducer<unknown>];
-  if (channel === "composition") return [INITIAL_COMPOSITION, reduceComposition as Reducer<unknown>];
-  return [INITIAL_CHANNEL, reduceChannel as Reducer<unknown>];
+const KINDS: Record<WatchKind, [unknown, Reducer<unknown>]> = {
+  generation: [INITIAL_GENERATION, reduceGeneration as Reducer<unknown>],
+  composition: [INITIAL_COMPOSITION, reduceComposition as Reducer<unknown>],
+  channel: [INITIAL_CHANNEL, reduceChannel as Reducer<unknown>],
+};
+
+/**
+ * Calls every listener even if one throws (hooks sharing a subscription must not stop each
+ * other), then throws the first error, so the client still reports it as a handler_error.
+ */
+function callEach(listeners: Set<EventListener>, data: unknown, meta: DeliveredMeta): void {
+  let thrown: { error: unknown } | null = null;
+  for (const listener of listeners) {
+    try {
+      listener(data, meta);
+    } catch (error) {
+      thrown ??= { error };
+    }
+  }
+  if (thrown) throw thrown.error;
+}
+
+function unmounted(): Error {
+  return new Error("the JobSocketProvider unmounted before its client took the message; it was not queued");
 }
 
 function notify(listeners: Set<Listener>): void {
@@ -417,8 +455,12 @@ function unsubscribeQuietly(subscription: JobSubscription | null): void {
  * new token function, is read at the next attempt without a new client).
  */
 export function optionsKey(options: JobSocketOptions): string {
-  return JSON.stringify(options, function (this: unknown, key, value: unknown) {
-    if (this === options && key === "token") return value === undefined ? undefined : "<token>";
-    return value;
-  });
+  const { token, ...rest } = options;
+  const identity = typeof token === "string" || typeof token === "function" ? { ...rest, token: "<token>" } : options;
+  return JSON.stringify(identity, (_key, value: unknown) =>
+    // Keys in order, so the same values written in another order are the same options.
+    value !== null && typeof value === "object" && !Array.isArray(value)
+      ? Object.fromEntries(Object.entries(value).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)))
+      : value,
+  );
 }

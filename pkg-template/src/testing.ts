@@ -36,6 +36,8 @@ export class MockClient implements HookClient {
   /** How many times each key was subscribed and unsubscribed, for tests of the hooks. */
   readonly subscribes = new Map<string, number>();
   readonly unsubscribes = new Map<string, number>();
+  /** How many times `on(event)` was called, per event name. */
+  readonly listens = new Map<string, number>();
   /** How many times `connect()` was called. */
   connects = 0;
   freed = false;
@@ -55,10 +57,15 @@ export class MockClient implements HookClient {
   }
 
   subscribe(channel: string, id: string, handlers: object): JobSubscription {
+    // As the real client: the job channels have their own verbs.
+    if (channel === "generation" || channel === "composition") {
+      throw new Error(`"${channel}" is a job channel: use subscribe${channel === "generation" ? "Generation" : "Composition"}`);
+    }
     return this.#subscribe(channel, id, handlers as AnyHandlers);
   }
 
   on<E extends string>(event: E, callback: (data: unknown, meta: ChannelEventMeta<E>) => void): Unsubscribe {
+    this.listens.set(event, (this.listens.get(event) ?? 0) + 1);
     const set = this.#named.get(event) ?? new Set();
     set.add(callback as AnyCallback);
     this.#named.set(event, set);

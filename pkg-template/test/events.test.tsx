@@ -4,7 +4,7 @@ import { StrictMode, useState } from "react";
 import { act, cleanup, render, screen, waitFor } from "@testing-library/react";
 import { QueryClient, QueryClientProvider, useQuery } from "@tanstack/react-query";
 import { afterEach, expect, test, vi } from "vitest";
-import { JobSocketProvider, useGeneration, useJobEvents, useServerEvent } from "../src/react.js";
+import { JobSocketProvider, useChannel, useGeneration, useJobEvents, useServerEvent } from "../src/react.js";
 import { useQuerySync } from "../src/react-query.js";
 import { MockClient } from "../src/testing.js";
 import type { JobResultData } from "../src/types.js";
@@ -76,6 +76,52 @@ test("useServerEvent hears an event name from any channel, with the latest callb
   );
   act(() => client.emit("workspace", "w1", "notification.new", { text: "again" }));
   expect(heard).toEqual(["a:hi", "b:again"]);
+  // The new callback was used without listening again.
+  expect(client.listens.get("notification.new")).toBe(1);
+});
+
+test("a handler that throws does not stop the other hooks on the same job; the error still surfaces", () => {
+  const client = new MockClient();
+  const heard: string[] = [];
+  function Throwing() {
+    useJobEvents("generation", "g1", {
+      progress: () => {
+        throw new Error("app bug");
+      },
+      onEvent: (_data, meta) => heard.push(`throwing's onEvent ${meta.event}`),
+    });
+    return null;
+  }
+  function Calm() {
+    useJobEvents("generation", "g1", { onEvent: (_data, meta) => heard.push(`calm ${meta.event}`) });
+    const job = useGeneration("g1");
+    return <p data-testid="calm">{job.progress}</p>;
+  }
+  render(
+    <JobSocketProvider client={client}>
+      <Throwing />
+      <Calm />
+    </JobSocketProvider>,
+  );
+  // The wasm client catches what a handler throws and reports it as a handler_error.
+  expect(() => act(() => client.emit("generation", "g1", "progress", progress(40)))).toThrow("app bug");
+  expect(heard).toEqual(["throwing's onEvent progress", "calm progress"]);
+  act(() => {}); // the render the throw interrupted
+  expect(screen.getByTestId("calm").textContent).toBe("40");
+});
+
+test("useChannel refuses the job channels' names rather than sharing their state", () => {
+  const client = new MockClient();
+  function Misused() {
+    const channel = useChannel("generation", "g1");
+    return <p data-testid="misused">{channel.error?.code ?? "none"} {channel.events.length}</p>;
+  }
+  render(
+    <JobSocketProvider client={client}>
+      <Misused />
+    </JobSocketProvider>,
+  );
+  expect(screen.getByTestId("misused").textContent).toBe("invalid_subscription 0");
 });
 
 test("a recoverable error shows as a warning, and the next progress clears it", () => {
@@ -122,7 +168,11 @@ test("useQuerySync keeps React Query's approvals list and a generation's result 
   function Approvals() {
     const approvals = useQuery({ queryKey: ["approvals", "w1"], queryFn: fetchApprovals });
     useQuerySync<WorkspaceEvents>("workspace", "w1", {
-      "approval.created": { update: ["approvals", "w1"], with: (list: Approval[] = [], approval) => [...list, approval] },
+      // An upsert: a new subscription replays the channel's events, the fetched ones too.
+      "approval.created": {
+        update: ["approvals", "w1"],
+        with: (list: Approval[] = [], approval) => [...list.filter((item) => item.id !== approval.id), approval],
+      },
       "approval.updated": {
         update: ["approvals", "w1"],
         with: (list: Approval[] = [], change) => list.map((item) => (item.id === change.id ? { ...item, ...change } : item)),
@@ -155,6 +205,9 @@ test("useQuerySync keeps React Query's approvals list and a generation's result 
   });
   // React Query tells its observers on its own schedule (a timeout): wait for the render.
   const shows = (id: string, text: string) => waitFor(() => expect(screen.getByTestId(id).textContent).toBe(text));
+  await shows("approvals", "Logo:approved,Intro:pending");
+  // A replay of an approval the list already has changes nothing.
+  act(() => client.emit("workspace", "w1", "approval.created", { id: "a2", title: "Intro", status: "pending" }));
   await shows("approvals", "Logo:approved,Intro:pending");
   act(() => client.emit("workspace", "w1", "approval.deleted", { id: "a1" }));
   await shows("approvals", "Intro:pending");

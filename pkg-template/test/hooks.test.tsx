@@ -152,24 +152,30 @@ describe("useWebSocket and ConnectionStatus", () => {
     const client = new MockClient();
     mount(<ConnectionStatus />, client);
     const region = screen.getByRole("status");
+    // Each step is awaited, so the observer reports what each step changed.
+    const step = (change: () => void) => act(async () => change());
     const announced: string[] = [];
     new MutationObserver(() => announced.push(region.textContent ?? "")).observe(region, {
       subtree: true,
       childList: true,
       characterData: true,
     });
-    const retry = (attempt: number) => {
-      client.state = { ...client.state, attempt };
-      client.setStatus("connecting", "retry_due");
-      client.setStatus("reconnecting", "socket_closed");
+    // Each status of a retry is rendered on its own step: connecting with attempt > 0 must
+    // not announce anything.
+    const retry = async (attempt: number) => {
+      await step(() => {
+        client.state = { ...client.state, attempt };
+        client.setStatus("connecting", "retry_due");
+      });
+      // Nor does the Reconnect button blink away for the attempt.
+      expect(screen.getByRole("button", { name: "Reconnect" })).toBeTruthy();
+      await step(() => client.setStatus("reconnecting", "socket_closed"));
     };
-    // Each step is awaited, so the observer reports what each step changed.
-    const step = (change: () => void) => act(async () => change());
     await step(() => client.setStatus("connecting", "connect_requested"));
     await step(() => client.setStatus("open"));
     await step(() => client.setStatus("reconnecting", "socket_closed"));
-    await step(() => retry(1));
-    await step(() => retry(2));
+    await retry(1);
+    await retry(2);
     await step(() => {
       client.state = { ...client.state, attempt: 0 };
       client.setStatus("open");

@@ -5,7 +5,7 @@
 import { StrictMode, useState } from "react";
 import { act, cleanup, render, screen } from "@testing-library/react";
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
-import { JobSocketProvider, useGeneration, useSend, useWebSocket } from "../src/react.js";
+import { JobSocketProvider, useGeneration, useJobEvents, useSend, useServerEvent, useWebSocket } from "../src/react.js";
 import { MockClient } from "../src/testing.js";
 import type { JobSocketError, JobSocketOptions } from "../src/types.js";
 
@@ -277,6 +277,27 @@ test("a component that only sends does not re-render when the outbox changes", a
   expect(renders).toBe(before);
 });
 
+test("the control: a useWebSocket component does re-render when the outbox changes", async () => {
+  let renders = 0;
+  let send: ReturnType<typeof useSend> | null = null;
+  function Watcher() {
+    renders += 1;
+    send = useWebSocket().send;
+    return null;
+  }
+  render(
+    <JobSocketProvider options={OPTIONS}>
+      <Watcher />
+    </JobSocketProvider>,
+  );
+  await arrive();
+  const before = renders;
+  await act(async () => {
+    await send!("note", {});
+  });
+  expect(renders).toBeGreaterThan(before);
+});
+
 describe("options changes", () => {
   function App({ options }: { options: JobSocketOptions }) {
     return (
@@ -316,5 +337,100 @@ describe("options changes", () => {
     expect(loads).toHaveLength(1);
     const token = loads[0]!.options.token as () => string;
     expect(token()).toBe("second");
+  });
+});
+
+describe("after the review: the provider's edges", () => {
+  test("a send after the provider unmounted rejects at once instead of waiting forever", async () => {
+    let send: ReturnType<typeof useSend> | null = null;
+    function Sender() {
+      send = useSend();
+      return null;
+    }
+    const { unmount } = render(
+      <JobSocketProvider options={OPTIONS}>
+        <Sender />
+      </JobSocketProvider>,
+    );
+    const pending = send!("early", {});
+    unmount();
+    later();
+    await expect(pending).rejects.toThrow(/unmounted/);
+    await expect(send!("late", {})).rejects.toThrow(/unmounted/);
+  });
+
+  test("a null token goes to the client as it is, not as an empty string", async () => {
+    render(<JobSocketProvider options={{ url: "ws://a/ws", token: null as never }} />);
+    expect(loads[0]!.options.token).toBeNull();
+  });
+
+  test("the same options written in another key order keep the client", async () => {
+    function App({ options }: { options: JobSocketOptions }) {
+      return <JobSocketProvider options={options} />;
+    }
+    const { rerender } = render(<App options={{ url: "ws://a/ws", storageKey: "u1" }} />);
+    await arrive();
+    rerender(<App options={{ storageKey: "u1", url: "ws://a/ws" }} />);
+    later();
+    expect(loads).toHaveLength(1);
+  });
+
+  test("a provider left with neither client nor options shows idle, and the old jobs' state goes", () => {
+    const client = new MockClient();
+    function Status() {
+      const { state } = useWebSocket();
+      return <p data-testid="status">{state.status}</p>;
+    }
+    const tree = (withClient: boolean) => (
+      <JobSocketProvider {...(withClient ? { client } : {})}>
+        <Status />
+        <Generation id="g1" />
+      </JobSocketProvider>
+    );
+    const { rerender } = render(tree(true));
+    runJob(client, "g1");
+    expect(text("g1")).toBe("completed 100 1 ");
+    rerender(tree(false));
+    later();
+    expect(screen.getByTestId("status").textContent).toBe("idle");
+    expect(text("g1")).toBe("none 0 0 ");
+  });
+
+  test("a client that loads after its provider unmounted is freed at once", async () => {
+    const { unmount } = render(
+      <JobSocketProvider options={OPTIONS}>
+        <Generation id="g1" />
+      </JobSocketProvider>,
+    );
+    unmount();
+    later();
+    const late = await arrive();
+    expect(late.freed).toBe(true);
+    expect(late.subscribes.size).toBe(0);
+  });
+
+  test("useJobEvents and useServerEvent follow a client swap", () => {
+    const first = new MockClient();
+    const second = new MockClient();
+    const heard: string[] = [];
+    function Listener() {
+      useJobEvents("generation", "g1", { onEvent: (_data, meta) => heard.push(`job ${meta.event}`) });
+      useServerEvent<{ ping: object }>("ping", () => heard.push("ping"));
+      return null;
+    }
+    const tree = (client: MockClient) => (
+      <JobSocketProvider client={client}>
+        <Listener />
+      </JobSocketProvider>
+    );
+    const { rerender } = render(tree(first));
+    rerender(tree(second));
+    act(() => {
+      first.emit("generation", "g1", "queued", { position: 1 });
+      first.emit("room", "r", "ping", {});
+      second.emit("generation", "g1", "queued", { position: 1 });
+      second.emit("room", "r", "ping", {});
+    });
+    expect(heard).toEqual(["job queued", "ping"]);
   });
 });

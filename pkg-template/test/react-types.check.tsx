@@ -1,6 +1,6 @@
 // Compile-time tests of the React adapter's types (tsc in `make test`): each
 // `@ts-expect-error` line must fail to type-check, or tsc reports the directive as unused.
-import { useGeneration, useComposition, useJobEvents, useServerEvent, useSend, type GenerationState } from "jobsocket/react";
+import { useChannel, useGeneration, useComposition, useJobEvents, useServerEvent, useSend, type GenerationState } from "jobsocket/react";
 import { useQuerySync } from "jobsocket/react-query";
 import { MockClient } from "jobsocket/testing";
 import type { HookClient } from "jobsocket/react";
@@ -33,6 +33,14 @@ export function Narrowing() {
   return null;
 }
 
+export function ChannelEntries() {
+  const { last } = useChannel<{ "approval.created": { title: string }; "approval.deleted": { id: string } }>("workspace", "w1");
+  if (last?.event === "approval.created") void last.data.title;
+  // @ts-expect-error without the check, data may be a deletion
+  void last?.data.title;
+  return null;
+}
+
 export function Events() {
   useJobEvents("generation", "g1", {
     progress: (data, meta) => void [data.percentage, meta.seq],
@@ -43,6 +51,14 @@ export function Events() {
     "approval.created": (data) => void data.title,
   });
   useServerEvent<{ "notification.new": { text: string } }>("notification.new", (data) => void data.text);
+  // A map of several events: meta.event narrows meta.data; naming the event types data.
+  type Workspace = { "approval.created": { title: string }; "approval.deleted": { id: string } };
+  useServerEvent<Workspace>("approval.created", (_data, meta) => {
+    if (meta.event === "approval.created") void meta.data.title;
+  });
+  useServerEvent<Workspace, "approval.deleted">("approval.deleted", (data) => void data.id);
+  // @ts-expect-error a deleted approval has no title
+  useServerEvent<Workspace, "approval.deleted">("approval.deleted", (data) => void data.title);
   // @ts-expect-error not an event of the map
   useServerEvent<{ "notification.new": { text: string } }>("chat.message", () => {});
   const send = useSend();

@@ -12,8 +12,8 @@ async function startGeneration(server) {
   const response = await fetch(`${server.url}/api/v1/generations`, {
     method: "POST",
     headers: { "content-type": "application/json" },
-    // Long enough that a swap or a remount happens while the job runs.
-    body: JSON.stringify({ clips: CLIPS, steps_per_clip: 2, step_ms: 150 }),
+    // Long enough (about 3 s) that a swap or a remount happens while the job runs.
+    body: JSON.stringify({ clips: CLIPS, steps_per_clip: 2, step_ms: 300 }),
   });
   assert.ok(response.ok, `starting a generation: HTTP ${response.status}`);
   return (await response.json()).id;
@@ -27,6 +27,9 @@ function readPage() {
     events: window.__events,
     switchedWhile: window.__switchedWhile,
     errors: window.__errors,
+    strictMounts: window.__strictMounts,
+    switchedAt: window.__switchedAt,
+    pageErrors: window.__pageErrors,
     connection: document.querySelector("[data-status]:not(.job)")?.dataset.status ?? null,
   };
 }
@@ -40,7 +43,7 @@ async function runCase(browser, name, steps = async () => {}) {
   const page = await browser.newPage();
   try {
     const job = await startGeneration(server);
-    await page.goto(`${server.url}/react-cases.html?case=${name}&jobs=${job}`);
+    await page.goto(`${server.url}/react-cases/react-cases.html?case=${name}&jobs=${job}`);
     const describe = async () =>
       `what the page showed: ${JSON.stringify(await page.evaluate(readPage).catch((error) => error.message))}; page errors: ${page.problems}`;
     await steps(page, describe);
@@ -51,7 +54,9 @@ async function runCase(browser, name, steps = async () => {}) {
       { describe },
     );
     const shown = await page.evaluate(readPage);
-    assert.deepEqual(page.problems, []);
+    assert.deepEqual([...page.problems, ...shown.pageErrors], [], "no page errors");
+    // The page is React's development build, where StrictMode mounts, unmounts and mounts.
+    assert.equal(shown.strictMounts, 2, "StrictMode double-mounted the root");
     return { job, shown, describe };
   } finally {
     await page.close();
@@ -106,6 +111,7 @@ for (const name of BROWSERS) {
     test("a client swap mid-job: one subscribe per client, the new one replays into a fresh state", async () => {
       const { job, shown } = await runCase(browser, "swap");
       assertCompleted(shown, job);
+      assert.equal(shown.switchedAt, "processing", "the swap came while the job ran");
       // The first client lets go before the second subscribes (a job that ends unsubscribes too).
       assert.deepEqual(shown.frames.slice(0, 3), [`subscribe:${job}`, `unsubscribe:${job}`, `subscribe:${job}`]);
       assert.equal(count(shown.frames, `subscribe:${job}`), 2, shown.frames.join());
@@ -124,6 +130,7 @@ for (const name of BROWSERS) {
     test("a provider unmounted and remounted mid-job: its new client subscribes once and replays", async () => {
       const { job, shown } = await runCase(browser, "remount");
       assertCompleted(shown, job);
+      assert.equal(shown.switchedAt, "processing", "the remount came while the job ran");
       assert.equal(count(shown.frames, `subscribe:${job}`), 2, shown.frames.join());
       assertEveryEventOnce(shown.events[job], 2);
     });

@@ -17,6 +17,11 @@ declare global {
     __frames: string[];
     /** Lets the held .wasm fetch go on (react-cases.html). */
     __openWasmGate: () => void;
+    /** How many times StrictMode ran the root's mount effect: 2 in React's development build. */
+    __strictMounts: number;
+    /** The job's status when the swap or remount case switched. */
+    __switchedAt: string | null;
+    __pageErrors: string[];
     /** The codes the provider's onError received. */
     __errors: string[];
   }
@@ -31,6 +36,16 @@ const options = { url, maxProgressPerSecond: 0 };
 window.__events = {};
 window.__switchedWhile = null;
 window.__errors = [];
+window.__strictMounts = 0;
+window.__switchedAt = null;
+
+/** Counts the root's mount effects, so the test knows StrictMode really double-mounted. */
+function StrictProbe() {
+  useEffect(() => {
+    window.__strictMounts += 1;
+  }, []);
+  return null;
+}
 
 function Job({ id }: { id: string }) {
   const job = useGeneration(id);
@@ -49,15 +64,17 @@ function Job({ id }: { id: string }) {
   );
 }
 
-/** Calls `then` once, the first time the job shows progress. */
+/** Calls `then` once, the first time the job shows progress; records the job's status then. */
 function OnceStarted({ id, then }: { id: string; then: () => void }) {
-  const started = useGeneration(id).progress > 0;
+  const job = useGeneration(id);
+  const started = job.progress > 0;
   const done = useRef(false);
   useEffect(() => {
     if (!started || done.current) return;
     done.current = true;
+    window.__switchedAt = job.status;
     then();
-  }, [started, then]);
+  }, [started, then, job.status]);
   return null;
 }
 
@@ -141,5 +158,10 @@ async function scenario(name: string | null) {
 
 const root = document.getElementById("root");
 if (!root) throw new Error("no #root element");
-createRoot(root).render(<StrictMode>{await scenario(params.get("case"))}</StrictMode>);
+createRoot(root).render(
+  <StrictMode>
+    <StrictProbe />
+    {await scenario(params.get("case"))}
+  </StrictMode>,
+);
 document.body.dataset.ready = "true";
