@@ -407,16 +407,23 @@ fn a_failing_token_function_counts_as_a_failed_attempt() {
 }
 
 #[test]
-fn a_refused_token_is_fetched_again_once_and_a_second_refusal_ends_in_closed_unauthorized() {
+fn a_refused_token_is_fetched_again_once_after_the_backoff_and_a_second_refusal_ends_in_closed_unauthorized()
+ {
     let mut scenario = with_auth();
     scenario.subscribe(Channel::Generation, "gen_1");
     scenario.give_token(Ok("stale"));
     let socket = scenario.accept();
     scenario.socket_closes(socket, 4001, "unauthorized");
+    assert_eq!(scenario.client.status(), Status::Reconnecting);
+    assert!(
+        scenario.server.token_requests.is_empty(),
+        "the backoff first, not a token at once"
+    );
+    scenario.advance(SECOND);
     assert_eq!(
         scenario.server.token_requests.len(),
         1,
-        "a fresh token at once"
+        "a fresh token after the backoff"
     );
     scenario.give_token(Ok("still stale"));
     let socket = scenario.accept();
@@ -561,4 +568,53 @@ fn a_reconnect_from_idle_with_nothing_to_do_goes_idle_again_after_the_timeout() 
     assert_eq!(scenario.client.status(), Status::Open);
     scenario.advance(SECOND);
     assert_eq!(scenario.client.status(), Status::Idle);
+}
+
+/// issue 12's refusal loop: a server that greets every socket (`connected`) and then closes it
+/// with 4001 got 341 sockets and token calls in 8 s, because the greeting reset the refusal
+/// count and a refusal retried at once.
+#[test]
+fn a_server_that_greets_then_refuses_every_token_gets_two_sockets_and_the_client_ends_unauthorized()
+{
+    let mut scenario = with_auth();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    let mut sockets = 0;
+    for _ in 0..1_000 {
+        while !scenario.server.token_requests.is_empty() {
+            scenario.give_token(Ok("refused"));
+        }
+        while !scenario.server.pending_opens.is_empty() {
+            let socket = scenario.accept();
+            sockets += 1;
+            scenario.server_sends(socket, &connected());
+            scenario.socket_closes(socket, 4001, "unauthorized");
+        }
+        scenario.advance(Duration::from_millis(10)); // 10 s of fake time in all
+    }
+    assert_eq!(sockets, 2, "one fresh token, then unauthorized");
+    assert_eq!(scenario.client.status(), Status::Closed);
+    assert_eq!(
+        scenario.client.state().reason,
+        Some(StateReason::Unauthorized)
+    );
+}
+
+#[test]
+fn a_connection_that_stays_up_min_uptime_resets_the_refusal_count() {
+    let mut scenario = with_auth();
+    scenario.subscribe(Channel::Generation, "gen_1");
+    scenario.give_token(Ok("old"));
+    let socket = scenario.accept();
+    scenario.socket_closes(socket, 4001, "unauthorized");
+    scenario.advance(SECOND);
+    scenario.give_token(Ok("fresh"));
+    let socket = scenario.accept();
+    scenario.server_sends(socket, &connected());
+    scenario.advance(6 * SECOND); // past min_uptime: the token was good
+    scenario.socket_closes(socket, 4001, "expired later");
+    assert_eq!(
+        scenario.client.status(),
+        Status::Reconnecting,
+        "a later refusal is a first one again"
+    );
 }

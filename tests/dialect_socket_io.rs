@@ -105,6 +105,11 @@ fn a_connect_error_gets_one_fresh_token_then_the_client_stops_unauthorized() {
     let mut scenario = Scenario::with_config(config);
     scenario.connect();
     for token in ["bad-1", "bad-2"] {
+        if scenario.server.token_requests.is_empty() {
+            // After a refusal, the fresh token waits out the backoff.
+            let backoff = scenario.next_wake_in().expect("a retry is scheduled");
+            scenario.advance(backoff);
+        }
         scenario.give_token(Ok(token));
         let socket = scenario.accept();
         scenario.server_sends_text(socket, OPEN);

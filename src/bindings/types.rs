@@ -19,7 +19,8 @@ export interface JobSocketOptions {
    * Sent with every connection attempt: as the `token` query parameter (protocol v1, plain
    * JSON), or in the Socket.IO CONNECT `auth`. A function is called before each attempt and
    * may return a promise. Close code 4001 or 4003 (or Socket.IO's CONNECT_ERROR) gets one
-   * fresh token; a second refusal closes the client with reason "unauthorized".
+   * fresh token after the reconnection backoff; a second refusal before a connection has
+   * stayed up `minUptimeMs` closes the client with reason "unauthorized".
    */
   token?: string | (() => string | Promise<string>);
   /** How long a token plus socket may take to open. Default 10000. */

@@ -113,21 +113,23 @@ impl Client {
         if now.saturating_since(opened_at) >= self.config.min_uptime {
             self.failures = 0;
             self.young_deaths = 0;
+            self.auth_refusals = 0;
             self.start_attempt(now, reason);
         } else {
             self.young_deaths = self.young_deaths.saturating_add(1);
             self.attempt_failed(now, reason);
         }
     }
-    /// The server refused the token: fetch a fresh one once, then stop.
+    /// The server refused the token: fetch a fresh one once, after the backoff a failure
+    /// gets (a refusal retried at once hammers the token endpoint and the server), then stop.
     pub(super) fn refused(&mut self, now: Instant, code: u16) {
-        self.auth_refusals += 1;
+        self.auth_refusals = self.auth_refusals.saturating_add(1);
         if self.auth_refusals >= 2 {
             self.report(ClientError::Unauthorized { code });
             self.stable_at = None;
             self.set_state(State::Closed, StateReason::Unauthorized);
         } else {
-            self.start_attempt(now, StateReason::SocketClosed);
+            self.attempt_failed(now, StateReason::SocketClosed);
         }
     }
     pub(super) fn ping(&mut self, now: Instant, socket: SocketId) {

@@ -30,7 +30,8 @@ impl Client {
                 client_id,
                 heartbeat_ms,
             } => {
-                self.auth_refusals = 0;
+                // Not a reset of the refusal count: many servers greet and then refuse the
+                // token (close 4001). Only a connection that lives `min_uptime` resets it.
                 self.client_id = Some(client_id);
                 self.server_heartbeat_ms = heartbeat_ms;
             }

@@ -111,7 +111,8 @@ pub struct Client {
     failures: u32,
     /// When the open connection will have been up for `min_uptime`.
     stable_at: Option<Instant>,
-    /// Token refusals (close 4001/4003) in a row; the second one stops the client.
+    /// Token refusals (close 4001/4003) since a connection last stayed up `min_uptime`; the
+    /// second one stops the client.
     auth_refusals: u32,
     next_socket: u64,
     next_token_request: u64,
@@ -446,6 +447,7 @@ impl Client {
             self.stable_at = None;
             self.failures = 0;
             self.young_deaths = 0;
+            self.auth_refusals = 0;
         }
         self.issue_due_polls(now);
         if self
