@@ -59,6 +59,9 @@ async function launchFirefox() {
       }
       driver.once("error", reject);
       driver.once("exit", (code) => reject(new Error(`geckodriver exited with ${code}`)));
+      // Without its port line (another log level, a changed message) it would wait forever
+      // and outlive the test; fail instead, and the catch below stops it.
+      setTimeout(() => reject(new Error("geckodriver did not say which port it took within 20 s")), 20_000).unref();
     });
     const call = async (method, route, body) => {
       const response = await fetch(`${base}${route}`, {
