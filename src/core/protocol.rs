@@ -106,6 +106,10 @@ pub enum ClientFrame {
     /// Heartbeat probe, `t` being the client's clock in milliseconds; the server answers with
     /// a `pong` carrying the same `t`.
     Ping { t: u64 },
+    /// The token, as the socket's first frame, for servers that take it there instead of in
+    /// the URL's query (where proxies and load balancers log it). The server answers with
+    /// `connected`, or closes the socket with 4001.
+    Auth { token: String },
     /// An application message; the server acknowledges it with an `ack` carrying `id`, and
     /// handles a second message with an id it has already seen only once.
     Message {
@@ -135,6 +139,10 @@ impl ClientFrame {
             ClientFrame::Ping { t } => {
                 out.push_str(r#"{"type":"ping","t":"#);
                 json::write_u64(&mut out, *t);
+            }
+            ClientFrame::Auth { token } => {
+                out.push_str(r#"{"type":"auth","token":"#);
+                json::write_string(&mut out, token);
             }
             ClientFrame::Message { id, event, data } => {
                 out.push_str(r#"{"type":"message","id":"#);
@@ -177,6 +185,9 @@ impl ClientFrame {
                 },
             },
             "ping" => ClientFrame::Ping { t: frame.u64("t")? },
+            "auth" => ClientFrame::Auth {
+                token: frame.string("token")?,
+            },
             "message" => ClientFrame::Message {
                 id: frame.string("id")?,
                 event: frame.string("event")?,

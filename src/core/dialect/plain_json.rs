@@ -82,6 +82,8 @@ impl PlainJson {
                 .heartbeat
                 .as_ref()
                 .map(|template| render(template, "", "")),
+            // A plain-JSON server takes the token through a template's `{token}` hole.
+            ClientFrame::Auth { .. } => None,
             ClientFrame::Message { id, event, data } => {
                 let mut text = String::from("{");
                 json::write_string(&mut text, &self.options.type_field);

@@ -128,7 +128,8 @@ impl SocketIo {
                 let emit = self.options.unsubscribe.as_ref()?;
                 Some(self.emit_text(emit, channel, id))
             }
-            ClientFrame::Ping { .. } => None,
+            // Socket.IO carries the token in the namespace CONNECT packet's auth payload.
+            ClientFrame::Ping { .. } | ClientFrame::Auth { .. } => None,
             ClientFrame::Message { id, event, data } => {
                 let ack = self.next_ack;
                 self.next_ack += 1;

@@ -303,6 +303,11 @@ impl Connection {
             // Answered with or without subscriptions; dropped while the admin API mutes pongs.
             ClientFrame::Ping { .. } if self.scope.switch(Switch::MutePongs) => Ok(()),
             ClientFrame::Ping { t } => send(&self.outbox, &ServerFrame::Pong { t }).await,
+            // Only a socket's first frame may carry the token; a later one is a client error.
+            ClientFrame::Auth { .. } => {
+                let message = "auth is only accepted as the first frame".to_owned();
+                self.error("bad_frame", message).await
+            }
             ClientFrame::Message { id, .. } => {
                 if id.len() > MAX_ID_BYTES {
                     let message = format!("message id longer than {MAX_ID_BYTES} bytes");
