@@ -86,7 +86,6 @@ fn config(url: &str, protocol: &str) -> Config {
     config.use_polling = false;
     config.reconnect_initial_delay = Duration::from_millis(20);
     config.reconnect_max_delay = Duration::from_millis(60);
-    config.rng_seed = (js_sys::Math::random() * 9e15) as u64;
     config
 }
 

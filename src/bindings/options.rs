@@ -178,10 +178,6 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
     if config.ping_interval.is_zero() {
         return Err(invalid("pingIntervalMs must be more than 0"));
     }
-    // Jitter and request ids need a seed; the core has no randomness of its own.
-    let seed_high = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
-    let seed_low = (js_sys::Math::random() * f64::from(u32::MAX)) as u64;
-    config.rng_seed = (seed_high << 32) | seed_low;
     let codes = get(&options, "unauthorizedCloseCodes");
     if !codes.is_undefined() {
         let list = codes

@@ -45,11 +45,6 @@ impl Backoff {
         let millis = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
         Duration::from_millis(self.rng.up_to(millis))
     }
-
-    /// The generator, shared with request ids.
-    pub fn rng(&mut self) -> &mut Rng {
-        &mut self.rng
-    }
 }
 
 #[cfg(test)]

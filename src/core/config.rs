@@ -23,10 +23,14 @@ pub struct Config {
     /// Full jitter: each delay is drawn uniformly between zero and the backoff step, so
     /// clients dropped together by a restarting server do not return together. [true]
     pub jitter: bool,
-    /// Seed of the jitter and request-id generator: the core has no randomness of its own, so
-    /// a test with a fixed seed is exactly repeatable. The browser driver seeds it from
+    /// Seed of the jitter generator: the core has no randomness of its own, so a test with a
+    /// fixed seed is exactly repeatable. The browser driver seeds it from
     /// `crypto.getRandomValues`.
     pub rng_seed: u64,
+    /// Secret key of the message and request ids (see `core::ids`): a message id is the
+    /// server's idempotency key, so nobody else may predict it. The browser driver fills it
+    /// from `crypto.getRandomValues`; the default is for tests.
+    pub id_key: [u8; 16],
     /// A connection must stay open this long before the failure streak resets; a server that
     /// accepts and drops at once cannot make the client hammer it. [5 s]
     pub min_uptime: Duration,
@@ -90,6 +94,7 @@ impl Config {
             reconnect_max_delay: Duration::from_secs(16),
             jitter: true,
             rng_seed: 0x6a6f_6273_6f63_6b74,
+            id_key: *b"jobsocket-test-k",
             min_uptime: Duration::from_secs(5),
             failures_before_report: 5,
             ping_interval: Duration::from_secs(30),

@@ -9,6 +9,7 @@ mod client;
 mod config;
 pub mod dialect;
 pub mod events;
+mod ids;
 pub mod job_view;
 pub mod json;
 pub mod outbox;

@@ -1,8 +1,8 @@
-//! A small seeded generator (SplitMix64) for backoff jitter and request ids. The core never
-//! asks the platform for randomness: the seed is an input, so tests repeat exactly.
+//! A small seeded generator (SplitMix64) for backoff jitter. The core never asks the platform
+//! for randomness: the seed is an input, so tests repeat exactly. Ids, which must not be
+//! predictable, come from `core::ids` instead: one output of SplitMix64 gives its state away.
 
-/// SplitMix64: tiny, fast, and good enough for spreading retries and naming requests. Not for
-/// anything secret.
+/// SplitMix64: tiny, fast, and good enough for spreading retries. Not for anything secret.
 #[derive(Debug, Clone)]
 pub struct Rng {
     state: u64,
@@ -28,18 +28,6 @@ impl Rng {
             None => self.next_u64(),
         }
     }
-
-    /// 16 lowercase hex digits.
-    pub fn hex_id(&mut self) -> String {
-        const HEX: &[u8; 16] = b"0123456789abcdef";
-        let mut value = self.next_u64();
-        let mut id = String::with_capacity(16);
-        for _ in 0..16 {
-            id.push(char::from(HEX[(value & 0xf) as usize]));
-            value >>= 4;
-        }
-        id
-    }
 }
 
 #[cfg(test)]
@@ -57,15 +45,12 @@ mod tests {
     }
 
     #[test]
-    fn bounded_numbers_stay_in_bounds_and_ids_are_hex() {
+    fn bounded_numbers_stay_in_bounds() {
         let mut rng = Rng::new(1);
         for bound in [0, 1, 999, u64::MAX] {
             for _ in 0..1000 {
                 assert!(rng.up_to(bound) <= bound);
             }
         }
-        let id = rng.hex_id();
-        assert_eq!(id.len(), 16);
-        assert!(id.chars().all(|c| c.is_ascii_hexdigit()));
     }
 }

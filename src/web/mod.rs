@@ -3,6 +3,7 @@
 //! timer armed at `poll_timeout()`, and hands events to an [`EventSink`].
 
 mod clock;
+mod entropy;
 mod environment;
 mod poll;
 mod socket;
@@ -104,6 +105,7 @@ impl Driver {
         storage_key: Option<&str>,
     ) -> Driver {
         config.auth = token.is_some();
+        entropy::fill_secrets(&mut config);
         let outbox_storage =
             OutboxStorage::new(crate::core::outbox::storage_key(&config.url, storage_key));
         let inner = Rc::new_cyclic(|this| Inner {

@@ -134,9 +134,8 @@ impl Scope {
         config.probe_max_delay = std::time::Duration::from_millis(100);
         config.poll_interval = std::time::Duration::from_millis(100);
         config.use_polling = false;
-        // Message ids come from this seed; the server drops ids it has seen, so every client
-        // of the suite needs its own (the bindings seed from Math.random the same way).
-        config.rng_seed = (js_sys::Math::random() * 9e15) as u64;
+        // Message ids are unique per client without help: the driver keys them from
+        // crypto.getRandomValues.
         config
     }
 

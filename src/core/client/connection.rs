@@ -38,7 +38,7 @@ impl Client {
         // A connection with nothing to carry goes idle after the idle timeout, however it was
         // started (connect, reconnect, a retry).
         self.note_if_idle(now);
-        self.request_id = Some(self.backoff.rng().hex_id());
+        self.request_id = Some(self.ids.next_id());
         let deadline = now + self.config.connect_timeout;
         let step = if self.config.auth {
             let request = self.next_token_request;

@@ -16,6 +16,7 @@ use super::app_channels::AppChannels;
 use super::backoff::Backoff;
 use super::config::Config;
 use super::dialect::{Dialect, Heartbeat, Incoming};
+use super::ids::IdGenerator;
 
 use super::outbox::Outbox;
 use super::output::{
@@ -107,6 +108,8 @@ pub struct Client {
     /// What the browser last said about the network.
     online: bool,
     backoff: Backoff,
+    /// Message and request ids, unpredictable to anyone without `config.id_key`.
+    ids: IdGenerator,
     /// Failed attempts in a row; reset once a connection stays up for `min_uptime`.
     failures: u32,
     /// When the open connection will have been up for `min_uptime`.
@@ -159,6 +162,7 @@ impl Client {
             config.jitter,
             Rng::new(config.rng_seed),
         );
+        let ids = IdGenerator::new(config.id_key);
         Client {
             dialect: Dialect::new(&config.protocol),
             incoming: Vec::new(),
@@ -166,6 +170,7 @@ impl Client {
             state: State::Idle,
             online: true,
             backoff,
+            ids,
             failures: 0,
             stable_at: None,
             auth_refusals: 0,

@@ -12,7 +12,7 @@ impl Client {
     /// connects. The outbox is persisted after every change.
     pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
         let mut id = String::from("m_");
-        id.push_str(&self.backoff.rng().hex_id());
+        id.push_str(&self.ids.next_id());
         self.idle_since = None;
         if let Some(dropped) = self.outbox.push(
             id.clone(),
