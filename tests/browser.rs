@@ -366,6 +366,45 @@ async fn a_full_local_storage_degrades_to_memory_and_messages_are_still_delivere
 }
 
 #[wasm_bindgen_test]
+async fn a_save_that_fails_removes_the_stored_copy_so_a_reload_does_not_send_acked_messages_again()
+{
+    let scope = Scope::new("stale");
+    let key = jobsocket::core::outbox::storage_key(&scope.ws_url(), Some("stale"));
+    scope.admin("refuse-ws", r#"{"on":true}"#).await;
+    let recorder = Rc::new(Recorder::default());
+    let driver = Driver::new(scope.quick_config(), recorder.clone(), None, Some("stale"));
+    send(&driver, 1); // stored: the first message
+    run_js(
+        "globalThis.__setItem = Storage.prototype.setItem; \
+         Storage.prototype.setItem = function () { \
+           throw new DOMException('the quota has been exceeded', 'QuotaExceededError'); };",
+    );
+    send(&driver, 2); // this save fails
+    run_js("Storage.prototype.setItem = globalThis.__setItem;");
+    assert_eq!(count_errors(&recorder, "storage_degraded"), 1);
+    scope.admin("refuse-ws", r#"{"on":false}"#).await;
+    recorder
+        .wait_for(&driver, 5_000, "the outbox to drain", |_| {
+            driver.state().outbox_size == 0
+        })
+        .await;
+    driver.command(|core, now| core.close(now));
+    drop(driver); // the page reloads
+    let stored = web_sys::window()
+        .and_then(|window| window.local_storage().ok().flatten())
+        .and_then(|storage| storage.get_item(&key).ok().flatten());
+    assert_eq!(stored, None, "the copy that held the acked message is gone");
+    let reloaded = Driver::new(
+        scope.quick_config(),
+        Rc::new(Recorder::default()),
+        None,
+        Some("stale"),
+    );
+    assert_eq!(reloaded.state().outbox_size, 0);
+    reloaded.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
 async fn garbage_under_the_outbox_key_is_reported_and_the_client_still_works() {
     let scope = Scope::new("garbage");
     let key = jobsocket::core::outbox::storage_key(&scope.ws_url(), Some("garbage"));

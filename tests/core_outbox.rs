@@ -34,16 +34,6 @@ fn ack(scenario: &mut Scenario, socket: SocketId, id: &str) {
     scenario.server_sends(socket, &ServerFrame::Ack { id: id.to_owned() });
 }
 
-fn dropped(events: &[Event]) -> Vec<(String, DropReason)> {
-    events
-        .iter()
-        .filter_map(|event| match event {
-            Event::OutboxDropped { id, reason } => Some((id.clone(), *reason)),
-            _ => None,
-        })
-        .collect()
-}
-
 /// Opens the pending socket and greets; returns it.
 fn accept(scenario: &mut Scenario) -> SocketId {
     let socket = scenario.accept();
@@ -147,7 +137,7 @@ fn a_message_unacked_after_three_retries_is_dropped_and_reported() {
     accept(&mut scenario);
     assert!(sent_ids(&scenario.take_received()).is_empty());
     assert_eq!(
-        dropped(&scenario.take_events()),
+        support::outbox_drops(&scenario.take_events()),
         vec![(id, DropReason::RetriesExhausted)]
     );
 }
@@ -161,7 +151,7 @@ fn a_full_outbox_drops_its_oldest_message_and_reports_it() {
     send(&mut scenario, 2);
     send(&mut scenario, 3);
     assert_eq!(
-        dropped(&scenario.take_events()),
+        support::outbox_drops(&scenario.take_events()),
         vec![(first, DropReason::Overflow)]
     );
     assert_eq!(scenario.client.state().outbox_size, 2);
@@ -177,7 +167,7 @@ fn a_message_older_than_its_time_to_live_is_dropped_and_reported() {
     assert_eq!(scenario.client.state().outbox_size, 1);
     scenario.advance(Duration::from_secs(1));
     assert_eq!(
-        dropped(&scenario.take_events()),
+        support::outbox_drops(&scenario.take_events()),
         vec![(id, DropReason::Expired)]
     );
     assert_eq!(scenario.client.state().outbox_size, 0);

@@ -54,8 +54,13 @@ fn error_code_lists_every_code_of_the_core_the_bindings_and_the_react_provider()
     ));
     assert!(produced.contains("server_error") && produced.contains("malformed_frame"));
     // A throwing handler (bindings/dispatch.rs), a client the React provider could not create,
-    // options the constructor refused (bindings/mod.rs).
-    produced.extend(set(&["handler_error", "setup_failed", "invalid_options"]));
+    // options the constructor refused, a ws:// URL on an https: page (bindings/mod.rs).
+    produced.extend(set(&[
+        "handler_error",
+        "setup_failed",
+        "invalid_options",
+        "mixed_content",
+    ]));
     assert_eq!(ts_union("ErrorCode"), produced);
 }
 

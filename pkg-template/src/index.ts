@@ -114,6 +114,14 @@ export class JobSocketClient<Events extends object = Record<string, unknown>> {
     return this.#socket.send(event, data);
   }
 
+  /**
+   * Drops every message waiting in the outbox, in memory and in storage (each reported to
+   * `onOutboxDropped` as "cleared"). Call it when the user signs out.
+   */
+  clearOutbox(): void {
+    this.#socket.clearOutbox();
+  }
+
   onStateChange(callback: (change: StateChangeEvent) => void): Unsubscribe {
     return remover(this.#socket.onStateChange(callback));
   }

@@ -101,6 +101,11 @@ export interface JobSocketVerbs {
   reconnect(): void;
   /** Closes the connection; a later subscription, message or `connect()` opens it again. */
   disconnect(): void;
+  /**
+   * Drops every message waiting to be sent, also those stored for the next page load. Call it
+   * when the user signs out, before the next user's token or `storageKey` takes over.
+   */
+  clearOutbox(): void;
 }
 
 function useVerbs(store: Store): JobSocketVerbs {
@@ -118,6 +123,7 @@ function useVerbs(store: Store): JobSocketVerbs {
       connect: () => store.connect(),
       reconnect: () => store.reconnect(),
       disconnect: () => store.close(),
+      clearOutbox: () => store.clearOutbox(),
     }),
     [store],
   ) as JobSocketVerbs;

@@ -31,6 +31,7 @@ export type HookClient = Pick<
   | "subscribe"
   | "on"
   | "send"
+  | "clearOutbox"
   | "onStateChange"
   | "onError"
   | "onOutboxChange"
@@ -118,6 +119,7 @@ export class Store {
   #stops: Unsubscribe[] = [];
   #teardownTimer: ReturnType<typeof setTimeout> | null = null;
   #pendingSends: PendingSend[] = [];
+  #clearOnAttach = false;
 
   /** Starts using `source`; the same source again (StrictMode's remount) changes nothing. */
   use(source: ClientSource): void {
@@ -214,6 +216,17 @@ export class Store {
     return queued;
   }
 
+  /**
+   * Drops every message waiting to be sent: those held for a client still loading (their
+   * promises reject) and the client's outbox, in memory and in storage. Before the client has
+   * loaded, it is cleared as soon as it has, before it restores and sends a stored outbox.
+   */
+  clearOutbox(): void {
+    for (const pending of this.#pendingSends.splice(0)) pending.reject(cleared());
+    if (this.client) this.client.clearOutbox();
+    else this.#clearOnAttach = true;
+  }
+
   connect(): void {
     if (this.client) this.client.connect();
     else this.#wanted = true;
@@ -265,9 +278,10 @@ export class Store {
 
   #failSetup(cause: unknown): void {
     this.#setupFailed = true;
-    const invalid = (cause as { code?: unknown } | null)?.code === "invalid_options";
+    // The constructor's own refusals keep their code; anything else is a failed setup.
+    const thrown = (cause as { code?: unknown } | null)?.code;
     const error: JobSocketError = {
-      code: invalid ? "invalid_options" : "setup_failed",
+      code: thrown === "invalid_options" || thrown === "mixed_content" ? thrown : "setup_failed",
       message: cause instanceof Error ? cause.message : String(cause),
     };
     this.#setState({ ...CONNECTING, status: "closed", transport: null, nextRetryAt: null, reason: "setup_failed", lastError: error });
@@ -292,6 +306,10 @@ export class Store {
       if (watch.refs > 0 && watch.client !== client) this.#start(watch, client);
     }
     for (const [event, named] of this.#named) if (named.stop === null) this.#startNamed(event, named, client);
+    if (this.#clearOnAttach) {
+      this.#clearOnAttach = false;
+      client.clearOutbox();
+    }
     for (const pending of this.#pendingSends.splice(0)) {
       try {
         pending.resolve(client.send(pending.event, pending.data));
@@ -431,6 +449,10 @@ function callEach(listeners: Set<EventListener>, data: unknown, meta: DeliveredM
     }
   }
   if (thrown) throw thrown.error;
+}
+
+function cleared(): Error {
+  return new Error("clearOutbox() dropped the message before the client took it; it was not queued");
 }
 
 function unmounted(): Error {

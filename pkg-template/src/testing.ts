@@ -40,6 +40,8 @@ export class MockClient implements HookClient {
   readonly listens = new Map<string, number>();
   /** How many times `connect()` was called. */
   connects = 0;
+  /** How many times `clearOutbox()` was called. */
+  outboxClears = 0;
   freed = false;
   readonly #handlers = new Map<string, Set<AnyHandlers>>();
   readonly #named = new Map<string, Set<AnyCallback>>();
@@ -114,6 +116,13 @@ export class MockClient implements HookClient {
     return id;
   }
 
+  /** Empties the outbox, as the real client does when the app signs its user out. */
+  clearOutbox(): void {
+    this.outboxClears += 1;
+    this.state = { ...this.state, outboxSize: 0 };
+    for (const listener of [...this.#outboxListeners]) listener(0);
+  }
+
   onStateChange(callback: (change: StateChangeEvent) => void): Unsubscribe {
     this.#stateListeners.add(callback);
     return () => this.#stateListeners.delete(callback);
@@ -146,7 +155,7 @@ export class MockClient implements HookClient {
   }
 
   #subscribe(channel: string, id: string, handlers: AnyHandlers): JobSubscription {
-    if (id === "") throw new Error("a job id must not be empty");
+    if (id === "" || id === "." || id === "..") throw new Error(`the job id "${id}" is refused`);
     const key = `${channel}:${id}`;
     this.subscribes.set(key, (this.subscribes.get(key) ?? 0) + 1);
     this.subscriptions.add(key);

@@ -229,6 +229,16 @@ describe("setup failures", () => {
     expect(errors.map((error) => [error.code, error.message])).toEqual([["invalid_options", 'unknown option "uri"']]);
   });
 
+  test("a ws:// URL on an https: page keeps the constructor's mixed_content code", async () => {
+    const errors: string[] = [];
+    render(<JobSocketProvider options={OPTIONS} onError={(error) => errors.push(error.code)} />);
+    await act(async () => {
+      loads[0]!.reject(Object.assign(new Error("url is ws:// on an https: page"), { code: "mixed_content" }));
+      await Promise.resolve();
+    });
+    expect(errors).toEqual(["mixed_content"]);
+  });
+
   test("the client's own errors reach onError too", async () => {
     const errors: string[] = [];
     render(<JobSocketProvider options={OPTIONS} onError={(error) => errors.push(error.code)} />);
@@ -253,6 +263,27 @@ test("send before the wasm has loaded is queued, then resolves with the outbox i
   const client = await arrive();
   await expect(queued).resolves.toBe("m_1");
   expect(client.sent).toEqual([{ id: "m_1", event: "cancel", data: { job: "g1" } }]);
+});
+
+test("clearOutbox before the wasm has loaded drops the held sends and clears the client's stored outbox once it arrives", async () => {
+  let verbs: ReturnType<typeof useWebSocket> | null = null;
+  function SignOut() {
+    verbs = useWebSocket();
+    return null;
+  }
+  render(
+    <JobSocketProvider options={OPTIONS}>
+      <SignOut />
+    </JobSocketProvider>,
+  );
+  const held = verbs!.send("note", { from: "user A" });
+  act(() => verbs!.clearOutbox());
+  await expect(held).rejects.toThrow(/clearOutbox/);
+  const client = await arrive();
+  expect(client.outboxClears).toBe(1);
+  expect(client.sent).toEqual([]);
+  act(() => verbs!.clearOutbox());
+  expect(client.outboxClears).toBe(2);
 });
 
 test("a component that only sends does not re-render when the outbox changes; a useWebSocket one does", async () => {

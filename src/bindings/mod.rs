@@ -26,13 +26,20 @@ pub struct JobSocket {
 #[wasm_bindgen]
 impl JobSocket {
     /// Creates a client. It stays idle until `connect()` or the first subscription. Throws an
-    /// `Error` with `code` "invalid_options" and a message naming the option to fix.
+    /// `Error` with `code` "invalid_options" and a message naming the option to fix, or
+    /// "mixed_content" for a `ws://` URL on an `https:` page (a socket the browser blocks).
     #[wasm_bindgen(constructor)]
     pub fn new(
         #[wasm_bindgen(unchecked_param_type = "JobSocketOptions")] options: JsValue,
     ) -> Result<JobSocket, JsValue> {
         let options =
             options::parse(options).map_err(|error| convert::coded(error, "invalid_options"))?;
+        let page = crate::web::page_protocol().unwrap_or_default();
+        if crate::core::blocked_as_mixed_content(&options.config.url, &page) {
+            let message = "url is ws:// on an https: page, which browsers block as mixed \
+                           content: use wss://";
+            return Err(convert::coded(JsError::new(message), "mixed_content"));
+        }
         let dispatcher = Rc::new(Dispatcher::new());
         let driver = Driver::new(
             options.config,
@@ -155,8 +162,16 @@ impl JobSocket {
             .command(|core, now| core.send(now, &event, data)))
     }
 
+    /// Drops every message waiting in the outbox, in memory and in `localStorage` (each is
+    /// reported to `onOutboxDropped` as "cleared"). Call it when the user signs out, so that
+    /// nothing they queued is sent later on another user's connection.
+    #[wasm_bindgen(js_name = clearOutbox)]
+    pub fn clear_outbox(&self) {
+        self.driver.command(|core, now| core.clear_outbox(now));
+    }
+
     /// Calls `callback` with `{ id, reason }` for every message that left the outbox without
-    /// an ack: "overflow", "expired" or "retries_exhausted".
+    /// an ack: "overflow", "expired", "retries_exhausted" or "cleared".
     #[wasm_bindgen(js_name = onOutboxDropped)]
     pub fn on_outbox_dropped(
         &self,
@@ -218,8 +233,8 @@ impl JobSocket {
         id: String,
         handlers: JsValue,
     ) -> Result<Subscription, JsError> {
-        if id.is_empty() {
-            return Err(JsError::new("a job id must not be empty"));
+        if let Some(problem) = crate::core::job_id_problem(&id) {
+            return Err(JsError::new(problem));
         }
         if !handlers.is_object() {
             return Err(JsError::new(

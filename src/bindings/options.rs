@@ -9,9 +9,10 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::core::{Config, DialectConfig, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: [&str; 24] = [
+const KNOWN: [&str; 25] = [
     "url",
     "token",
+    "tokenTransport",
     "connectTimeoutMs",
     "reconnectInitialDelayMs",
     "reconnectMaxDelayMs",
@@ -211,6 +212,22 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
     }
     let token =
         TokenSource::from_option(get(&options, "token")).map_err(|reason| invalid(&reason))?;
+    let transport = get(&options, "tokenTransport");
+    if !transport.is_undefined() {
+        config.token_in_first_frame = match transport.as_string().as_deref() {
+            Some("query") => false,
+            Some("frame") => true,
+            _ => return Err(invalid("tokenTransport must be \"query\" or \"frame\"")),
+        };
+    }
+    if token.is_some() && storage_key.as_deref().is_none_or(str::is_empty) {
+        // The outbox outlives the page in localStorage: keyed by the URL alone, what one user
+        // queued would be restored and sent on the next user's authenticated connection.
+        return Err(invalid(
+            "storageKey is required with token: name the signed-in user (e.g. storageKey: \
+             user.id), so one user's queued messages are never sent as another's",
+        ));
+    }
     Ok(Options {
         config,
         token,

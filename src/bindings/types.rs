@@ -23,6 +23,13 @@ export interface JobSocketOptions {
    * stayed up `minUptimeMs` closes the client with reason "unauthorized".
    */
   token?: string | (() => string | Promise<string>);
+  /**
+   * Where the token travels (protocol v1): "query" appends `?token=` to the socket URL, which
+   * proxies and load balancers may log; "frame" sends it as the socket's first frame,
+   * `{"type":"auth","token":…}`, for servers that accept it there (the reference server does).
+   * Default "query".
+   */
+  tokenTransport?: "query" | "frame";
   /** How long a token plus socket may take to open. Default 10000. */
   connectTimeoutMs?: number;
   /** First reconnection delay; each failure in a row doubles it. Default 1000. */
@@ -45,7 +52,11 @@ export interface JobSocketOptions {
   maxFrameBytes?: number;
   /** Progress events of one job are delivered at most this often per second, the latest winning; 0 delivers all. Default 10. */
   maxProgressPerSecond?: number;
-  /** Namespaces the stored outbox (with the URL), e.g. per signed-in user. Default none. */
+  /**
+   * Namespaces the stored outbox (with the URL): the signed-in user's id, so one user's queued
+   * messages are never restored and sent on another's connection. Required with `token`.
+   * Default none.
+   */
   storageKey?: string;
   /** At most this many messages wait in the outbox; the oldest is dropped ("overflow"). Default 100. */
   outboxMaxMessages?: number;
@@ -148,7 +159,7 @@ export type Protocol =
 /** A message that left the outbox without an ack. */
 export interface OutboxDropped {
   id: string;
-  reason: "overflow" | "expired" | "retries_exhausted";
+  reason: "overflow" | "expired" | "retries_exhausted" | "cleared";
 }
 
 /** The connection status. */
@@ -232,8 +243,9 @@ export type ErrorCode =
   // Job events, polling and the outbox's storage.
   | "sequence_gap" | "poll_failed" | "storage_degraded" | "storage_corrupt"
   // The app's side: a handler threw; the React provider could not create the client; the
-  // JobSocket constructor refused its options (thrown, not passed to onError).
-  | "handler_error" | "setup_failed" | "invalid_options";
+  // JobSocket constructor refused its options, or a ws:// URL on an https: page (thrown, not
+  // passed to onError).
+  | "handler_error" | "setup_failed" | "invalid_options" | "mixed_content";
 
 /** An error the server reported in its own error frame. */
 export interface ServerReportedError {

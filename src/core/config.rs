@@ -13,6 +13,10 @@ pub struct Config {
     /// Whether a token must be fetched (through [`crate::core::Transmit::FetchToken`]) before
     /// every connection attempt and sent as the `token` query parameter. [false]
     pub auth: bool,
+    /// Protocol v1 only: send the token as the socket's first frame (`auth`) instead of in the
+    /// URL's query, which proxies and load balancers write to their logs. The server must
+    /// accept it there (the reference server does). [false]
+    pub token_in_first_frame: bool,
     /// How long a socket (and its token) may take to open before the attempt counts as
     /// failed. [10 s]
     pub connect_timeout: Duration,
@@ -89,6 +93,7 @@ impl Config {
         Config {
             url: url.into(),
             auth: false,
+            token_in_first_frame: false,
             connect_timeout: Duration::from_secs(10),
             reconnect_initial_delay: Duration::from_secs(1),
             reconnect_max_delay: Duration::from_secs(16),
@@ -132,8 +137,8 @@ impl Config {
     }
 }
 
-/// The WebSocket URL for `url`. `http(s)://` URLs are accepted and turned into `ws(s)://`, so an
-/// app can pass its API origin as it already knows it.
+/// The WebSocket URL for `url`, its scheme in lower case. `http(s)://` URLs are accepted and
+/// turned into `ws(s)://`, so an app can pass its API origin as it already knows it.
 pub fn websocket_url(url: &str) -> Result<String, String> {
     // A byte search, not `str::find`: the substring searcher alone weighs 1.5 KB of wasm.
     let scheme_end = url
@@ -145,12 +150,24 @@ pub fn websocket_url(url: &str) -> Result<String, String> {
         url.get(..scheme_end).unwrap_or_default(),
         url.get(scheme_end..).unwrap_or_default(),
     );
+    if url.contains('#') {
+        // The token and the request id are appended to the query: after a fragment they would
+        // be part of it, and the browser refuses the URL in an error message that quotes it.
+        return Err(format!(
+            "url must not have a #fragment, got \"{}\"",
+            super::url::hide_url_queries(url)
+        ));
+    }
+    // Schemes are case-insensitive; the rest of the client (the polling URL, the mixed-content
+    // check) reads them in lower case.
     match scheme.to_ascii_lowercase().as_str() {
-        "ws" | "wss" => Ok(url.to_owned()),
+        "ws" => Ok(format!("ws{rest}")),
+        "wss" => Ok(format!("wss{rest}")),
         "http" => Ok(format!("ws{rest}")),
         "https" => Ok(format!("wss{rest}")),
         _ => Err(format!(
-            "url must start with ws://, wss://, http:// or https://, got \"{url}\""
+            "url must start with ws://, wss://, http:// or https://, got \"{}\"",
+            super::url::hide_url_queries(url)
         )),
     }
 }

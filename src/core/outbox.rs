@@ -39,6 +39,8 @@ pub enum DropReason {
     Expired,
     /// It went out on too many sockets without an ack.
     RetriesExhausted,
+    /// The app cleared the outbox (a user signing out).
+    Cleared,
 }
 
 impl DropReason {
@@ -47,6 +49,7 @@ impl DropReason {
             DropReason::Overflow => "overflow",
             DropReason::Expired => "expired",
             DropReason::RetriesExhausted => "retries_exhausted",
+            DropReason::Cleared => "cleared",
         }
     }
 }
@@ -84,6 +87,21 @@ impl Outbox {
             sent_on: None,
         });
         (self.messages.len() > max.max(1)).then(|| self.messages.remove(0).id)
+    }
+
+    /// Drops the oldest messages beyond `max` (a stored outbox written under a larger limit, or
+    /// by hand); returns their ids.
+    pub fn trim_to(&mut self, max: usize) -> Vec<String> {
+        let excess = self.messages.len().saturating_sub(max.max(1));
+        self.messages
+            .drain(..excess)
+            .map(|message| message.id)
+            .collect()
+    }
+
+    /// Empties the queue; returns the ids it held, oldest first.
+    pub fn clear(&mut self) -> Vec<String> {
+        self.messages.drain(..).map(|message| message.id).collect()
     }
 
     /// Removes the message the server acknowledged; false for an unknown id.

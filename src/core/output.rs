@@ -243,6 +243,24 @@ pub enum ClientError {
 }
 
 impl ClientError {
+    /// The same error with the query of every URL in its text hidden (see
+    /// [`crate::core::url::hide_url_queries`]): the token travels in a WebSocket URL's query,
+    /// and browsers and servers quote URLs in their messages.
+    pub fn with_url_queries_hidden(mut self) -> Self {
+        use super::url::hide_url_queries;
+        match &mut self {
+            ClientError::Server { message: text, .. }
+            | ClientError::ConnectRefused { message: text }
+            | ClientError::SocketClosed { reason: text, .. }
+            | ClientError::TokenFailed { message: text }
+            | ClientError::PollFailed { reason: text, .. }
+            | ClientError::StorageDegraded { reason: text }
+            | ClientError::StorageCorrupt { reason: text } => *text = hide_url_queries(text),
+            _ => {}
+        }
+        self
+    }
+
     /// A stable, machine-readable code, one of a closed set (the `ErrorCode` type of the JS
     /// API): an error the server reported is "server_error" whatever the server's own code,
     /// so an app can match on every code the client has.

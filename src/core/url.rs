@@ -1,5 +1,6 @@
-//! Adding query parameters to the server URL: the browser cannot set headers on a WebSocket
-//! handshake, so the token and the request id travel in the query.
+//! Adding query parameters to the server URL (the browser cannot set headers on a WebSocket
+//! handshake, so the token and the request id travel in the query), what may go into a URL's
+//! path, and keeping secrets out of the text of errors.
 
 /// `base` with `name=value` pairs appended, values percent-encoded.
 pub fn with_query(base: &str, parameters: &[(&str, &str)]) -> String {
@@ -31,6 +32,79 @@ fn percent_encode(out: &mut String, value: &str) {
             out.push(char::from(HEX[usize::from(byte & 0xf)]));
         }
     }
+}
+
+/// `text` with the query and fragment of every URL in it hidden: a WebSocket URL carries the
+/// token in its query, and browsers quote the URL in their error messages, which reach
+/// `state.lastError`, consoles and logs. Only the host and path stay, enough to debug with.
+pub fn hide_url_queries(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut rest = text;
+    while let Some(scheme_end) = find(rest, "://") {
+        let url_end = scheme_end
+            + rest[scheme_end..]
+                .find(|c: char| c.is_whitespace() || matches!(c, '"' | '\'' | '`' | '<' | '>'))
+                .unwrap_or(rest.len() - scheme_end);
+        let url = &rest[..url_end];
+        match url[scheme_end..].find(['?', '#']) {
+            Some(query) => {
+                out.push_str(&url[..scheme_end + query]);
+                out.push_str("?…");
+            }
+            None => out.push_str(url),
+        }
+        rest = &rest[url_end..];
+    }
+    out.push_str(rest);
+    out
+}
+
+/// Where `needle` starts in `haystack`; a byte search (`str::find` with a `&str` pattern pulls
+/// in the two-way searcher, 1.5 KB of wasm).
+fn find(haystack: &str, needle: &str) -> Option<usize> {
+    haystack
+        .as_bytes()
+        .windows(needle.len())
+        .position(|window| window == needle.as_bytes())
+}
+
+/// Why `id` cannot name a job, if it cannot. A job id goes into the path of its status
+/// endpoint: `.` and `..` are path segments that URL parsers resolve even when percent-encoded
+/// (`%2e`), so `/api/v1/generations/..` would fetch `/api/v1/` with the page's cookies.
+pub fn job_id_problem(id: &str) -> Option<&'static str> {
+    match id {
+        "" => Some("a job id must not be empty"),
+        "." | ".." => {
+            Some("a job id must not be \".\" or \"..\": it would leave its status URL's path")
+        }
+        _ => None,
+    }
+}
+
+/// Whether a page loaded over `page_protocol` (`location.protocol`, such as "https:") may not
+/// open `socket_url`: browsers block a `ws://` socket from an `https:` page as mixed content,
+/// except to the loopback host. Without this check the client would retry such a socket
+/// forever. `socket_url` is in lower-case scheme form (see [`crate::core::websocket_url`]).
+pub fn blocked_as_mixed_content(socket_url: &str, page_protocol: &str) -> bool {
+    let Some(rest) = socket_url.strip_prefix("ws://") else {
+        return false;
+    };
+    if !page_protocol.eq_ignore_ascii_case("https:") {
+        return false;
+    }
+    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let host_and_port = authority.rsplit('@').next().unwrap_or_default();
+    let host = if let Some(bracketed) = host_and_port.strip_prefix('[') {
+        bracketed.split(']').next().unwrap_or_default()
+    } else {
+        host_and_port.split(':').next().unwrap_or_default()
+    };
+    let host = host.to_ascii_lowercase();
+    let loopback = host == "localhost"
+        || host.ends_with(".localhost")
+        || host == "::1"
+        || host.starts_with("127.");
+    !loopback
 }
 
 #[cfg(test)]

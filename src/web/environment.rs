@@ -101,3 +101,11 @@ pub fn websocket_exists() -> bool {
         .map(|constructor| constructor.is_function())
         .unwrap_or(false)
 }
+
+/// The page's `location.protocol` ("https:", "http:", "file:"), if the runtime has a location.
+pub fn page_protocol() -> Option<String> {
+    let location = Reflect::get(&js_sys::global(), &JsValue::from_str("location")).ok()?;
+    Reflect::get(&location, &JsValue::from_str("protocol"))
+        .ok()?
+        .as_string()
+}

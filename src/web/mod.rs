@@ -20,6 +20,7 @@ use wasm_bindgen::JsValue;
 use crate::core::utf16::Utf16Index;
 use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
 use clock::Clock;
+pub use environment::page_protocol;
 use environment::{PageEvents, PageListener, PageReport};
 use poll::PollListener;
 use socket::{BrowserSocket, SocketListener, SocketReport};

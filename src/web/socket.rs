@@ -40,7 +40,8 @@ pub struct BrowserSocket {
 
 impl BrowserSocket {
     /// Starts opening a socket to `url`. Fails at once, with the browser's message, when the
-    /// URL is not a valid WebSocket URL or the browser has no `WebSocket`.
+    /// URL is not a valid WebSocket URL or the browser has no `WebSocket`. (That message may
+    /// quote the URL, token included: the core hides URL queries in every error it reports.)
     pub fn open<L: SocketListener + 'static>(
         id: SocketId,
         url: &str,
@@ -50,7 +51,7 @@ impl BrowserSocket {
             error
                 .dyn_ref::<js_sys::Error>()
                 .map(|error| String::from(error.message()))
-                .unwrap_or_else(|| format!("cannot open a WebSocket to {url}"))
+                .unwrap_or_else(|| "cannot open a WebSocket".to_owned())
         })?;
         ws.set_binary_type(BinaryType::Arraybuffer);
 

@@ -35,10 +35,15 @@ impl OutboxStorage {
             .map_err(|error| describe(&error))
     }
 
+    /// Stores `text`. When that fails, the older copy is removed: the core stops storing
+    /// after a failure, and a stale copy would bring back messages already acked on the next
+    /// page load.
     pub fn save(&self, text: &str) -> Result<(), String> {
-        Self::storage()?
-            .set_item(&self.key, text)
-            .map_err(|error| describe(&error))
+        let storage = Self::storage()?;
+        storage.set_item(&self.key, text).map_err(|error| {
+            let _ = storage.remove_item(&self.key);
+            describe(&error)
+        })
     }
 }
 

@@ -13,6 +13,12 @@ const refusals = [
   [{ url: "ws://localhost:1/ws", pingIntervalMs: -1 }, /pingIntervalMs must be a whole number/],
   [{ url: "ws://localhost:1/ws", reconectMaxDelayMs: 100 }, /unknown option "reconectMaxDelayMs"/],
   [{}, /url is required/],
+  // Issue 12: a token without a per-user storageKey would let one user's stored outbox be sent
+  // on the next user's connection; a fragment would swallow the token appended to the query.
+  [{ url: "ws://localhost:1/ws", token: "t" }, /storageKey is required with token/],
+  [{ url: "ws://localhost:1/ws", token: () => "t", storageKey: "" }, /storageKey is required with token/],
+  [{ url: "ws://localhost:1/ws#x" }, /must not have a #fragment/],
+  [{ url: "ws://localhost:1/ws", tokenTransport: "header" }, /tokenTransport must be "query" or "frame"/],
 ];
 
 test("new JobSocket throws an Error with code invalid_options and a message naming the option", () => {
@@ -26,4 +32,42 @@ test("new JobSocket throws an Error with code invalid_options and a message nami
 
 test("createJobSocket rejects with the same error", async () => {
   await assert.rejects(createJobSocket({ url: 42 }), { code: "invalid_options", message: /url is required/ });
+});
+
+test("a ws:// URL on an https: page throws mixed_content at once instead of retrying forever", () => {
+  globalThis.location = { protocol: "https:" };
+  try {
+    assert.throws(() => new JobSocket({ url: "ws://jobs.example/ws" }), { code: "mixed_content", message: /use wss:\/\// });
+    // The loopback host is exempt, as browsers exempt it.
+    const local = new JobSocket({ url: "ws://127.0.0.1:1/ws" });
+    local.free();
+  } finally {
+    delete globalThis.location;
+  }
+});
+
+test("a job id that is a dot segment is refused, since it would leave the status URL's path", () => {
+  const client = new JobSocket({ url: "ws://127.0.0.1:1/ws", storageKey: "dots" });
+  try {
+    for (const id of [".", ".."]) {
+      assert.throws(() => client.subscribeGeneration(id, {}), /must not be "\." or "\.\."/);
+      assert.throws(() => client.subscribeComposition(id, {}), /must not be "\." or "\.\."/);
+    }
+  } finally {
+    client.close();
+    client.free();
+  }
+});
+
+test("message ids are 128 random bits, different for every client", () => {
+  const ids = [];
+  for (const key of ["a", "b"]) {
+    const client = new JobSocket({ url: "ws://127.0.0.1:1/ws", storageKey: key, transports: ["polling"] });
+    ids.push(client.send("note", 1));
+    client.clearOutbox();
+    client.close();
+    client.free();
+  }
+  for (const id of ids) assert.match(id, /^m_[0-9a-f]{32}$/);
+  assert.notEqual(ids[0], ids[1]);
 });

@@ -124,6 +124,17 @@ impl Scenario {
         socket
     }
 
+    /// The oldest pending socket fails to open with the browser's `message`.
+    pub fn refuse_with(&mut self, message: &str) -> SocketId {
+        assert!(
+            !self.server.pending_opens.is_empty(),
+            "the client did not ask to open a socket"
+        );
+        let (socket, _) = self.server.pending_opens.remove(0);
+        self.socket_closes(socket, 1006, message);
+        socket
+    }
+
     /// The URL of the oldest pending socket.
     pub fn pending_url(&self) -> &str {
         &self.server.pending_opens[0].1
@@ -342,6 +353,17 @@ impl Scenario {
             self.act(|client, now| client.handle_storage_failed(now, "QuotaExceededError"));
         }
     }
+}
+
+/// The messages that left the outbox without an ack, and why.
+pub fn outbox_drops(events: &[Event]) -> Vec<(String, jobsocket::core::outbox::DropReason)> {
+    events
+        .iter()
+        .filter_map(|event| match event {
+            Event::OutboxDropped { id, reason } => Some((id.clone(), *reason)),
+            _ => None,
+        })
+        .collect()
 }
 
 /// The default options for [`URL`], progress coalescing off.

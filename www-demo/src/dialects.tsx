@@ -41,7 +41,8 @@ const options: JobSocketOptions = {
   url: server,
   protocol: configs[kind] as Protocol,
   reconnectInitialDelayMs: 200,
-  ...(kind === "story007" ? {} : { token }),
+  // With a token, the outbox is stored per signed-in user.
+  ...(kind === "story007" ? {} : { token, storageKey: `user:${user}` }),
   ...(kind === "phase7" ? { unauthorizedCloseCodes: [1008] } : {}),
 };
 

@@ -2,6 +2,7 @@
 //! uptime, token refusals, heartbeats, and going idle.
 
 use super::{Client, State, Step};
+use crate::core::dialect::Dialect;
 use crate::core::output::{ClientError, SocketId, StateReason, Transmit};
 use crate::core::protocol::ClientFrame;
 use crate::core::time::Instant;
@@ -53,12 +54,17 @@ impl Client {
         self.set_state(State::Connecting { step, deadline }, reason);
     }
     /// Asks the driver to open a socket to the server URL with the attempt's query
-    /// parameters.
+    /// parameters; the token goes in the query, or waits to be the socket's first frame.
     pub(super) fn open_socket(&mut self, token: Option<&str>) -> SocketId {
         let socket = SocketId(self.next_socket);
         self.next_socket += 1;
         let request_id = self.request_id.clone().unwrap_or_default();
-        let url = self.dialect.open(&self.config.url, token, &request_id);
+        let in_frame = self.config.token_in_first_frame && matches!(self.dialect, Dialect::V1);
+        self.auth_frame = token.filter(|_| in_frame).map(str::to_owned);
+        let query_token = if in_frame { None } else { token };
+        let url = self
+            .dialect
+            .open(&self.config.url, query_token, &request_id);
         self.transmits
             .push_back(Transmit::OpenSocket { socket, url });
         socket

@@ -117,6 +117,9 @@ pub struct Client {
     /// Token refusals (close 4001/4003) since a connection last stayed up `min_uptime`; the
     /// second one stops the client.
     auth_refusals: u32,
+    /// The token to send as the first frame of the socket being opened
+    /// (`config.token_in_first_frame`).
+    auth_frame: Option<String>,
     next_socket: u64,
     next_token_request: u64,
     subscriptions: Subscriptions,
@@ -174,6 +177,7 @@ impl Client {
             failures: 0,
             stable_at: None,
             auth_refusals: 0,
+            auth_frame: None,
             next_socket: 1,
             next_token_request: 1,
             subscriptions: Subscriptions::default(),
@@ -276,7 +280,12 @@ impl Client {
 
     /// Starts watching a job. Subscriptions are reference-counted: the server hears of a job
     /// once however many times the app subscribes to it. An idle client connects.
+    /// An id that [`crate::core::job_id_problem`] refuses is ignored: the bindings refuse it
+    /// with an error before it gets here.
     pub fn subscribe(&mut self, now: Instant, channel: Channel, job_id: &str) {
+        if crate::core::job_id_problem(job_id).is_some() {
+            return;
+        }
         self.idle_since = None;
         if !self.subscriptions.add(channel, job_id) {
             return;
@@ -631,6 +640,7 @@ impl Client {
     }
 
     fn report(&mut self, error: ClientError) {
+        let error = error.with_url_queries_hidden();
         self.last_error = Some(error.clone());
         self.events.push_back(Event::Error(error));
     }

@@ -43,6 +43,15 @@ impl Client {
                 return;
             }
         }
+        // The limit holds for what was stored too: a page with a larger limit, or anyone who
+        // can write to this origin's storage, could have left more.
+        let excess = self.outbox.trim_to(self.config.outbox_max_messages);
+        if !excess.is_empty() {
+            for id in excess {
+                self.drop_message(id, DropReason::Overflow);
+            }
+            self.persist_outbox();
+        }
         self.expire_outbox(now);
         if self.outbox.is_empty() {
             return;
@@ -54,8 +63,20 @@ impl Client {
             _ => {}
         }
     }
+    /// Drops every queued message (reported as `cleared`) and stores the empty outbox: what
+    /// an app calls when its user signs out, so nothing the user queued is sent later, on
+    /// someone else's connection.
+    pub fn clear_outbox(&mut self, now: Instant) {
+        for id in self.outbox.clear() {
+            self.drop_message(id, DropReason::Cleared);
+        }
+        self.persist_outbox();
+        self.note_if_idle(now);
+    }
     /// Input: storing the outbox failed (quota exceeded, storage blocked). The outbox keeps
-    /// working in memory; the first failure is reported.
+    /// working in memory; the first failure is reported. (The driver removes the stored copy
+    /// it could not replace: left there, its acked messages would be sent again after a
+    /// reload.)
     pub fn handle_storage_failed(&mut self, _now: Instant, reason: &str) {
         if !self.storage_degraded {
             self.storage_degraded = true;

@@ -5,6 +5,7 @@
 use super::{Client, State, Step};
 use crate::core::dialect::Heartbeat;
 use crate::core::output::{ClientError, SocketId, StateReason};
+use crate::core::protocol::ClientFrame;
 use crate::core::time::Instant;
 
 impl Client {
@@ -13,6 +14,10 @@ impl Client {
         if !matches!(self.state, State::Connecting { step: Step::Socket { socket: current }, .. } if current == socket)
         {
             return;
+        }
+        // Before anything else: the server reads the token from the first frame.
+        if let Some(token) = self.auth_frame.take() {
+            self.send_frame(socket, &ClientFrame::Auth { token });
         }
         if self.dialect.has_handshake() {
             if let State::Connecting { step, .. } = &mut self.state {
