@@ -80,6 +80,10 @@ pub struct Dispatcher {
     error_listeners: RefCell<Vec<(u32, Function)>>,
     dropped_listeners: RefCell<Vec<(u32, Function)>>,
     outbox_listeners: RefCell<Vec<(u32, Function)>>,
+    /// Jobs whose terminal event is being delivered, with the last registration id at that
+    /// moment: a handler of that event may subscribe to the job again, and that new
+    /// subscription must outlive the end of the old ones.
+    ending: RefCell<Vec<(JobKey, u32)>>,
 }
 
 /// What a listener id refers to.
@@ -120,6 +124,7 @@ impl Dispatcher {
             error_listeners: RefCell::new(Vec::new()),
             dropped_listeners: RefCell::new(Vec::new()),
             outbox_listeners: RefCell::new(Vec::new()),
+            ending: RefCell::new(Vec::new()),
         }
     }
 
@@ -282,10 +287,14 @@ impl Dispatcher {
 
     fn deliver_job_event(&self, delivery: JobDelivery, source: Option<&SourceFrame>) {
         let channel = delivery.event.channel();
-        let entry = match self.jobs.borrow().get(&(channel, delivery.job_id)) {
+        let key = (channel, delivery.job_id);
+        let entry = match self.jobs.borrow().get(&key) {
             Some(entry) => Rc::clone(entry),
             None => return,
         };
+        if delivery.event.is_terminal() {
+            self.ending.borrow_mut().push((key, self.next_id.get()));
+        }
         let event = self.name(delivery.event.name());
         let channel = self.name(channel.as_str());
         let seq = delivery.seq as f64;
@@ -387,8 +396,32 @@ impl EventSink for Dispatcher {
             }
             Event::SubscriptionEnded { channel, job_id } => {
                 // The job is over: its handlers are released, and each app-level
-                // `unsubscribe()` after this is a no-op.
-                self.jobs.borrow_mut().remove(&(channel, job_id));
+                // `unsubscribe()` after this is a no-op. Those registered while its terminal
+                // event was delivered (a handler subscribing again) stay.
+                let key = (channel, job_id);
+                let mark = {
+                    let mut ending = self.ending.borrow_mut();
+                    let found = ending.iter().position(|(ended, _)| *ended == key);
+                    found.map(|index| ending.swap_remove(index).1)
+                };
+                let mut jobs = self.jobs.borrow_mut();
+                let later: Vec<(u32, JsValue)> = match (mark, jobs.get(&key)) {
+                    (Some(mark), Some(entry)) => entry
+                        .handlers
+                        .iter()
+                        .filter(|(registered, _)| *registered > mark)
+                        .cloned()
+                        .collect(),
+                    _ => Vec::new(),
+                };
+                match jobs.get(&key).map(|entry| entry.job_id.clone()) {
+                    Some(entry_id) if !later.is_empty() => {
+                        jobs.insert(key, JobEntry::new(entry_id, later));
+                    }
+                    _ => {
+                        jobs.remove(&key);
+                    }
+                }
             }
             Event::StateChanged(change) => {
                 self.notify(ListenerKind::State, &convert::state_change(&change));

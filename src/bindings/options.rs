@@ -75,11 +75,19 @@ fn millis(options: &JsValue, name: &str, target: &mut Duration) -> Result<(), Js
     Ok(())
 }
 
+/// `value` as an array, from this realm or another (`Array.isArray`, not `instanceof`).
+fn array(value: &JsValue) -> Option<&js_sys::Array> {
+    js_sys::Array::is_array(value).then(|| value.unchecked_ref::<js_sys::Array>())
+}
+
 /// Reads the options object.
 pub fn parse(options: JsValue) -> Result<Options, JsError> {
-    let Some(object) = options.dyn_ref::<Object>().filter(|_| options.is_object()) else {
+    // `is_object`, not `instanceof Object`: options made in another realm (an iframe, a
+    // WebDriver script) are objects of another `Object`.
+    if !options.is_object() {
         return Err(invalid("expected an object such as { url: \"wss://…\" }"));
-    };
+    }
+    let object = options.unchecked_ref::<Object>();
     for key in Object::keys(object).iter() {
         let key = key.as_string().unwrap_or_default();
         if !KNOWN.contains(&key.as_str()) {
@@ -140,9 +148,7 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
     }
     let transports = get(&options, "transports");
     if !transports.is_undefined() {
-        let list = transports
-            .dyn_ref::<js_sys::Array>()
-            .ok_or_else(|| invalid("transports must be an array"))?;
+        let list = array(&transports).ok_or_else(|| invalid("transports must be an array"))?;
         let names: Vec<String> = list.iter().filter_map(|name| name.as_string()).collect();
         if names.len() != list.length() as usize
             || names.is_empty()
@@ -181,8 +187,7 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
     }
     let codes = get(&options, "unauthorizedCloseCodes");
     if !codes.is_undefined() {
-        let list = codes
-            .dyn_ref::<js_sys::Array>()
+        let list = array(&codes)
             .ok_or_else(|| invalid("unauthorizedCloseCodes must be an array of close codes"))?;
         config.unauthorized_close_codes = list
             .iter()

@@ -4,7 +4,7 @@
 
 use std::rc::Weak;
 
-use js_sys::{Function, Promise};
+use js_sys::{Function, Promise, Reflect};
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 
@@ -52,11 +52,17 @@ impl TokenSource {
         if let Some(token) = returned.as_string() {
             return answer(Ok(token));
         }
-        let Some(promise) = returned.dyn_ref::<Promise>().cloned() else {
+        // Any thenable, not only this realm's `Promise`: a token function from an iframe
+        // returns that frame's promises.
+        let thenable = returned.is_object()
+            && Reflect::get(&returned, &JsValue::from_str("then"))
+                .is_ok_and(|then| then.is_function());
+        if !thenable {
             return answer(Err(
                 "the token function returned neither a string nor a promise".into(),
             ));
-        };
+        }
+        let promise = Promise::resolve(&returned);
         wasm_bindgen_futures::spawn_local(async move {
             let token = match JsFuture::from(promise).await {
                 Ok(value) => value

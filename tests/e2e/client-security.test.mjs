@@ -1,0 +1,145 @@
+// Issue 12's client findings that only a real page can show, in Chromium and in Firefox, on the
+// built package served by the reference server: a subscription made inside a terminal event's
+// handler, the outbox cleared at sign-out across a reload, and a token kept out of every error
+// a browser quotes the socket URL in.
+import { after, before, describe, test } from "node:test";
+import assert from "node:assert/strict";
+import { startServer } from "./support.mjs";
+import { BROWSERS, launch, waitUntil } from "./browsers.mjs";
+
+async function startGeneration(server) {
+  const response = await fetch(`${server.url}/api/v1/generations`, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: JSON.stringify({ clips: 1, steps_per_clip: 2, step_ms: 40 }),
+  });
+  assert.ok(response.ok, `starting a generation: HTTP ${response.status}`);
+  return (await response.json()).id;
+}
+
+/** Opens a same-origin page and loads the package into it as `window.__jobsocket`. */
+async function openPage(browser, server) {
+  const page = await browser.newPage();
+  await page.goto(`${server.url}/healthz`);
+  await page.evaluate(async () => {
+    window.__jobsocket = await import("/pkg/index.js");
+    await window.__jobsocket.initialize();
+    return true;
+  });
+  return page;
+}
+
+for (const name of BROWSERS) {
+  describe(`client security in ${name}`, () => {
+    let browser;
+    let server;
+    before(async () => {
+      server = await startServer();
+      browser = await launch(name);
+    });
+    after(async () => {
+      await browser?.close();
+      await server?.stop();
+    });
+
+    test("a subscription made inside a completed handler gets every event of its job", async () => {
+      const page = await openPage(browser, server);
+      try {
+        const [first, second] = [await startGeneration(server), await startGeneration(server)];
+        await page.evaluate(
+          async ([first, second]) => {
+            const seen = (window.__seen = { first: [], again: [], second: [] });
+            const client = (window.__client = await window.__jobsocket.createJobSocket({
+              url: `${location.origin}/ws`,
+              maxProgressPerSecond: 0,
+            }));
+            const record = (list) => ({ onEvent: (_data, meta) => list.push(`${meta.seq}:${meta.event}`) });
+            client.subscribeGeneration(first, {
+              onEvent: (_data, meta) => seen.first.push(`${meta.seq}:${meta.event}`),
+              completed: () => {
+                // The same job again (its log is replayed) and another job, from the handler.
+                client.subscribeGeneration(first, record(seen.again));
+                client.subscribeGeneration(second, record(seen.second));
+              },
+            });
+            return true;
+          },
+          [first, second],
+        );
+        const describe = async () => JSON.stringify(await page.evaluate(() => window.__seen));
+        await waitUntil(
+          page,
+          () => ["again", "second"].every((list) => window.__seen[list].some((entry) => entry.endsWith(":completed"))),
+          null,
+          { describe },
+        );
+        const seen = await page.evaluate(() => window.__seen);
+        assert.deepEqual(seen.again, seen.first, "the resubscription replays the job from its first event, once each");
+        const seqs = seen.second.map((entry) => Number(entry.split(":")[0]));
+        assert.deepEqual(seqs, seqs.map((_, index) => index + 1), "the other job's events, each once, in order");
+        assert.deepEqual(page.problems, []);
+      } finally {
+        await page.evaluate(() => window.__client?.free()).catch(() => {});
+        await page.close();
+      }
+    });
+
+    test("clearOutbox at sign-out leaves nothing for the next page; without it, the queue comes back", async () => {
+      const page = await openPage(browser, server);
+      try {
+        const restored = await page.evaluate(async () => {
+          // Port 1 refuses: the messages wait in the outbox, stored in localStorage.
+          const options = (user) => ({ url: "ws://127.0.0.1:1/ws", storageKey: `user:${user}`, reconnectInitialDelayMs: 60_000 });
+          const { JobSocket } = window.__jobsocket;
+          const counts = {};
+          for (const [user, clear] of [["a", true], ["b", false]]) {
+            const client = new JobSocket(options(user));
+            client.send("note", { from: user });
+            client.send("note", { from: user });
+            counts[`${user}Queued`] = client.state.outboxSize;
+            if (clear) client.clearOutbox();
+            client.close();
+            client.free();
+            const reloaded = new JobSocket(options(user));
+            counts[`${user}Restored`] = reloaded.state.outboxSize;
+            reloaded.clearOutbox();
+            reloaded.close();
+            reloaded.free();
+          }
+          return counts;
+        });
+        assert.deepEqual(restored, { aQueued: 2, aRestored: 0, bQueued: 2, bRestored: 2 });
+      } finally {
+        await page.close();
+      }
+    });
+
+    test("a socket URL the browser refuses is reported without the token in it", async () => {
+      const page = await openPage(browser, server);
+      try {
+        const reported = await page.evaluate(async () => {
+          const errors = [];
+          const client = new window.__jobsocket.JobSocket({
+            // A port out of range: the WebSocket constructor throws, quoting the URL in Chromium.
+            url: "ws://127.0.0.1:99999/ws",
+            token: "s3cret-token",
+            storageKey: "user:token",
+            reconnectInitialDelayMs: 60_000,
+          });
+          client.onError((error) => errors.push(error.message));
+          client.connect();
+          await new Promise((resolve) => setTimeout(resolve, 200));
+          const last = JSON.stringify(client.state.lastError);
+          client.close();
+          client.free();
+          return { errors, last };
+        });
+        assert.ok(reported.errors.length > 0, "the refused socket was reported");
+        const text = JSON.stringify(reported);
+        assert.ok(!text.includes("s3cret"), text);
+      } finally {
+        await page.close();
+      }
+    });
+  });
+}
