@@ -27,6 +27,7 @@ use tokio::sync::broadcast;
 
 use self::plan::{CompositionSpec, GenerationSpec, Plan};
 use self::snapshot::Snapshot;
+use crate::secret::random_hex;
 
 /// Events a slow subscriber may fall behind by before its receiver lags; a lagging subscriber
 /// catches up from the log, so this bounds memory, not correctness.
@@ -207,8 +208,6 @@ struct StoreInner {
     jobs: HashMap<(Channel, String), Arc<Job>>,
     /// Creation order, oldest first, to find the job to forget.
     order: VecDeque<(Channel, String)>,
-    generations: u64,
-    compositions: u64,
 }
 
 impl JobStore {
@@ -220,16 +219,15 @@ impl JobStore {
         }
     }
 
-    /// Creates generation `gen_<n>` and starts simulating it, one event every `step`.
+    /// Creates a generation, `gen_` and 128 random bits, and starts simulating it, one event every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_generation(
         &self,
         spec: GenerationSpec,
         step: Duration,
     ) -> Result<Arc<Job>, CreateError> {
-        let job = self.insert(Channel::Generation, |inner| {
-            inner.generations += 1;
-            let id = format!("gen_{}", inner.generations);
+        let job = self.insert(Channel::Generation, || {
+            let id = format!("gen_{}", random_hex());
             let snapshot = Snapshot::generation(&id, spec.clips);
             Job::new(id, Channel::Generation, snapshot, self.log_cap)
         })?;
@@ -237,16 +235,15 @@ impl JobStore {
         Ok(job)
     }
 
-    /// Creates composition `comp_<n>` and starts simulating it, one event every `step`.
+    /// Creates a composition, `comp_` and 128 random bits, and starts simulating it, one event every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_composition(
         &self,
         spec: CompositionSpec,
         step: Duration,
     ) -> Result<Arc<Job>, CreateError> {
-        let job = self.insert(Channel::Composition, |inner| {
-            inner.compositions += 1;
-            let id = format!("comp_{}", inner.compositions);
+        let job = self.insert(Channel::Composition, || {
+            let id = format!("comp_{}", random_hex());
             let snapshot = Snapshot::composition(&id, spec.total_frames);
             Job::new(id, Channel::Composition, snapshot, self.log_cap)
         })?;
@@ -267,7 +264,7 @@ impl JobStore {
     fn insert(
         &self,
         channel: Channel,
-        make: impl FnOnce(&mut StoreInner) -> Job,
+        make: impl FnOnce() -> Job,
     ) -> Result<Arc<Job>, CreateError> {
         let mut inner = self.lock();
         if inner.jobs.len() >= MAX_JOBS {
@@ -280,7 +277,7 @@ impl JobStore {
                 inner.jobs.remove(&key);
             }
         }
-        let job = Arc::new(make(&mut inner));
+        let job = Arc::new(make());
         let key = (channel, job.id().to_owned());
         inner.order.push_back(key.clone());
         inner.jobs.insert(key, job.clone());

@@ -12,6 +12,7 @@ use crate::jobs::JobStore;
 use crate::messages::MessageLog;
 use crate::query::query_param;
 use crate::scope::{Scope, ScopeError, Scopes};
+use crate::secret::random_hex;
 
 /// The server's shared state; cloning it is cheap and every clone is the same server.
 #[derive(Debug, Clone)]
@@ -26,6 +27,8 @@ struct Shared {
     channels: ChannelStore,
     messages: Mutex<MessageLog>,
     clients: AtomicU64,
+    /// The admin API's key: the configured one, or one made at start; `None` without it.
+    admin_key: Option<String>,
     /// `true` once the server is stopping. Each open socket holds a receiver, so the sender
     /// also knows when the last socket is gone ([`AppState::sockets_closed`]).
     stopping: watch::Sender<bool>,
@@ -36,6 +39,9 @@ impl AppState {
     pub fn new(config: Config) -> AppState {
         AppState {
             inner: Arc::new(Shared {
+                admin_key: config
+                    .admin
+                    .then(|| config.admin_key.clone().unwrap_or_else(random_hex)),
                 jobs: JobStore::new(config.max_log_events),
                 channels: ChannelStore::new(config.max_log_events),
                 config,
@@ -49,6 +55,11 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The key the admin API wants in `x-admin-key`; `None` when the admin API is off.
+    pub fn admin_key(&self) -> Option<&str> {
+        self.inner.admin_key.as_deref()
     }
 
     pub fn jobs(&self) -> &JobStore {

@@ -21,6 +21,7 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
@@ -35,6 +36,7 @@ use crate::jobs::{Job, Logged, Watch};
 use crate::messages::MAX_ID_BYTES;
 use crate::query::query_param;
 use crate::scope::{Scope, Switch};
+use crate::secret::same;
 use crate::state::AppState;
 
 /// Largest frame a client may send; protocol frames are a few hundred bytes.
@@ -67,7 +69,12 @@ pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
+    if !state.config().origins.websocket_allowed(&headers) {
+        let message = "WebSocket upgrades from this page's origin are not allowed".to_owned();
+        return ApiError::Forbidden(message).into_response();
+    }
     let query = query.unwrap_or_default();
     let scope = match state.scope(Some(&query)) {
         Ok(scope) => scope,
@@ -114,17 +121,6 @@ fn log_refused(query: &str, had_token: bool) {
         }
         None => eprintln!("ws: closed a socket with {why} token (4001), no requestId"),
     }
-}
-
-/// Compares in time that depends on the lengths only, so a wrong token does not tell how much
-/// of it was right.
-fn same(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0, |differ, (a, b)| differ | (a ^ b))
-            == 0
 }
 
 /// A socket without the right token: closed with [`UNAUTHORIZED`], nothing else sent.
@@ -580,13 +576,6 @@ impl Cursor {
 mod tests {
     use super::*;
 
-    #[test]
-    fn tokens_match_only_when_equal() {
-        assert!(same(b"secret", b"secret"));
-        assert!(!same(b"secreT", b"secret"));
-        assert!(!same(b"secret1", b"secret"));
-        assert!(!same(b"", b"secret"));
-    }
     use crate::jobs::snapshot::Snapshot;
     use jobsocket::core::events::{CompositionEvent, JobEvent, JobFailure};
 

@@ -1,5 +1,5 @@
 //! `--token`: sockets without the right `?token=` are accepted, then closed with 4001 before
-//! any `connected` frame; the HTTP routes stay open.
+//! any `connected` frame; the API answers 401 without it.
 
 mod common;
 
@@ -70,13 +70,35 @@ async fn without_a_token_configured_the_query_is_ignored() {
 }
 
 #[tokio::test]
-async fn the_http_routes_need_no_token() {
+async fn the_api_needs_the_token_in_a_bearer_header_or_the_query() {
     let server = start().await;
 
-    let id = server.start_job("generations", "").await;
-    let response = server
-        .request("GET", &format!("/api/v1/generations/{id}"), None)
+    let refused = server.request("POST", "/api/v1/generations", None).await;
+    assert_eq!(refused.status, 401);
+    assert_eq!(refused.json()["code"], "unauthorized");
+    let wrong = server
+        .request_with(
+            "POST",
+            "/api/v1/generations",
+            &[("authorization", "Bearer s3cr")],
+            None,
+        )
         .await;
-    assert_eq!(response.status, 200);
+    assert_eq!(wrong.status, 401);
+
+    let bearer = [("authorization", "Bearer s3cr&t")];
+    let created = server
+        .request_with("POST", "/api/v1/generations", &bearer, None)
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let id = created.json()["id"].as_str().expect("an id").to_owned();
+    let path = format!("/api/v1/generations/{id}");
+    assert_eq!(server.request("GET", &path, None).await.status, 401);
+    let by_header = server.request_with("GET", &path, &bearer, None).await;
+    assert_eq!(by_header.status, 200);
+    let by_query = server
+        .request("GET", &format!("{path}?token=s3cr%26t"), None)
+        .await;
+    assert_eq!(by_query.status, 200);
     assert_eq!(server.request("GET", "/healthz", None).await.status, 200);
 }
