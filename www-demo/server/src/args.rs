@@ -49,7 +49,7 @@ limits (defaults in brackets):
   --auth-timeout-ms MS time for an `auth` first frame [5000]
   --max-jobs N         jobs kept; new ones answer 503 when all are running [1000]
   --max-job-ms MS      longest a new job may run (steps x step); longer ones answer 400
-                       [600000]
+                       [3600000]
   -h, --help           print this help
 
 The first line on stdout is `listening on http://HOST:PORT`. With --admin, the next

@@ -90,7 +90,10 @@ impl From<ScopeError> for ApiError {
 
 impl From<CreateError> for ApiError {
     fn from(error: CreateError) -> ApiError {
-        ApiError::Busy(error.to_string())
+        match error {
+            CreateError::Full { .. } => ApiError::Busy(error.to_string()),
+            CreateError::TooLong { .. } => ApiError::BadRequest(error.to_string()),
+        }
     }
 }
 

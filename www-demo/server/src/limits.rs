@@ -34,7 +34,7 @@ impl Default for Limits {
             send_timeout_ms: 10_000,
             auth_timeout_ms: 5_000,
             max_jobs: 1_000,
-            max_job_ms: 600_000,
+            max_job_ms: 3_600_000,
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::Config;
 use crate::channels::ChannelStore;
@@ -27,6 +27,8 @@ struct Shared {
     channels: ChannelStore,
     messages: Mutex<MessageLog>,
     clients: AtomicU64,
+    /// One permit per open socket, `max_connections` in all.
+    connections: Arc<Semaphore>,
     /// The admin API's key: the configured one, or one made at start; `None` without it.
     admin_key: Option<String>,
     /// `true` once the server is stopping. Each open socket holds a receiver, so the sender
@@ -42,7 +44,12 @@ impl AppState {
                 admin_key: config
                     .admin
                     .then(|| config.admin_key.clone().unwrap_or_else(random_hex)),
-                jobs: JobStore::new(config.max_log_events),
+                jobs: JobStore::new(
+                    config.max_log_events,
+                    config.limits.max_jobs,
+                    config.limits.max_job_ms,
+                ),
+                connections: Arc::new(Semaphore::new(config.limits.max_connections)),
                 channels: ChannelStore::new(config.max_log_events),
                 config,
                 messages: Mutex::new(MessageLog::default()),
@@ -80,6 +87,12 @@ impl AppState {
             _ => None,
         };
         self.inner.scopes.get(name.as_deref())
+    }
+
+    /// A place for one more socket, held until it closes; `None` when `max_connections`
+    /// sockets are open.
+    pub fn admit_socket(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.connections).try_acquire_owned().ok()
     }
 
     /// A fresh client id for a new socket: `c_1`, `c_2`, …

@@ -191,6 +191,7 @@ async fn stats_count_sockets_polls_handled_and_acked_messages() {
             "handled_messages": 0,
             "acked_messages": 0,
             "poll_requests": 0,
+            "slow_consumers": 0,
         })
     );
 
@@ -223,6 +224,7 @@ async fn stats_count_sockets_polls_handled_and_acked_messages() {
             "handled_messages": 2,
             "acked_messages": 3,
             "poll_requests": 2,
+            "slow_consumers": 0,
         })
     );
     drop(socket_b);

@@ -166,6 +166,20 @@ impl Server {
         Ok(Socket { stream })
     }
 
+    /// Opens a WebSocket at `/ws?{query}` whose TCP receive buffer is a few kilobytes, and
+    /// reads nothing yet: a client that stops reading shuts its window soon.
+    pub async fn connect_with_small_window(&self, query: &str) -> Socket {
+        let tcp = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        tcp.set_recv_buffer_size(4096)
+            .expect("a small receive buffer");
+        let stream = tcp.connect(self.address).await.expect("connect");
+        let url = format!("ws://{}/ws?{query}", self.address);
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("WebSocket handshake");
+        Socket { stream }
+    }
+
     /// Opens a WebSocket at `/ws?{query}` as a browser page of `origin` would: with an
     /// `Origin` header.
     pub async fn connect_from(
