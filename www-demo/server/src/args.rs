@@ -44,7 +44,7 @@ options:
                        at start
 limits (defaults in brackets):
   --max-connections N  open sockets; an upgrade past it answers 503 [10000]
-  --idle-timeout-ms MS a socket silent this long is closed, 4002 [3 heartbeats]
+  --idle-timeout-ms MS a socket silent this long is closed, 4002 [3 heartbeats, >= 90000]
   --send-timeout-ms MS a frame the client does not take this long closes it, 4008 [10000]
   --auth-timeout-ms MS time for an `auth` first frame [5000]
   --max-jobs N         jobs kept; new ones answer 503 when all are running [1000]
@@ -246,8 +246,8 @@ where
     }
     parsed.config.admin_key = env(ADMIN_KEY_ENV).filter(|key| !key.is_empty());
     if !idle_given {
-        let heartbeats = crate::limits::IDLE_HEARTBEATS;
-        parsed.config.limits.idle_timeout_ms = heartbeats * parsed.config.heartbeat_ms;
+        let heartbeat_ms = parsed.config.heartbeat_ms;
+        parsed.config.limits.idle_timeout_ms = crate::limits::default_idle_timeout_ms(heartbeat_ms);
     }
     Ok(Command::Run(Box::new(parsed)))
 }
@@ -415,13 +415,18 @@ mod tests {
             "--auth-timeout-ms=40",
             "--max-jobs=7",
             "--max-job-ms=1000",
-            "--heartbeat-ms=100",
+            "--heartbeat-ms=40000",
         ]);
         assert_eq!(parsed.config.origins.allowed.len(), 2);
         assert_eq!(parsed.config.origins.unsafe_test.len(), 1);
         let limits = &parsed.config.limits;
         assert_eq!(limits.max_connections, 3);
-        assert_eq!(limits.idle_timeout_ms, 300, "three heartbeats");
+        assert_eq!(limits.idle_timeout_ms, 120_000, "three heartbeats");
+        let short = args(&["--heartbeat-ms", "100"])
+            .config
+            .limits
+            .idle_timeout_ms;
+        assert_eq!(short, 90_000, "three of the client's default pings");
         assert_eq!(limits.send_timeout_ms, 50);
         assert_eq!(limits.auth_timeout_ms, 40);
         assert_eq!(limits.max_jobs, 7);

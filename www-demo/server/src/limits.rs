@@ -26,11 +26,21 @@ pub struct Limits {
 /// Heartbeats a socket may stay silent for, by default, before it is closed as idle.
 pub const IDLE_HEARTBEATS: u64 = 3;
 
+/// The shortest default idle timeout: jobsocket's client pings every 30 s unless told
+/// otherwise, whatever `heartbeatMs` the server announces, so three of its pings must fit.
+pub const MIN_DEFAULT_IDLE_MS: u64 = 90_000;
+
+/// The idle timeout of a server whose clients should ping every `heartbeat_ms`, unless
+/// `--idle-timeout-ms` says otherwise.
+pub fn default_idle_timeout_ms(heartbeat_ms: u64) -> u64 {
+    (IDLE_HEARTBEATS * heartbeat_ms).max(MIN_DEFAULT_IDLE_MS)
+}
+
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
             max_connections: 10_000,
-            idle_timeout_ms: IDLE_HEARTBEATS * crate::DEFAULT_HEARTBEAT_MS,
+            idle_timeout_ms: default_idle_timeout_ms(crate::DEFAULT_HEARTBEAT_MS),
             send_timeout_ms: 10_000,
             auth_timeout_ms: 5_000,
             max_jobs: 1_000,
