@@ -238,7 +238,8 @@ impl JobStore {
         Ok(())
     }
 
-    /// Creates a generation, `gen_` and 128 random bits, and starts simulating it, one event every `step`.
+    /// Creates a generation, `gen_` and 128 random bits, and starts simulating it, one event
+    /// every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_generation(
         &self,
@@ -254,7 +255,8 @@ impl JobStore {
         Ok(job)
     }
 
-    /// Creates a composition, `comp_` and 128 random bits, and starts simulating it, one event every `step`.
+    /// Creates a composition, `comp_` and 128 random bits, and starts simulating it, one event
+    /// every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_composition(
         &self,

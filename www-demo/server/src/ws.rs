@@ -7,16 +7,17 @@
 //!   replies and job events never interleave inside a frame and a slow client slows only its
 //!   own tasks (the queue is bounded);
 //! - one forwarding task per subscription sends `subscribed`, the replay and the live events
-//!   ([`forward`]).
+//!   (`ws/forward.rs`).
 //!
 //! The forwarding tasks belong to [`Subscriptions`], which aborts them when the connection task
 //! ends, however it ends: no task outlives its socket.
 //!
 //! Before any of that, the upgrade checks the page's origin (403, see [`crate::origin`]) and
 //! takes one of the server's `max_connections` places (503 when none is left); a server with a
-//! token wants it first ([`handshake`]). Then the server's limits (see [`crate::Limits`]) close
-//! a socket that sends nothing for `idle_timeout_ms` with [`IDLE`], and one whose client does not
-//! take a frame within `send_timeout_ms` with [`SLOW_CONSUMER`].
+//! token wants it first (`ws/handshake.rs`). Then the server's limits (see
+//! [`crate::Limits`]) close a socket that sends nothing for `idle_timeout_ms` with [`IDLE`],
+//! and one whose client does not take a frame within `send_timeout_ms` with
+//! [`SLOW_CONSUMER`].
 
 mod forward;
 mod handshake;
