@@ -47,7 +47,7 @@ server:
 	cargo build -p jobsocket-server
 
 demo: demo-build server
-	@echo "Starting the reference job server; open the URL below (Ctrl-C stops it)."
+	@echo "Starting the reference job server; open the address on its \`demo:\` line below, which carries the admin key the chaos panel needs (Ctrl-C stops it)."
 	target/debug/jobsocket-server --port $(PORT) --static www-demo/dist --pkg target/package --admin
 
 ## The demo's hooks on a Socket.IO 4.8 server and plain-JSON ws servers (the dialects page).

@@ -1,8 +1,14 @@
 #!/usr/bin/env bash
 # Runs the wasm-bindgen-test browser suite (tests/browser.rs) in headless Chromium and Firefox
 # against reference servers started here on free ports. The servers' addresses reach the tests
-# at build time through JOBSOCKET_TEST_SERVER and JOBSOCKET_TEST_AUTH_SERVER: a browser has no
-# environment to read. Each test works in a fault scope of its own on the shared server.
+# at build time through JOBSOCKET_TEST_SERVER and JOBSOCKET_TEST_AUTH_SERVER, and the admin key
+# through JOBSOCKET_TEST_ADMIN_KEY: a browser has no environment to read. Each test works in a
+# fault scope of its own on the shared server.
+#
+# The test page comes from wasm-bindgen-test-runner's own server, on a random port of
+# 127.0.0.1, and calls the reference servers cross-origin: they run with
+# --unsafe-test-origin for that origin (sockets, the API and the admin API), which no real
+# deployment should.
 #
 # Every server, WebDriver and browser runs in a process group of its own and is stopped on
 # success, on failure and on Ctrl-C (scripts/lib/processes.sh).
@@ -39,12 +45,17 @@ start_server() {
   start_listening "reference server" "$server_bin" --port 0 --step-ms 20 "$@"
 }
 
-start_server --admin
+test_origins=(--unsafe-test-origin 'http://127.0.0.1:*' --unsafe-test-origin 'http://localhost:*')
+# The admin key reaches the server through its environment, not a flag that `ps` shows.
+JOBSOCKET_TEST_ADMIN_KEY=$(od -An -tx1 -N16 /dev/urandom | tr -d ' \n')
+export JOBSOCKET_ADMIN_KEY=$JOBSOCKET_TEST_ADMIN_KEY
+start_server --admin "${test_origins[@]}"
+unset JOBSOCKET_ADMIN_KEY
 JOBSOCKET_TEST_SERVER=$SERVER_ADDRESS
 # A second server that wants a token, for the token tests.
-start_server --token s3cret
+start_server --token s3cret "${test_origins[@]}"
 JOBSOCKET_TEST_AUTH_SERVER=$SERVER_ADDRESS
-export JOBSOCKET_TEST_SERVER JOBSOCKET_TEST_AUTH_SERVER
+export JOBSOCKET_TEST_SERVER JOBSOCKET_TEST_AUTH_SERVER JOBSOCKET_TEST_ADMIN_KEY
 echo "[browser tests] reference servers at $JOBSOCKET_TEST_SERVER and $JOBSOCKET_TEST_AUTH_SERVER (token)"
 
 # The servers of the other dialects (socket.io 4.8, phase-7's and story-007's `ws` servers),

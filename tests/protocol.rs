@@ -250,7 +250,7 @@ fn every_json_example_in_the_protocol_doc_decodes() {
             serde_json::from_str(block).unwrap_or_else(|e| panic!("{block}: {e}"));
         let kind = value.get("type").and_then(|kind| kind.as_str());
         match kind {
-            Some("subscribe" | "unsubscribe" | "ping" | "message") => {
+            Some("subscribe" | "unsubscribe" | "ping" | "message" | "auth") => {
                 let frame = ClientFrame::decode(block).unwrap_or_else(|e| panic!("{block}: {e}"));
                 let again: serde_json::Value = serde_json::from_str(&frame.encode()).unwrap();
                 assert_eq!(again, value, "{block}");

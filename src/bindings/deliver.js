@@ -32,7 +32,9 @@ export function deliver(subscribers, event, data, channel, jobId, seq) {
   for (let i = 0; i < subscribers.length; i++) {
     const handlers = subscribers[i];
     const specific = handlers[event];
-    if (typeof specific === "function") {
+    // An event named after a built-in (`toString`, `__defineGetter__`) must not call the
+    // method every object inherits; a handler the app wrote, own or from its class, is called.
+    if (typeof specific === "function" && specific !== Object.prototype[event]) {
       try {
         specific.call(handlers, data, meta);
       } catch (error) {

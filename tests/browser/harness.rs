@@ -17,6 +17,14 @@ pub fn server() -> &'static str {
     }
 }
 
+/// The reference server's admin key, which `/admin/` routes want in `x-admin-key`.
+fn admin_key() -> &'static str {
+    match option_env!("JOBSOCKET_TEST_ADMIN_KEY") {
+        Some(key) => key,
+        None => panic!("JOBSOCKET_TEST_ADMIN_KEY holds the admin key; run `make test`"),
+    }
+}
+
 /// Collects every event the driver delivers.
 #[derive(Default)]
 pub struct Recorder {
@@ -160,13 +168,17 @@ impl Scope {
     }
 }
 
-/// POSTs a JSON body to the reference server and returns the response.
+/// POSTs a JSON body to the reference server and returns the response; an `/admin/` path
+/// carries the admin key.
 pub async fn post(path: &str, body: &str) -> web_sys::Response {
     let init = web_sys::RequestInit::new();
     init.set_method("POST");
     init.set_body(&JsValue::from_str(body));
     let headers = web_sys::Headers::new().unwrap();
     headers.set("content-type", "application/json").unwrap();
+    if path.starts_with("/admin/") {
+        headers.set("x-admin-key", admin_key()).unwrap();
+    }
     init.set_headers(&headers);
     let request =
         web_sys::Request::new_with_str_and_init(&format!("{}{path}", server()), &init).unwrap();

@@ -25,7 +25,7 @@ async function finished(page, kind) {
 }
 
 test("dropped connections: the status goes through reconnecting back to connected and the jobs finish with every clip", () =>
-  inDemo(browser, server.url, async ({ page, problems }) => {
+  inDemo(browser, server.demoUrl, async ({ page, problems }) => {
     await page.waitForSelector(".connection[data-status=connected]");
     await page.click("#start-generation");
     await page.click("#start-composition");
@@ -44,7 +44,7 @@ test("dropped connections: the status goes through reconnecting back to connecte
   }));
 
 test("refused WebSockets: the status shows polling and the jobs still finish", () =>
-  inDemo(browser, server.url, async ({ page, problems }) => {
+  inDemo(browser, server.demoUrl, async ({ page, problems }) => {
     await page.waitForSelector(".connection[data-status=connected]");
     await page.click("#start-generation");
     await page.click("#start-composition");
@@ -63,7 +63,7 @@ test("refused WebSockets: the status shows polling and the jobs still finish", (
   }));
 
 test("offline: messages wait in the outbox and are acked once the page is back online", () =>
-  inDemo(browser, server.url, async ({ page }) => {
+  inDemo(browser, server.demoUrl, async ({ page }) => {
     await page.waitForSelector(".connection[data-status=connected]");
     await page.click("#go-offline");
     await page.waitForSelector(".connection[data-status=offline]");
@@ -76,10 +76,10 @@ test("offline: messages wait in the outbox and are acked once the page is back o
   }));
 
 test("the chaos panel breaks its own tab only: another tab on the same server stays connected", async () => {
-  const other = await openDemo(browser, server.url);
+  const other = await openDemo(browser, server.demoUrl);
   try {
     await other.page.waitForSelector(".connection[data-status=connected]");
-    await inDemo(browser, server.url, async ({ page }) => {
+    await inDemo(browser, server.demoUrl, async ({ page }) => {
       await page.waitForSelector(".connection[data-status=connected]");
       await page.click("#refuse-ws");
       await page.waitForSelector("#refuse-ws[aria-pressed=true]");

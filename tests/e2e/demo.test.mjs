@@ -17,13 +17,13 @@ after(async () => {
 });
 
 test("the demo connects and shows the connection as connected", () =>
-  inDemo(browser, server.url, async ({ page, problems }) => {
+  inDemo(browser, server.demoUrl, async ({ page, problems }) => {
     await page.waitForSelector(".connection[data-status=connected]");
     assert.deepEqual(problems, []);
   }));
 
 test("a generation started from the demo reaches 100% and shows its result and clips", () =>
-  inDemo(browser, server.url, async ({ page, problems }) => {
+  inDemo(browser, server.demoUrl, async ({ page, problems }) => {
     await page.click("#start-generation");
     const card = page.locator(".job").first();
     await card.locator(".job-result").waitFor({ state: "visible" });
@@ -36,7 +36,7 @@ test("a generation started from the demo reaches 100% and shows its result and c
   }));
 
 test("a composition started from the demo reaches 100% and shows its result", () =>
-  inDemo(browser, server.url, async ({ page, problems }) => {
+  inDemo(browser, server.demoUrl, async ({ page, problems }) => {
     await page.click("#start-composition");
     const card = page.locator(".job").first();
     await card.locator(".job-result").waitFor({ state: "visible" });
@@ -45,7 +45,7 @@ test("a composition started from the demo reaches 100% and shows its result", ()
   }));
 
 test("a failing generation shows its error and the failed status", () =>
-  inDemo(browser, server.url, async ({ page, problems }) => {
+  inDemo(browser, server.demoUrl, async ({ page, problems }) => {
     await page.click("#start-failing-generation");
     const card = page.locator(".job").first();
     await card.locator(".job-error").waitFor({ state: "visible" });

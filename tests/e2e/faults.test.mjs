@@ -59,9 +59,10 @@ test("a long job through refused upgrades, polling and back: each seq once, poll
 
 async function post(path, body = {}) {
   const separator = path.includes("?") ? "&" : "?";
-  const response = await fetch(`${server.url}${path}${path.startsWith("/admin") ? `${separator}scope=${SCOPE}` : ""}`, {
+  const isAdmin = path.startsWith("/admin");
+  const response = await fetch(`${server.url}${path}${isAdmin ? `${separator}scope=${SCOPE}` : ""}`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(isAdmin ? { "x-admin-key": server.adminKey } : {}) },
     body: JSON.stringify(body),
   });
   assert.ok(response.ok, `POST ${path}: HTTP ${response.status}`);

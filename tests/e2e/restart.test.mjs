@@ -16,7 +16,7 @@ test("after the server is killed and restarted on the same port, the client reco
   server = await startServer(["--step-ms", "300"]);
   const port = server.port;
   browser = await launchBrowser();
-  await inDemo(browser, server.url, async ({ page }) => {
+  await inDemo(browser, server.demoUrl, async ({ page }) => {
     await page.waitForSelector(".connection[data-status=connected]");
     await page.click("#start-generation");
     const card = page.locator(".job").first();
@@ -24,7 +24,7 @@ test("after the server is killed and restarted on the same port, the client reco
 
     await server.kill();
     await page.waitForSelector(".connection:not([data-status=connected])");
-    server = await startServer(["--step-ms", "300"], { port });
+    server = await startServer(["--step-ms", "300"], { port, adminKey: server.adminKey });
     await page.waitForSelector(".connection[data-status=connected]", { timeout: 30_000 });
 
     // The new process does not know the old job: its answer to the client's resubscription

@@ -1,6 +1,7 @@
 // Shared pieces of the end-to-end tests: the reference server started on a free port, and
 // Debian's Chromium launched through playwright-core.
 import { spawn } from "node:child_process";
+import { randomBytes } from "node:crypto";
 import { createInterface } from "node:readline";
 import { fileURLToPath } from "node:url";
 import path from "node:path";
@@ -10,9 +11,11 @@ const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..")
 
 /**
  * Starts the reference server, on a free port unless `port` is given; resolves with its base
- * URL, its port, and stop() / kill() (SIGTERM / SIGKILL).
+ * URL, its port, its admin key (`adminKey`, random unless given: the admin API wants it in
+ * `x-admin-key`), the demo page's address with the key in its fragment (`demoUrl`), and
+ * stop() / kill() (SIGTERM / SIGKILL).
  */
-export async function startServer(extraArgs = [], { port = 0 } = {}) {
+export async function startServer(extraArgs = [], { port = 0, adminKey = randomBytes(16).toString("hex") } = {}) {
   const binary = process.env.SERVER_BIN ?? path.join(root, "target/debug/jobsocket-server");
   const child = spawn(
     binary,
@@ -23,7 +26,8 @@ export async function startServer(extraArgs = [], { port = 0 } = {}) {
       "--pkg", path.join(root, "target/package"),
       ...extraArgs,
     ],
-    { stdio: ["ignore", "pipe", "inherit"] },
+    // The key through the environment: a flag would show in `ps`.
+    { stdio: ["ignore", "pipe", "inherit"], env: { ...process.env, JOBSOCKET_ADMIN_KEY: adminKey } },
   );
   const firstLine = await new Promise((resolve, reject) => {
     const lines = createInterface({ input: child.stdout });
@@ -39,8 +43,13 @@ export async function startServer(extraArgs = [], { port = 0 } = {}) {
     child.kill(signal);
     await exited;
   };
+  // The lines after the first (the admin key, the demo address) are not needed: keep reading
+  // so they never fill the pipe.
+  child.stdout.resume();
   return {
     url: match[1],
+    adminKey,
+    demoUrl: `${match[1]}/#adminKey=${adminKey}`,
     port: Number(new URL(match[1]).port),
     stop: () => end("SIGTERM"),
     kill: () => end("SIGKILL"),

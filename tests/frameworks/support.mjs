@@ -189,7 +189,8 @@ export function pageQuery(server, job) {
  * no error. Stops the server and the browser whatever the outcome.
  */
 export async function runJobInBrowser(pageUrl) {
-  const server = await startServer();
+  // The app's page comes from its own dev or static server, another origin on 127.0.0.1.
+  const server = await startServer(["--allow-origin", "http://127.0.0.1:*", "--allow-origin", "http://localhost:*"]);
   let browser;
   try {
     browser = await launchBrowser();

@@ -2,6 +2,34 @@
 // chaos panel (the demo's server runs with --admin).
 
 const SCOPE_KEY = "jobsocket-demo-scope";
+const ADMIN_KEY_KEY = "jobsocket-demo-admin-key";
+
+/**
+ * The admin key the chaos panel sends in `x-admin-key`. `make demo` prints the page's address
+ * with the key in its fragment (`/#adminKey=…`): a fragment never leaves the browser, and a
+ * page of another site can neither read it nor send the header, so only this tab can work
+ * the admin API. The key moves to sessionStorage (a reload keeps it) and out of the address
+ * bar (a shared link does not carry it).
+ */
+const adminKey: string | null = takeAdminKey();
+
+function takeAdminKey(): string | null {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get("adminKey");
+  if (fromHash) {
+    try {
+      sessionStorage.setItem(ADMIN_KEY_KEY, fromHash);
+    } catch {
+      // Storage blocked: the key lasts for this page load only.
+    }
+    history.replaceState(null, "", location.pathname + location.search);
+    return fromHash;
+  }
+  try {
+    return sessionStorage.getItem(ADMIN_KEY_KEY);
+  } catch {
+    return null;
+  }
+}
 
 /**
  * This tab's fault scope on the reference server. The tab's socket, its polls and its chaos
@@ -51,9 +79,12 @@ export async function startJob(kind: Kind, fail = false): Promise<string> {
 }
 
 export async function admin(route: "drop" | "mute-pongs" | "refuse-ws" | "fail-polls", on?: boolean): Promise<void> {
+  if (!adminKey) {
+    throw new Error("no admin key: open the demo at the address `make demo` printed (…/#adminKey=…)");
+  }
   const response = await fetch(scoped(`/admin/${route}`), {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", "x-admin-key": adminKey },
     body: JSON.stringify(on === undefined ? {} : { on }),
   });
   if (!response.ok) throw new Error(`/admin/${route}: HTTP ${response.status}`);

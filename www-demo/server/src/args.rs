@@ -1,8 +1,11 @@
-//! The command line, parsed by hand: eight flags do not justify an argument-parsing dependency.
+//! The command line, parsed by hand: a few flags do not justify an argument-parsing dependency.
 //!
 //! Every flag but `--admin` takes a value, as `--flag value` or `--flag=value`. Anything unexpected is an
 //! [`ArgsError`] whose `Display` names the flag and what was wrong, and `main` prints it with
 //! [`USAGE`].
+//!
+//! Secrets may come from the environment instead ([`TOKEN_ENV`], [`ADMIN_KEY_ENV`]) or, for
+//! the token, from a file: a flag's value is visible to every user of the machine in `ps`.
 
 use std::fmt;
 use std::path::PathBuf;
@@ -24,19 +27,46 @@ options:
   --static DIR         serve DIR at / (index.html at /)
   --pkg DIR            serve DIR at /pkg/
   --heartbeat-ms MS    how often clients should ping, sent in `connected` (default 30000)
-  --token SECRET       WebSocket URLs must carry ?token=SECRET; other sockets are
-                       closed with code 4001 (HTTP routes stay open)
+  --token SECRET       sockets must give SECRET (?token=SECRET, or an `auth` first frame)
+                       or are closed with code 4001; the API answers 401 without it
+                       (Authorization: Bearer SECRET, or ?token=SECRET). Visible in `ps`:
+                       prefer --token-file or the environment variable JOBSOCKET_TOKEN
+  --token-file PATH    the token is the first line of the file at PATH
+  --allow-origin ORIGIN  browser pages of ORIGIN may open sockets and call the API
+                       (repeatable; scheme://host[:port], or scheme://host:* for any
+                       port); pages of the server's own origin always may
+  --unsafe-test-origin ORIGIN  pages of ORIGIN may call everything cross-origin, the
+                       admin API included (repeatable): for browser test runners only
   --admin              serve the admin API under /admin/ (drop sockets, mute pongs,
-                       refuse upgrades, fail snapshots, stats): for tests only
+                       refuse upgrades, fail snapshots, stats): for tests and the demo.
+                       It wants the admin key in the x-admin-key header: the key of the
+                       environment variable JOBSOCKET_ADMIN_KEY, or a random one printed
+                       at start
+limits (defaults in brackets):
+  --max-connections N  open sockets; an upgrade past it answers 503 [10000]
+  --idle-timeout-ms MS a socket silent this long is closed, 4002 [3 heartbeats, >= 90000]
+  --send-timeout-ms MS a frame the client does not take this long closes it, 4008 [10000]
+  --auth-timeout-ms MS time for an `auth` first frame [5000]
+  --max-jobs N         jobs kept; new ones answer 503 when all are running [1000]
+  --max-job-ms MS      longest a new job may run (steps x step); longer ones answer 400
+                       [3600000]
   -h, --help           print this help
 
-The first line on stdout is `listening on http://HOST:PORT`.";
+The first line on stdout is `listening on http://HOST:PORT`. With --admin, the next
+are `admin key: KEY` and, with --static, the demo page's address with the key in its
+fragment (`http://HOST:PORT/#adminKey=KEY`).";
+
+/// The environment variable the token may come from, when no flag gives it.
+pub const TOKEN_ENV: &str = "JOBSOCKET_TOKEN";
+
+/// The environment variable the admin key may come from; without it the key is random.
+pub const ADMIN_KEY_ENV: &str = "JOBSOCKET_ADMIN_KEY";
 
 /// What the command line asks for.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Command {
-    /// Start the server.
-    Run(Args),
+    /// Start the server (boxed: far larger than the other variant).
+    Run(Box<Args>),
     /// Print [`USAGE`] and exit successfully.
     Help,
 }
@@ -81,7 +111,7 @@ impl fmt::Display for ArgsError {
 impl std::error::Error for ArgsError {}
 
 /// The flags that take a value, by the name the user types; the name is also what errors quote.
-const FLAGS: [&str; 7] = [
+const FLAGS: [&str; 16] = [
     "--host",
     "--port",
     "--step-ms",
@@ -89,6 +119,15 @@ const FLAGS: [&str; 7] = [
     "--pkg",
     "--heartbeat-ms",
     "--token",
+    "--token-file",
+    "--allow-origin",
+    "--unsafe-test-origin",
+    "--max-connections",
+    "--idle-timeout-ms",
+    "--send-timeout-ms",
+    "--auth-timeout-ms",
+    "--max-jobs",
+    "--max-job-ms",
 ];
 
 /// The one flag without a value.
@@ -98,11 +137,31 @@ const ADMIN: &str = "--admin";
 /// an idle connection open.
 const MAX_HEARTBEAT_MS: u64 = 3_600_000;
 
-/// Parses the arguments after the program name.
+/// The longest a limit in milliseconds may be: a day.
+const MAX_LIMIT_MS: u64 = 86_400_000;
+
+/// The most connections or jobs a limit may allow.
+const MAX_COUNT: u64 = 10_000_000;
+
+/// Parses the arguments after the program name, with no environment.
 pub fn parse<I>(args: I) -> Result<Command, ArgsError>
 where
     I: IntoIterator<Item = String>,
 {
+    parse_with_env(args, |_| None)
+}
+
+/// Parses the arguments after the program name; `env` reads an environment variable
+/// ([`TOKEN_ENV`], [`ADMIN_KEY_ENV`]).
+pub fn parse_with_env<I>(
+    args: I,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Command, ArgsError>
+where
+    I: IntoIterator<Item = String>,
+{
+    let mut token_flag: Option<&'static str> = None;
+    let mut idle_given = false;
     let mut parsed = Args {
         host: "127.0.0.1".to_owned(),
         port: 8787,
@@ -143,15 +202,85 @@ where
                 }
                 parsed.config.heartbeat_ms = ms;
             }
+            "--token" | "--token-file" if token_flag.is_some() => {
+                return Err(invalid(flag, value, "the token is given twice"));
+            }
             "--token" if value.is_empty() => return Err(invalid(flag, value, "empty token")),
-            "--token" => parsed.config.token = Some(value),
+            "--token" => {
+                token_flag = Some(flag);
+                parsed.config.token = Some(value);
+            }
+            "--token-file" => {
+                token_flag = Some(flag);
+                parsed.config.token = Some(token_file(flag, value)?);
+            }
+            "--allow-origin" => parsed.config.origins.allowed.push(origin(flag, value)?),
+            "--unsafe-test-origin" => parsed.config.origins.unsafe_test.push(origin(flag, value)?),
+            "--max-connections" => {
+                parsed.config.limits.max_connections = positive(flag, &value, MAX_COUNT)? as usize;
+            }
+            "--idle-timeout-ms" => {
+                idle_given = true;
+                parsed.config.limits.idle_timeout_ms = positive(flag, &value, MAX_LIMIT_MS)?;
+            }
+            "--send-timeout-ms" => {
+                parsed.config.limits.send_timeout_ms = positive(flag, &value, MAX_LIMIT_MS)?;
+            }
+            "--auth-timeout-ms" => {
+                parsed.config.limits.auth_timeout_ms = positive(flag, &value, MAX_LIMIT_MS)?;
+            }
+            "--max-jobs" => {
+                parsed.config.limits.max_jobs = positive(flag, &value, MAX_COUNT)? as usize;
+            }
+            "--max-job-ms" => {
+                parsed.config.limits.max_job_ms = positive(flag, &value, MAX_LIMIT_MS)?;
+            }
             "--static" => parsed.config.static_dir = Some(directory(flag, value)?),
             "--pkg" => parsed.config.pkg_dir = Some(directory(flag, value)?),
             // FLAGS holds exactly the names matched above.
             _ => return Err(ArgsError::Unknown(arg)),
         }
     }
-    Ok(Command::Run(parsed))
+    if token_flag.is_none() {
+        parsed.config.token = env(TOKEN_ENV).filter(|token| !token.is_empty());
+    }
+    parsed.config.admin_key = env(ADMIN_KEY_ENV).filter(|key| !key.is_empty());
+    if !idle_given {
+        let heartbeat_ms = parsed.config.heartbeat_ms;
+        parsed.config.limits.idle_timeout_ms = crate::limits::default_idle_timeout_ms(heartbeat_ms);
+    }
+    Ok(Command::Run(Box::new(parsed)))
+}
+
+/// A number from 1 to `max`: a limit of 0 would refuse everything.
+fn positive(flag: &'static str, value: &str, max: u64) -> Result<u64, ArgsError> {
+    match number(flag, value, max)? {
+        0 => Err(invalid(flag, value.to_owned(), "must be at least 1")),
+        number => Ok(number),
+    }
+}
+
+fn origin(flag: &'static str, value: String) -> Result<crate::OriginPattern, ArgsError> {
+    value
+        .parse()
+        .map_err(|error: crate::origin::BadOrigin| invalid(flag, value, &error.to_string()))
+}
+
+/// The first line of the file at `path`, without its line ending.
+fn token_file(flag: &'static str, path: String) -> Result<String, ArgsError> {
+    let text = match std::fs::read_to_string(&path) {
+        Ok(text) => text,
+        Err(error) => return Err(invalid(flag, path, &format!("cannot read it: {error}"))),
+    };
+    let token = text
+        .lines()
+        .next()
+        .unwrap_or_default()
+        .trim_end_matches('\r');
+    if token.is_empty() {
+        return Err(invalid(flag, path, "its first line is empty"));
+    }
+    Ok(token.to_owned())
 }
 
 fn invalid(flag: &'static str, value: String, reason: &str) -> ArgsError {
@@ -190,7 +319,7 @@ mod tests {
 
     fn args(args: &[&str]) -> Args {
         match run(args) {
-            Ok(Command::Run(args)) => args,
+            Ok(Command::Run(args)) => *args,
             other => panic!("expected Run, got {other:?}"),
         }
     }
@@ -236,6 +365,82 @@ mod tests {
         assert!(run(&["--token="]).is_err());
         let error = run(&["--admin=yes"]).unwrap_err().to_string();
         assert_eq!(error, "invalid value \"yes\" for --admin: takes no value");
+    }
+
+    #[test]
+    fn the_token_can_come_from_a_file_or_the_environment_instead_of_ps() {
+        let path = std::env::temp_dir().join(format!("jobsocket-token-{}", std::process::id()));
+        std::fs::write(&path, "fr0m-file\nignored\n").expect("write the token file");
+        let file = path.to_string_lossy().into_owned();
+        let env = |name: &str| (name == TOKEN_ENV).then(|| "fr0m-env".to_owned());
+
+        let from_file = args(&["--token-file", &file]);
+        assert_eq!(from_file.config.token.as_deref(), Some("fr0m-file"));
+        let from_env = match parse_with_env(Vec::new(), env) {
+            Ok(Command::Run(args)) => *args,
+            other => panic!("expected Run, got {other:?}"),
+        };
+        assert_eq!(from_env.config.token.as_deref(), Some("fr0m-env"));
+        let flag_wins = match parse_with_env(vec!["--token".into(), "fr0m-flag".into()], env) {
+            Ok(Command::Run(args)) => *args,
+            other => panic!("expected Run, got {other:?}"),
+        };
+        assert_eq!(flag_wins.config.token.as_deref(), Some("fr0m-flag"));
+        assert!(run(&["--token", "a", "--token-file", &file]).is_err());
+        assert!(run(&["--token-file", "/definitely/not/here"]).is_err());
+        std::fs::remove_file(&path).expect("remove the token file");
+    }
+
+    #[test]
+    fn the_admin_key_comes_from_the_environment() {
+        let env = |name: &str| (name == ADMIN_KEY_ENV).then(|| "k3y".to_owned());
+        let Ok(Command::Run(parsed)) = parse_with_env(vec!["--admin".to_owned()], env) else {
+            panic!("expected Run");
+        };
+        assert_eq!(parsed.config.admin_key.as_deref(), Some("k3y"));
+        assert_eq!(args(&["--admin"]).config.admin_key, None);
+    }
+
+    #[test]
+    fn origins_and_limits_are_flags_and_the_idle_timeout_follows_the_heartbeat() {
+        let parsed = args(&[
+            "--allow-origin",
+            "https://app.example",
+            "--allow-origin=http://localhost:*",
+            "--unsafe-test-origin",
+            "http://127.0.0.1:*",
+            "--max-connections",
+            "3",
+            "--send-timeout-ms=50",
+            "--auth-timeout-ms=40",
+            "--max-jobs=7",
+            "--max-job-ms=1000",
+            "--heartbeat-ms=40000",
+        ]);
+        assert_eq!(parsed.config.origins.allowed.len(), 2);
+        assert_eq!(parsed.config.origins.unsafe_test.len(), 1);
+        let limits = &parsed.config.limits;
+        assert_eq!(limits.max_connections, 3);
+        assert_eq!(limits.idle_timeout_ms, 120_000, "three heartbeats");
+        let short = args(&["--heartbeat-ms", "100"])
+            .config
+            .limits
+            .idle_timeout_ms;
+        assert_eq!(short, 90_000, "three of the client's default pings");
+        assert_eq!(limits.send_timeout_ms, 50);
+        assert_eq!(limits.auth_timeout_ms, 40);
+        assert_eq!(limits.max_jobs, 7);
+        assert_eq!(limits.max_job_ms, 1000);
+        assert_eq!(
+            args(&["--idle-timeout-ms", "20"])
+                .config
+                .limits
+                .idle_timeout_ms,
+            20
+        );
+        assert!(run(&["--allow-origin", "app.example"]).is_err());
+        assert!(run(&["--allow-origin", "https://*.example"]).is_err());
+        assert!(run(&["--max-connections", "0"]).is_err());
     }
 
     #[test]

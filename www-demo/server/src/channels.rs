@@ -25,11 +25,11 @@ pub struct ChannelLogged {
     pub data: RawJson,
 }
 
-/// Where a new subscriber of a channel starts.
+/// Where a new subscriber of a channel starts; the events before it are read from the log a
+/// batch at a time ([`AppChannel::events_after`]).
 #[derive(Debug)]
 pub struct ChannelWatch {
     pub live: broadcast::Receiver<ChannelLogged>,
-    pub backlog: Vec<ChannelLogged>,
     pub last_seq: u64,
 }
 
@@ -76,32 +76,30 @@ impl AppChannel {
         state.last_seq
     }
 
-    /// The logged events after `since`, and a receiver of every later one.
-    pub fn watch(&self, since: Option<u64>) -> ChannelWatch {
+    /// A receiver of every later event, and the `seq` of the last one so far.
+    pub fn watch(&self) -> ChannelWatch {
         let state = self.lock();
         ChannelWatch {
             live: self.live.subscribe(),
-            backlog: after(&state.log, since.unwrap_or(0)),
             last_seq: state.last_seq,
         }
     }
 
-    /// The logged events after `seq`, for a subscriber that lagged.
-    pub fn events_after(&self, seq: u64) -> Vec<ChannelLogged> {
-        after(&self.lock().log, seq)
+    /// At most `limit` logged events after `seq`, in order.
+    pub fn events_after(&self, seq: u64, limit: usize) -> Vec<ChannelLogged> {
+        self.lock()
+            .log
+            .iter()
+            .filter(|logged| logged.seq > seq)
+            .take(limit)
+            .cloned()
+            .collect()
     }
 
     /// The critical sections cannot panic half way: a poisoned lock guards consistent data.
     fn lock(&self) -> MutexGuard<'_, ChannelState> {
         self.state.lock().unwrap_or_else(PoisonError::into_inner)
     }
-}
-
-fn after(log: &VecDeque<ChannelLogged>, seq: u64) -> Vec<ChannelLogged> {
-    log.iter()
-        .filter(|logged| logged.seq > seq)
-        .cloned()
-        .collect()
 }
 
 /// Every app channel, created on its first subscribe or publish.
@@ -161,9 +159,11 @@ mod tests {
             other.publish("x".into(), RawJson::new("1").expect("JSON")),
             1
         );
-        let watch = workspace.watch(Some(1));
-        let seqs: Vec<u64> = watch.backlog.iter().map(|logged| logged.seq).collect();
+        let watch = workspace.watch();
+        let backlog = workspace.events_after(1, usize::MAX);
+        let seqs: Vec<u64> = backlog.iter().map(|logged| logged.seq).collect();
         assert_eq!(seqs, [2, 3], "the log keeps the last two");
         assert_eq!(watch.last_seq, 3);
+        assert_eq!(workspace.events_after(0, 1).len(), 1);
     }
 }

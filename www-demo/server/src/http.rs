@@ -37,6 +37,10 @@ pub const MAX_PROMPT_CHARS: usize = 2_000;
 pub enum ApiError {
     /// 400: the body is not JSON of the right shape, or a value is out of range.
     BadRequest(String),
+    /// 401: no token, or not the server's (see [`crate::auth`]).
+    Unauthorized(String),
+    /// 403: a page of an origin the server does not allow (see [`crate::origin`]).
+    Forbidden(String),
     /// 404: no job with this id on this channel.
     NotFound(String),
     /// 503: the job store is full of running jobs.
@@ -49,6 +53,8 @@ impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let (status, code, message) = match self {
             ApiError::BadRequest(message) => (StatusCode::BAD_REQUEST, "bad_request", message),
+            ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message),
+            ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
             ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message),
             ApiError::Unavailable(message) => {
@@ -84,7 +90,10 @@ impl From<ScopeError> for ApiError {
 
 impl From<CreateError> for ApiError {
     fn from(error: CreateError) -> ApiError {
-        ApiError::Busy(error.to_string())
+        match error {
+            CreateError::Full { .. } => ApiError::Busy(error.to_string()),
+            CreateError::TooLong { .. } => ApiError::BadRequest(error.to_string()),
+        }
     }
 }
 

@@ -27,14 +27,11 @@ use tokio::sync::broadcast;
 
 use self::plan::{CompositionSpec, GenerationSpec, Plan};
 use self::snapshot::Snapshot;
+use crate::secret::random_hex;
 
 /// Events a slow subscriber may fall behind by before its receiver lags; a lagging subscriber
 /// catches up from the log, so this bounds memory, not correctness.
 const LIVE_CAPACITY: usize = 64;
-
-/// Jobs the store keeps. Past this, creating a job forgets the oldest finished one, or is
-/// refused when every job is still running: a demo server must not grow without bound.
-pub const MAX_JOBS: usize = 1_000;
 
 /// Events each job keeps for replay unless the server's configuration says otherwise.
 pub const MAX_LOG_EVENTS: usize = 10_000;
@@ -47,13 +44,12 @@ pub struct Logged {
     pub event: JobEvent,
 }
 
-/// What [`Job::watch`] returns: where a new subscriber starts.
+/// What [`Job::watch`] returns: where a new subscriber starts. The events before it are
+/// read from the log a batch at a time ([`Job::events_after`]), never copied all at once.
 #[derive(Debug)]
 pub struct Watch {
     /// Every event logged after the watch began.
     pub live: broadcast::Receiver<Logged>,
-    /// The logged events after the requested `since`, in order.
-    pub backlog: Vec<Logged>,
     /// The `seq` of the job's last event so far (0 before the first).
     pub last_seq: u64,
 }
@@ -122,22 +118,21 @@ impl Job {
         seq
     }
 
-    /// Starts watching the job: the logged events after `since` (all of them without it), and
-    /// a receiver of every later one.
-    pub fn watch(&self, since: Option<u64>) -> Watch {
+    /// Starts watching the job: a receiver of every later event, and the `seq` of the last
+    /// one so far, both taken under the lock, so every event is in the log or on the receiver.
+    pub fn watch(&self) -> Watch {
         let state = self.lock();
         let live = self.live.subscribe();
         Watch {
             live,
-            backlog: after(&state.log, since.unwrap_or(0)),
             last_seq: state.last_seq,
         }
     }
 
-    /// The logged events with a `seq` greater than `seq`, in order: the whole log when `seq` is
-    /// older than the oldest event kept.
-    pub fn events_after(&self, seq: u64) -> Vec<Logged> {
-        after(&self.lock().log, seq)
+    /// At most `limit` logged events with a `seq` greater than `seq`, in order, starting with
+    /// the oldest event kept when `seq` is older than that.
+    pub fn events_after(&self, seq: u64, limit: usize) -> Vec<Logged> {
+        after(&self.lock().log, seq, limit)
     }
 
     /// The job's current snapshot.
@@ -157,7 +152,7 @@ impl Job {
     }
 }
 
-fn after(log: &VecDeque<Logged>, seq: u64) -> Vec<Logged> {
+fn after(log: &VecDeque<Logged>, seq: u64, limit: usize) -> Vec<Logged> {
     let Some(oldest) = log.front() else {
         return Vec::new();
     };
@@ -165,22 +160,30 @@ fn after(log: &VecDeque<Logged>, seq: u64) -> Vec<Logged> {
     // log selects nothing, one before its start selects everything.
     let skip = seq.saturating_add(1).saturating_sub(oldest.seq);
     let start = usize::try_from(skip).map_or(log.len(), |skip| skip.min(log.len()));
-    log.range(start..).cloned().collect()
+    log.range(start..).take(limit).cloned().collect()
 }
 
 /// Why a job could not be created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateError {
-    /// [`MAX_JOBS`] jobs are running; try again when one finishes.
-    Full,
+    /// The store's `max_jobs` jobs are running; try again when one finishes.
+    Full { max_jobs: usize },
+    /// The job would run longer than the server's `max_job_ms`; ask for fewer steps or a
+    /// shorter step.
+    TooLong { ms: u64, max_ms: u64 },
 }
 
 impl fmt::Display for CreateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            CreateError::Full => write!(
+            CreateError::Full { max_jobs } => write!(
                 f,
-                "{MAX_JOBS} jobs are still running; try again when one finishes"
+                "{max_jobs} jobs are still running; try again when one finishes"
+            ),
+            CreateError::TooLong { ms, max_ms } => write!(
+                f,
+                "the job would run {ms} ms (steps times step_ms), longer than this server's \
+                 {max_ms} ms"
             ),
         }
     }
@@ -189,17 +192,17 @@ impl fmt::Display for CreateError {
 impl std::error::Error for CreateError {}
 
 /// Every job of the server, by channel and id.
+///
+/// The store keeps at most `max_jobs` jobs: past it, creating a job forgets the oldest
+/// finished one, or is refused while every job is still running. No job runs longer than
+/// `max_job_ms`, so running jobs free their slots within that time.
 #[derive(Debug)]
 pub struct JobStore {
     inner: Mutex<StoreInner>,
     /// Events each job keeps for replay.
     log_cap: usize,
-}
-
-impl Default for JobStore {
-    fn default() -> JobStore {
-        JobStore::new(MAX_LOG_EVENTS)
-    }
+    max_jobs: usize,
+    max_job_ms: u64,
 }
 
 #[derive(Debug, Default)]
@@ -207,55 +210,66 @@ struct StoreInner {
     jobs: HashMap<(Channel, String), Arc<Job>>,
     /// Creation order, oldest first, to find the job to forget.
     order: VecDeque<(Channel, String)>,
-    generations: u64,
-    compositions: u64,
 }
 
 impl JobStore {
-    /// An empty store whose jobs keep their last `log_cap` events for replay.
-    pub fn new(log_cap: usize) -> JobStore {
+    /// An empty store of at most `max_jobs` jobs that run at most `max_job_ms` each and keep
+    /// their last `log_cap` events for replay.
+    pub fn new(log_cap: usize, max_jobs: usize, max_job_ms: u64) -> JobStore {
         JobStore {
             inner: Mutex::default(),
             log_cap,
+            max_jobs,
+            max_job_ms,
         }
     }
 
-    /// Creates generation `gen_<n>` and starts simulating it, one event every `step`.
+    /// Refuses a plan whose steps, `step` apart, would run longer than `max_job_ms`.
+    fn check_length(&self, plan: &Plan, step: Duration) -> Result<(), CreateError> {
+        let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+        let steps = u64::try_from(plan.steps.len()).unwrap_or(u64::MAX);
+        let ms = steps.saturating_mul(step_ms);
+        if ms > self.max_job_ms {
+            return Err(CreateError::TooLong {
+                ms,
+                max_ms: self.max_job_ms,
+            });
+        }
+        Ok(())
+    }
+
+    /// Creates a generation, `gen_` and 128 random bits, and starts simulating it, one event
+    /// every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_generation(
         &self,
         spec: GenerationSpec,
         step: Duration,
     ) -> Result<Arc<Job>, CreateError> {
-        let job = self.insert(Channel::Generation, |inner| {
-            inner.generations += 1;
-            let id = format!("gen_{}", inner.generations);
-            let snapshot = Snapshot::generation(&id, spec.clips);
-            Job::new(id, Channel::Generation, snapshot, self.log_cap)
-        })?;
-        run(job.clone(), plan::generation(job.id(), spec), step);
+        let id = format!("gen_{}", random_hex());
+        let snapshot = Snapshot::generation(&id, spec.clips);
+        let plan = plan::generation(&id, spec);
+        self.check_length(&plan, step)?;
+        let job = self.insert(Job::new(id, Channel::Generation, snapshot, self.log_cap))?;
+        run(job.clone(), plan, step);
         Ok(job)
     }
 
-    /// Creates composition `comp_<n>` and starts simulating it, one event every `step`.
+    /// Creates a composition, `comp_` and 128 random bits, and starts simulating it, one event
+    /// every `step`.
     /// Must be called inside a tokio runtime.
     pub fn start_composition(
         &self,
         spec: CompositionSpec,
         step: Duration,
     ) -> Result<Arc<Job>, CreateError> {
-        let job = self.insert(Channel::Composition, |inner| {
-            inner.compositions += 1;
-            let id = format!("comp_{}", inner.compositions);
-            let snapshot = Snapshot::composition(&id, spec.total_frames);
-            Job::new(id, Channel::Composition, snapshot, self.log_cap)
-        })?;
+        let id = format!("comp_{}", random_hex());
+        let snapshot = Snapshot::composition(&id, spec.total_frames);
         let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
-        run(
-            job.clone(),
-            plan::composition(job.id(), spec, step_ms),
-            step,
-        );
+        let plan = plan::composition(&id, spec, step_ms);
+        self.check_length(&plan, step)?;
+        let job = self.insert(Job::new(id, Channel::Composition, snapshot, self.log_cap))?;
+        run(job.clone(), plan, step);
         Ok(job)
     }
 
@@ -264,24 +278,22 @@ impl JobStore {
         self.lock().jobs.get(&(channel, id.to_owned())).cloned()
     }
 
-    fn insert(
-        &self,
-        channel: Channel,
-        make: impl FnOnce(&mut StoreInner) -> Job,
-    ) -> Result<Arc<Job>, CreateError> {
+    fn insert(&self, job: Job) -> Result<Arc<Job>, CreateError> {
         let mut inner = self.lock();
-        if inner.jobs.len() >= MAX_JOBS {
+        if inner.jobs.len() >= self.max_jobs {
             let oldest_finished = inner
                 .order
                 .iter()
                 .position(|key| inner.jobs.get(key).is_none_or(|job| job.is_finished()))
-                .ok_or(CreateError::Full)?;
+                .ok_or(CreateError::Full {
+                    max_jobs: self.max_jobs,
+                })?;
             if let Some(key) = inner.order.remove(oldest_finished) {
                 inner.jobs.remove(&key);
             }
         }
-        let job = Arc::new(make(&mut inner));
-        let key = (channel, job.id().to_owned());
+        let job = Arc::new(job);
+        let key = (job.channel(), job.id().to_owned());
         inner.order.push_back(key.clone());
         inner.jobs.insert(key, job.clone());
         Ok(job)
@@ -334,15 +346,35 @@ mod tests {
         for _ in 0..3 {
             job.emit(failure());
         }
-        let mut watch = job.watch(Some(1));
+        let mut watch = job.watch();
         assert_eq!(watch.last_seq, 3);
-        let backlog: Vec<u64> = watch.backlog.iter().map(|logged| logged.seq).collect();
+        let backlog: Vec<u64> = job
+            .events_after(1, MAX_LOG_EVENTS)
+            .iter()
+            .map(|logged| logged.seq)
+            .collect();
         assert_eq!(backlog, [2, 3]);
         assert_eq!(job.emit(failure()), 4);
         assert_eq!(watch.live.try_recv().map(|logged| logged.seq), Ok(4));
         assert_eq!(job.snapshot().seq(), 4);
-        assert!(job.watch(Some(99)).backlog.is_empty());
-        assert_eq!(job.events_after(0).len(), 4);
+        assert!(job.events_after(99, MAX_LOG_EVENTS).is_empty());
+        assert_eq!(job.events_after(0, MAX_LOG_EVENTS).len(), 4);
+    }
+
+    #[test]
+    fn a_read_of_the_log_takes_one_batch_however_long_the_log() {
+        let job = Job::new(
+            "comp_1".to_owned(),
+            Channel::Composition,
+            Snapshot::composition("comp_1", 1),
+            MAX_LOG_EVENTS,
+        );
+        for _ in 0..1_000 {
+            job.emit(failure());
+        }
+        let seqs = |events: Vec<Logged>| events.iter().map(|l| l.seq).collect::<Vec<_>>();
+        assert_eq!(seqs(job.events_after(0, 3)), [1, 2, 3]);
+        assert_eq!(seqs(job.events_after(998, 3)), [999, 1_000]);
     }
 
     #[test]
@@ -357,20 +389,16 @@ mod tests {
             job.emit(failure());
         }
         let seqs = |events: Vec<Logged>| events.iter().map(|l| l.seq).collect::<Vec<_>>();
-        assert_eq!(
-            seqs(job.events_after(0)),
-            [3, 4, 5],
-            "older than the log: all kept"
-        );
-        assert_eq!(seqs(job.events_after(2)), [3, 4, 5]);
-        assert_eq!(seqs(job.events_after(3)), [4, 5]);
-        assert_eq!(seqs(job.events_after(5)), Vec::<u64>::new());
-        assert_eq!(seqs(job.events_after(u64::MAX)), Vec::<u64>::new());
-        let watch = job.watch(None);
+        let all = |seq| job.events_after(seq, usize::MAX);
+        assert_eq!(seqs(all(0)), [3, 4, 5], "older than the log: all kept");
+        assert_eq!(seqs(all(2)), [3, 4, 5]);
+        assert_eq!(seqs(all(3)), [4, 5]);
+        assert_eq!(seqs(all(5)), Vec::<u64>::new());
+        assert_eq!(seqs(all(u64::MAX)), Vec::<u64>::new());
+        let watch = job.watch();
         assert_eq!(watch.last_seq, 5);
-        assert_eq!(seqs(watch.backlog), [3, 4, 5]);
         assert_eq!(job.emit(failure()), 6);
         assert_eq!(job.snapshot().seq(), 6);
-        assert_eq!(seqs(job.events_after(0)), [4, 5, 6]);
+        assert_eq!(seqs(all(0)), [4, 5, 6]);
     }
 }

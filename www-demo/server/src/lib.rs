@@ -19,12 +19,16 @@
 
 pub mod admin;
 pub mod args;
+pub mod auth;
 pub mod channels;
 pub mod http;
 pub mod jobs;
+pub mod limits;
 pub mod messages;
+pub mod origin;
 pub mod query;
 pub mod scope;
+pub mod secret;
 pub mod state;
 pub mod ws;
 
@@ -33,12 +37,18 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use axum::Router;
+use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 
+pub use crate::limits::Limits;
+pub use crate::origin::{OriginPattern, Origins};
 pub use crate::state::AppState;
+
+/// How often clients should ping unless `--heartbeat-ms` says otherwise.
+pub const DEFAULT_HEARTBEAT_MS: u64 = 30_000;
 
 /// How long a stopping server waits for its sockets to send their close frames.
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(2);
@@ -54,11 +64,19 @@ pub struct Config {
     pub static_dir: Option<PathBuf>,
     /// Served at `/pkg/` (the built npm package), if set.
     pub pkg_dir: Option<PathBuf>,
-    /// When set, a WebSocket URL must carry `?token=` with this value; a socket without it is
-    /// accepted, then closed with code 4001 (see [`ws`]). The HTTP routes stay open.
+    /// When set, a socket must give this token, in its URL's `?token=` or as its first frame
+    /// (`auth`), or it is closed with code 4001 (see [`ws`]); the API routes answer 401
+    /// without it (see [`auth`]).
     pub token: Option<String>,
     /// Serves the [`admin`] API under `/admin/`; without it those paths answer 404.
     pub admin: bool,
+    /// The key the admin API wants in `x-admin-key`; without one, the server makes a random
+    /// key at start ([`AppState::admin_key`]).
+    pub admin_key: Option<String>,
+    /// The pages of other origins that may use the server from a browser (see [`origin`]).
+    pub origins: Origins,
+    /// What one client may take of the server.
+    pub limits: Limits,
     /// Events each job keeps for replay; a `subscribe` from further back replays these only.
     /// The snapshots are not affected.
     pub max_log_events: usize,
@@ -68,49 +86,69 @@ impl Default for Config {
     fn default() -> Config {
         Config {
             step_ms: 300,
-            heartbeat_ms: 30_000,
+            heartbeat_ms: DEFAULT_HEARTBEAT_MS,
             static_dir: None,
             pkg_dir: None,
             token: None,
             admin: false,
+            admin_key: None,
+            origins: Origins::default(),
+            limits: Limits::default(),
             max_log_events: jobs::MAX_LOG_EVENTS,
         }
     }
 }
 
-/// Every route of the server. Cross-origin requests are allowed everywhere: the browser tests
-/// load their page from another origin than this server's.
+/// Every route of the server.
+///
+/// The API answers CORS to the allowed origins, the admin routes to the test origins only
+/// (see [`origin`]); `/healthz` to anyone, as it says nothing but "ok". The API wants the
+/// token, the admin routes the admin key (see [`auth`]).
 pub fn router(state: AppState) -> Router {
-    let mut app = Router::new()
-        .route("/healthz", get(http::healthz))
+    let config = state.config();
+    let api = Router::new()
         .route("/api/v1/generations", post(http::create_generation))
         .route("/api/v1/generations/{id}", get(http::generation))
         .route("/api/v1/compositions", post(http::create_composition))
         .route("/api/v1/compositions/{id}", get(http::composition))
-        .route("/thumbnails/{job}/{file}", get(http::thumbnail))
         .route(
             "/api/v1/channels/{channel}/{id}/events",
             post(http::publish_channel_event),
         )
+        .route_layer(from_fn_with_state(state.clone(), auth::require_token));
+    let mut public = Router::new()
+        .merge(api)
+        .route("/thumbnails/{job}/{file}", get(http::thumbnail))
         .route("/ws", get(ws::upgrade));
-    app = if state.config().admin {
-        app.route("/admin/drop", post(admin::drop_sockets))
+    if let Some(pkg) = &config.pkg_dir {
+        public = public.nest_service("/pkg", ServeDir::new(pkg));
+    }
+    if let Some(site) = &config.static_dir {
+        public = public.fallback_service(ServeDir::new(site));
+    }
+    let public = public.layer(config.origins.api_cors());
+    let health = Router::new()
+        .route("/healthz", get(http::healthz))
+        .layer(CorsLayer::permissive());
+    let admin = if config.admin {
+        let admin = Router::new()
+            .route("/admin/drop", post(admin::drop_sockets))
             .route("/admin/mute-pongs", post(admin::mute_pongs))
             .route("/admin/refuse-ws", post(admin::refuse_ws))
             .route("/admin/fail-polls", post(admin::fail_polls))
             .route("/admin/stats", get(admin::stats).post(admin::stats))
+            .route_layer(from_fn_with_state(state.clone(), auth::require_admin_key));
+        match config.origins.admin_cors() {
+            Some(cors) => admin.layer(cors),
+            None => admin,
+        }
     } else {
         // Explicit, so the static directory's fallback cannot answer them (with a 405 to a POST).
-        app.route("/admin", any(admin::absent))
+        Router::new()
+            .route("/admin", any(admin::absent))
             .route("/admin/{*path}", any(admin::absent))
     };
-    if let Some(pkg) = &state.config().pkg_dir {
-        app = app.nest_service("/pkg", ServeDir::new(pkg));
-    }
-    if let Some(site) = &state.config().static_dir {
-        app = app.fallback_service(ServeDir::new(site));
-    }
-    app.layer(CorsLayer::permissive()).with_state(state)
+    public.merge(health).merge(admin).with_state(state)
 }
 
 /// Serves on `listener` until SIGINT or SIGTERM.

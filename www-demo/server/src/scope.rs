@@ -47,6 +47,8 @@ pub struct Stats {
     pub acked_messages: u64,
     /// Requests for a snapshot (`GET /api/v1/{generations,compositions}/{id}`), failed included.
     pub poll_requests: u64,
+    /// Sockets closed because their client did not take a frame in time (4008).
+    pub slow_consumers: u64,
 }
 
 /// Why a request's scope cannot be had.
@@ -84,6 +86,7 @@ pub struct Scope {
     handled: AtomicU64,
     acked: AtomicU64,
     polls: AtomicU64,
+    slow: AtomicU64,
 }
 
 /// An open socket, counted in its scope's [`Stats::ws_open`] until dropped.
@@ -110,6 +113,7 @@ impl Scope {
             handled: AtomicU64::new(0),
             acked: AtomicU64::new(0),
             polls: AtomicU64::new(0),
+            slow: AtomicU64::new(0),
         }
     }
 
@@ -164,6 +168,11 @@ impl Scope {
         self.polls.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// Counts a socket closed as a slow consumer.
+    pub fn slow_consumer(&self) {
+        self.slow.fetch_add(1, Ordering::Relaxed);
+    }
+
     /// The counters of `GET /admin/stats`.
     pub fn stats(&self) -> Stats {
         Stats {
@@ -172,6 +181,7 @@ impl Scope {
             handled_messages: self.handled.load(Ordering::Relaxed),
             acked_messages: self.acked.load(Ordering::Relaxed),
             poll_requests: self.polls.load(Ordering::Relaxed),
+            slow_consumers: self.slow.load(Ordering::Relaxed),
         }
     }
 }

@@ -4,7 +4,7 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 
-use tokio::sync::watch;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, watch};
 
 use crate::Config;
 use crate::channels::ChannelStore;
@@ -12,6 +12,7 @@ use crate::jobs::JobStore;
 use crate::messages::MessageLog;
 use crate::query::query_param;
 use crate::scope::{Scope, ScopeError, Scopes};
+use crate::secret::random_hex;
 
 /// The server's shared state; cloning it is cheap and every clone is the same server.
 #[derive(Debug, Clone)]
@@ -26,6 +27,10 @@ struct Shared {
     channels: ChannelStore,
     messages: Mutex<MessageLog>,
     clients: AtomicU64,
+    /// One permit per open socket, `max_connections` in all.
+    connections: Arc<Semaphore>,
+    /// The admin API's key: the configured one, or one made at start; `None` without it.
+    admin_key: Option<String>,
     /// `true` once the server is stopping. Each open socket holds a receiver, so the sender
     /// also knows when the last socket is gone ([`AppState::sockets_closed`]).
     stopping: watch::Sender<bool>,
@@ -36,7 +41,15 @@ impl AppState {
     pub fn new(config: Config) -> AppState {
         AppState {
             inner: Arc::new(Shared {
-                jobs: JobStore::new(config.max_log_events),
+                admin_key: config
+                    .admin
+                    .then(|| config.admin_key.clone().unwrap_or_else(random_hex)),
+                jobs: JobStore::new(
+                    config.max_log_events,
+                    config.limits.max_jobs,
+                    config.limits.max_job_ms,
+                ),
+                connections: Arc::new(Semaphore::new(config.limits.max_connections)),
                 channels: ChannelStore::new(config.max_log_events),
                 config,
                 messages: Mutex::new(MessageLog::default()),
@@ -49,6 +62,11 @@ impl AppState {
 
     pub fn config(&self) -> &Config {
         &self.inner.config
+    }
+
+    /// The key the admin API wants in `x-admin-key`; `None` when the admin API is off.
+    pub fn admin_key(&self) -> Option<&str> {
+        self.inner.admin_key.as_deref()
     }
 
     pub fn jobs(&self) -> &JobStore {
@@ -69,6 +87,12 @@ impl AppState {
             _ => None,
         };
         self.inner.scopes.get(name.as_deref())
+    }
+
+    /// A place for one more socket, held until it closes; `None` when `max_connections`
+    /// sockets are open.
+    pub fn admit_socket(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.connections).try_acquire_owned().ok()
     }
 
     /// A fresh client id for a new socket: `c_1`, `c_2`, …

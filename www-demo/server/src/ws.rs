@@ -6,14 +6,21 @@
 //! - one writer task owns the socket's write half and sends what arrives on an mpsc queue, so
 //!   replies and job events never interleave inside a frame and a slow client slows only its
 //!   own tasks (the queue is bounded);
-//! - one forwarding task per subscription sends `subscribed`, the replay and the live events.
+//! - one forwarding task per subscription sends `subscribed`, the replay and the live events
+//!   (`ws/forward.rs`).
 //!
 //! The forwarding tasks belong to [`Subscriptions`], which aborts them when the connection task
 //! ends, however it ends: no task outlives its socket.
 //!
-//! With a `token` in the server's configuration, a socket whose URL lacks `?token=` with that
-//! value is accepted and at once closed with code [`UNAUTHORIZED`] (a browser cannot read the
-//! status of a refused upgrade, but it sees a close code), before any `connected` frame.
+//! Before any of that, the upgrade checks the page's origin (403, see [`crate::origin`]) and
+//! takes one of the server's `max_connections` places (503 when none is left); a server with a
+//! token wants it first (`ws/handshake.rs`). Then the server's limits (see
+//! [`crate::Limits`]) close a socket that sends nothing for `idle_timeout_ms` with [`IDLE`],
+//! and one whose client does not take a frame within `send_timeout_ms` with
+//! [`SLOW_CONSUMER`].
+
+mod forward;
+mod handshake;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -21,31 +28,29 @@ use std::time::Duration;
 
 use axum::extract::ws::{CloseFrame, Message, WebSocket, WebSocketUpgrade, close_code};
 use axum::extract::{RawQuery, State};
+use axum::http::HeaderMap;
 use axum::response::{IntoResponse, Response};
 use futures_util::stream::SplitSink;
 use futures_util::{SinkExt, StreamExt};
 use jobsocket::core::protocol::{Channel, ClientFrame, ServerFrame};
-use tokio::sync::broadcast::error::RecvError;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::{OwnedSemaphorePermit, mpsc, watch};
 use tokio::task::JoinHandle;
+use tokio::time::Instant;
 
-use crate::channels::{AppChannel, ChannelLogged, ChannelWatch};
+pub use self::handshake::UNAUTHORIZED;
+use self::handshake::{Token, first_frame_auth, token_of, unauthorized};
 use crate::http::ApiError;
-use crate::jobs::{Job, Logged, Watch};
 use crate::messages::MAX_ID_BYTES;
-use crate::query::query_param;
 use crate::scope::{Scope, Switch};
 use crate::state::AppState;
 
 /// Largest frame a client may send; protocol frames are a few hundred bytes.
 const MAX_CLIENT_FRAME_BYTES: usize = 1 << 20;
 
-/// Frames waiting for the writer before senders wait: backpressure from a slow client.
+/// Frames waiting for the writer before senders wait: backpressure from a slow client. The
+/// queue is bounded, and a frame the writer cannot hand to the client within
+/// `send_timeout_ms` ends the socket, so a client that stops reading holds this much at most.
 const OUTBOX_FRAMES: usize = 64;
-
-/// Events per replay frame. A replay goes out as one batch; only a very long log is split, so
-/// no frame comes near the client's 1 MiB `maxFrameBytes` (an event is a few hundred bytes).
-const REPLAY_BATCH: usize = 500;
 
 /// Subscriptions one socket may hold; finished ones are forgotten first.
 const MAX_SUBSCRIPTIONS: usize = 1_000;
@@ -53,21 +58,27 @@ const MAX_SUBSCRIPTIONS: usize = 1_000;
 /// How long a closing socket may take to flush its last frames.
 const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
-/// The close code of a socket without the server's token.
-pub const UNAUTHORIZED: u16 = 4001;
+/// The close code of a socket that sent no frame for `idle_timeout_ms`.
+pub const IDLE: u16 = 4002;
 
-/// The longest `requestId` a log line quotes.
-const MAX_LOGGED_REQUEST_ID: usize = 100;
+/// The close code of a socket whose client did not take a frame within `send_timeout_ms`.
+pub const SLOW_CONSUMER: u16 = 4008;
 
-/// `GET /ws`: upgrades to a WebSocket, or answers 503 while the admin API refuses upgrades.
-/// The query's `token` is checked when the server has one; `requestId` names the socket in
+/// `GET /ws`: upgrades to a WebSocket; answers 403 to a page of an origin the server does not
+/// allow, and 503 while the admin API refuses upgrades or when `max_connections` sockets are
+/// open. The query's `token` is checked when the server has one; `requestId` names the socket in
 /// the log line of a refused token; `scope` names its fault scope (see [`crate::scope`]);
 /// anything else is ignored.
 pub async fn upgrade(
     ws: WebSocketUpgrade,
     State(state): State<AppState>,
     RawQuery(query): RawQuery,
+    headers: HeaderMap,
 ) -> Response {
+    if !state.config().origins.websocket_allowed(&headers) {
+        let message = "WebSocket upgrades from this page's origin are not allowed".to_owned();
+        return ApiError::Forbidden(message).into_response();
+    }
     let query = query.unwrap_or_default();
     let scope = match state.scope(Some(&query)) {
         Ok(scope) => scope,
@@ -77,70 +88,32 @@ pub async fn upgrade(
         let message = "WebSocket upgrades are switched off (admin refuse-ws)".to_owned();
         return ApiError::Unavailable(message).into_response();
     }
-    let authorized = match &state.config().token {
-        None => true,
-        Some(token) => {
-            let given = query_param(&query, "token");
-            let authorized = given
-                .as_deref()
-                .is_some_and(|given| same(given, token.as_bytes()));
-            if !authorized {
-                log_refused(&query, given.is_some());
-            }
-            authorized
-        }
+    let Some(place) = state.admit_socket() else {
+        let limit = state.config().limits.max_connections;
+        let message = format!("the server has its {limit} sockets open; try again later");
+        return ApiError::Busy(message).into_response();
     };
+    let token = token_of(&query, state.config().token.as_deref());
     let ws = ws
         .max_message_size(MAX_CLIENT_FRAME_BYTES)
         .max_frame_size(MAX_CLIENT_FRAME_BYTES);
-    if authorized {
-        ws.on_upgrade(move |socket| connection(socket, state, scope))
-    } else {
-        ws.on_upgrade(move |socket| unauthorized(socket, scope))
-    }
-}
-
-/// The one stderr line of a socket refused for its token.
-fn log_refused(query: &str, had_token: bool) {
-    let why = if had_token { "a wrong" } else { "no" };
-    match query_param(query, "requestId") {
-        Some(id) => {
-            let id: String = String::from_utf8_lossy(&id)
-                .chars()
-                .take(MAX_LOGGED_REQUEST_ID)
-                .collect();
-            // Debug-quoted: the id comes from the network and must not forge log lines.
-            eprintln!("ws: closed a socket with {why} token (4001), requestId {id:?}");
+    ws.on_upgrade(move |mut socket| async move {
+        // Held until the socket's task ends: its place among `max_connections`.
+        let _place: OwnedSemaphorePermit = place;
+        let authorized = match (token, &state.config().token) {
+            (Token::Given, _) | (Token::Awaited, None) => true,
+            (Token::Wrong, _) => false,
+            (Token::Awaited, Some(expected)) => {
+                let timeout = Duration::from_millis(state.config().limits.auth_timeout_ms);
+                first_frame_auth(&mut socket, expected, timeout, &query).await
+            }
+        };
+        if authorized {
+            connection(socket, state, scope).await;
+        } else {
+            unauthorized(socket, scope).await;
         }
-        None => eprintln!("ws: closed a socket with {why} token (4001), no requestId"),
-    }
-}
-
-/// Compares in time that depends on the lengths only, so a wrong token does not tell how much
-/// of it was right.
-fn same(given: &[u8], expected: &[u8]) -> bool {
-    given.len() == expected.len()
-        && given
-            .iter()
-            .zip(expected)
-            .fold(0, |differ, (a, b)| differ | (a ^ b))
-            == 0
-}
-
-/// A socket without the right token: closed with [`UNAUTHORIZED`], nothing else sent.
-async fn unauthorized(mut socket: WebSocket, scope: Arc<Scope>) {
-    let _open = scope.socket_opened();
-    let frame = CloseFrame {
-        code: UNAUTHORIZED,
-        reason: "unauthorized".into(),
-    };
-    if socket.send(Message::Close(Some(frame))).await.is_ok() {
-        // Waits for the client's close frame (or the end), as the closing handshake asks.
-        let _ = tokio::time::timeout(CLOSE_GRACE, async {
-            while let Some(Ok(_)) = socket.recv().await {}
-        })
-        .await;
-    }
+    })
 }
 
 /// What the writer task sends.
@@ -176,10 +149,16 @@ async fn connection(socket: WebSocket, state: AppState, scope: Arc<Scope>) {
     // Marks the current value seen: only a later `drop_sockets` ends this socket.
     let mut drops = scope.drops();
     let mut dropped = false;
+    let limits = &state.config().limits;
+    let idle = Duration::from_millis(limits.idle_timeout_ms);
+    let send_timeout = Duration::from_millis(limits.send_timeout_ms);
     let (sink, mut stream) = socket.split();
     let (outbox, queue) = mpsc::channel(OUTBOX_FRAMES);
-    let mut writer = tokio::spawn(write(sink, queue));
+    let mut writer = tokio::spawn(write(sink, queue, send_timeout, scope.clone()));
+    let mut writer_done = false;
+    let mut idle_at = Instant::now() + idle;
     let mut connection = Connection {
+        first_frame: state.config().token.is_none(),
         state,
         scope,
         outbox,
@@ -194,6 +173,7 @@ async fn connection(socket: WebSocket, state: AppState, scope: Arc<Scope>) {
     while open {
         tokio::select! {
             message = stream.next() => {
+                idle_at = Instant::now() + idle;
                 open = match message {
                     Some(Ok(Message::Text(text))) => connection.handle(text.as_str()).await.is_ok(),
                     Some(Ok(Message::Binary(_))) => connection
@@ -218,9 +198,25 @@ async fn connection(socket: WebSocket, state: AppState, scope: Arc<Scope>) {
                 dropped = true;
                 open = false;
             }
+            () = tokio::time::sleep_until(idle_at) => {
+                let close = Outgoing::Close {
+                    code: IDLE,
+                    reason: "idle timeout",
+                };
+                let _ = connection.outbox.send(close).await;
+                open = false;
+            }
+            // The writer stopped by itself: the client is gone, or too slow.
+            _ = &mut writer, if !writer_done => {
+                writer_done = true;
+                open = false;
+            }
         }
     }
 
+    if writer_done {
+        return;
+    }
     if dropped {
         // Stops the writer before the queue closes, so it sends no close frame; dropping both
         // halves of the socket then drops the TCP connection.
@@ -247,7 +243,13 @@ async fn stopped(stopping: &mut watch::Receiver<bool>) {
 }
 
 /// The writer task: sends queued frames until the queue closes or a close frame went out.
-async fn write(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receiver<Outgoing>) {
+/// A frame the client does not take within `send_timeout` ends it with [`SLOW_CONSUMER`].
+async fn write(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut queue: mpsc::Receiver<Outgoing>,
+    send_timeout: Duration,
+    scope: Arc<Scope>,
+) {
     while let Some(outgoing) = queue.recv().await {
         let (message, last) = match outgoing {
             Outgoing::Text(text) => (Message::Text(text.into()), false),
@@ -259,8 +261,21 @@ async fn write(mut sink: SplitSink<WebSocket, Message>, mut queue: mpsc::Receive
                 (Message::Close(Some(frame)), true)
             }
         };
-        if sink.send(message).await.is_err() || last {
-            break;
+        match tokio::time::timeout(send_timeout, sink.send(message)).await {
+            Ok(Ok(())) if !last => {}
+            Ok(_) => break,
+            Err(_) => {
+                scope.slow_consumer();
+                // The frame stays in the socket's buffer, ahead of the close frame: a client
+                // that reads again within the grace gets both, one that does not is dropped.
+                let frame = CloseFrame {
+                    code: SLOW_CONSUMER,
+                    reason: "slow consumer".into(),
+                };
+                let close = sink.send(Message::Close(Some(frame)));
+                let _ = tokio::time::timeout(CLOSE_GRACE, close).await;
+                return;
+            }
         }
     }
     // Completes the closing handshake; the socket may already be gone, which is fine.
@@ -274,6 +289,9 @@ struct Connection {
     scope: Arc<Scope>,
     outbox: Outbox,
     subscriptions: Subscriptions,
+    /// True until the first frame on a server without a token, where an `auth` first frame
+    /// (from a client that always sends its token) is ignored rather than refused.
+    first_frame: bool,
 }
 
 impl Connection {
@@ -287,6 +305,7 @@ impl Connection {
                     .await;
             }
         };
+        let first_frame = std::mem::take(&mut self.first_frame);
         match frame {
             ClientFrame::Subscribe { channel, id, since } => {
                 self.subscribe(channel, id, since).await
@@ -303,7 +322,9 @@ impl Connection {
             // Answered with or without subscriptions; dropped while the admin API mutes pongs.
             ClientFrame::Ping { .. } if self.scope.switch(Switch::MutePongs) => Ok(()),
             ClientFrame::Ping { t } => send(&self.outbox, &ServerFrame::Pong { t }).await,
-            // Only a socket's first frame may carry the token; a later one is a client error.
+            ClientFrame::Auth { .. } if first_frame => Ok(()),
+            // Only a socket's first frame may carry the token (see [`handshake`]); a later one
+            // is a client error.
             ClientFrame::Auth { .. } => {
                 let message = "auth is only accepted as the first frame".to_owned();
                 self.error("bad_frame", message).await
@@ -343,7 +364,7 @@ impl Connection {
                 .job_error(channel, &id, "too_many_subscriptions", message)
                 .await;
         }
-        let task = tokio::spawn(forward(job, since, self.outbox.clone()));
+        let task = tokio::spawn(forward::forward(job, since, self.outbox.clone()));
         self.subscriptions.insert(channel, id, task);
         Ok(())
     }
@@ -363,7 +384,11 @@ impl Connection {
             let message = "the server keeps no more channels".to_owned();
             return self.error("too_many_channels", message).await;
         };
-        let task = tokio::spawn(forward_channel(channel, since, self.outbox.clone()));
+        let task = tokio::spawn(forward::forward_channel(
+            channel,
+            since,
+            self.outbox.clone(),
+        ));
         self.subscriptions.join(name, id, task);
         Ok(())
     }
@@ -440,206 +465,5 @@ impl Drop for Subscriptions {
         for task in self.tasks.values() {
             task.abort();
         }
-    }
-}
-
-/// A forwarding task: `subscribed`, then the events after `since` in one batch, then the live
-/// events, each `seq` exactly once and in order, until the job's terminal event.
-async fn forward(job: Arc<Job>, since: Option<u64>, outbox: Outbox) {
-    let Watch {
-        mut live,
-        backlog,
-        last_seq,
-    } = job.watch(since);
-    let subscribed = ServerFrame::Subscribed {
-        channel: job.channel(),
-        id: job.id().to_owned(),
-        seq: last_seq,
-    };
-    if send(&outbox, &subscribed).await.is_err() {
-        return;
-    }
-    let mut cursor = Cursor {
-        last: since.unwrap_or(0),
-        done: false,
-    };
-    if cursor.deliver(&job, backlog, &outbox).await.is_err() {
-        return;
-    }
-    while !cursor.done {
-        let events = match live.recv().await {
-            Ok(logged) if logged.seq <= cursor.last => continue,
-            Ok(logged) if logged.seq == cursor.last + 1 => vec![logged],
-            // A lagging receiver skipped events (and a gap cannot happen while jobs emit under
-            // their lock): the log has every one of them.
-            Ok(_) | Err(RecvError::Lagged(_)) => job.events_after(cursor.last),
-            // The job is gone; it has nothing more to say.
-            Err(RecvError::Closed) => return,
-        };
-        if cursor.deliver(&job, events, &outbox).await.is_err() {
-            return;
-        }
-    }
-}
-
-/// A forwarding task of an app channel: `subscribed`, the events after `since`, then the live
-/// ones, each `seq` exactly once and in order, until the socket goes or unsubscribes.
-async fn forward_channel(channel: Arc<AppChannel>, since: Option<u64>, outbox: Outbox) {
-    let ChannelWatch {
-        mut live,
-        backlog,
-        last_seq,
-    } = channel.watch(since);
-    let joined = ServerFrame::Joined {
-        channel: channel.name().to_owned(),
-        id: channel.id().to_owned(),
-        seq: last_seq,
-    };
-    if send(&outbox, &joined).await.is_err() {
-        return;
-    }
-    let mut last = since.unwrap_or(0);
-    let mut events = backlog;
-    loop {
-        for logged in events {
-            if logged.seq <= last {
-                continue;
-            }
-            last = logged.seq;
-            if send(&outbox, &channel_event(&channel, logged))
-                .await
-                .is_err()
-            {
-                return;
-            }
-        }
-        events = match live.recv().await {
-            Ok(logged) if logged.seq <= last => Vec::new(),
-            Ok(logged) if logged.seq == last + 1 => vec![logged],
-            // A lagging receiver skipped events: the log has them.
-            Ok(_) | Err(RecvError::Lagged(_)) => channel.events_after(last),
-            Err(RecvError::Closed) => return,
-        };
-    }
-}
-
-fn channel_event(channel: &AppChannel, logged: ChannelLogged) -> ServerFrame {
-    ServerFrame::ChannelEvent {
-        channel: channel.name().to_owned(),
-        id: channel.id().to_owned(),
-        seq: logged.seq,
-        event: logged.event,
-        data: logged.data,
-    }
-}
-
-/// How far a forwarding task has got.
-struct Cursor {
-    /// The last `seq` sent, or the client's `since`.
-    last: u64,
-    /// The job's terminal event was sent.
-    done: bool,
-}
-
-impl Cursor {
-    /// Sends the events after `self.last`: one alone as one frame, several as batch frames.
-    async fn deliver(
-        &mut self,
-        job: &Job,
-        events: Vec<Logged>,
-        outbox: &Outbox,
-    ) -> Result<(), Gone> {
-        let fresh: Vec<Logged> = events
-            .into_iter()
-            .filter(|logged| logged.seq > self.last)
-            .collect();
-        for chunk in fresh.chunks(REPLAY_BATCH) {
-            let frames: Vec<ServerFrame> = chunk
-                .iter()
-                .map(|logged| ServerFrame::Event {
-                    id: job.id().to_owned(),
-                    seq: logged.seq,
-                    event: logged.event.clone(),
-                })
-                .collect();
-            let text = match frames.as_slice() {
-                [frame] => frame.encode(),
-                frames => ServerFrame::encode_batch(frames),
-            };
-            send_text(outbox, text).await?;
-            if let Some(last) = chunk.last() {
-                self.last = last.seq;
-            }
-            self.done |= chunk.iter().any(|logged| logged.event.is_terminal());
-        }
-        Ok(())
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn tokens_match_only_when_equal() {
-        assert!(same(b"secret", b"secret"));
-        assert!(!same(b"secreT", b"secret"));
-        assert!(!same(b"secret1", b"secret"));
-        assert!(!same(b"", b"secret"));
-    }
-    use crate::jobs::snapshot::Snapshot;
-    use jobsocket::core::events::{CompositionEvent, JobEvent, JobFailure};
-
-    fn failure(recoverable: bool) -> JobEvent {
-        JobEvent::Composition(CompositionEvent::Error(JobFailure {
-            code: "encoding_failed".to_owned(),
-            message: "test".to_owned(),
-            recoverable,
-        }))
-    }
-
-    fn seqs(outgoing: Outgoing) -> Vec<u64> {
-        let Outgoing::Text(text) = outgoing else {
-            panic!("expected a text frame, got {outgoing:?}");
-        };
-        ServerFrame::decode_all(&text)
-            .into_iter()
-            .map(|frame| match frame {
-                Ok(ServerFrame::Event { seq, .. }) => seq,
-                other => panic!("expected an event, got {other:?}"),
-            })
-            .collect()
-    }
-
-    #[tokio::test]
-    async fn a_lagging_subscriber_catches_up_from_the_log_without_gaps() {
-        let job = Arc::new(Job::new(
-            "comp_1".to_owned(),
-            Channel::Composition,
-            Snapshot::composition("comp_1", 1),
-            crate::jobs::MAX_LOG_EVENTS,
-        ));
-        // A one-frame outbox nobody reads yet: the forwarder blocks, as for a slow client.
-        let (outbox, mut queue) = mpsc::channel(1);
-        let forwarder = tokio::spawn(forward(job.clone(), None, outbox));
-        assert!(
-            matches!(queue.recv().await, Some(Outgoing::Text(text)) if text.contains("subscribed"))
-        );
-
-        // Far more events than the broadcast holds, before the forwarder runs again.
-        for _ in 0..200 {
-            job.emit(failure(true));
-        }
-        job.emit(failure(false));
-
-        let mut received = Vec::new();
-        while let Some(outgoing) = queue.recv().await {
-            received.extend(seqs(outgoing));
-        }
-        assert_eq!(received, (1..=201).collect::<Vec<_>>());
-        assert!(
-            forwarder.is_finished(),
-            "the forwarder ends after the terminal event"
-        );
     }
 }

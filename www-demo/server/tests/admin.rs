@@ -191,6 +191,7 @@ async fn stats_count_sockets_polls_handled_and_acked_messages() {
             "handled_messages": 0,
             "acked_messages": 0,
             "poll_requests": 0,
+            "slow_consumers": 0,
         })
     );
 
@@ -223,6 +224,7 @@ async fn stats_count_sockets_polls_handled_and_acked_messages() {
             "handled_messages": 2,
             "acked_messages": 3,
             "poll_requests": 2,
+            "slow_consumers": 0,
         })
     );
     drop(socket_b);
@@ -252,7 +254,7 @@ async fn malformed_admin_bodies_answer_400_bad_request() {
         ("/admin/drop", "nope"),
         ("/admin/drop", "[1]"),
     ] {
-        let response = server.request("POST", path, Some(body)).await;
+        let response = server.admin_request("POST", path, Some(body)).await;
         assert_eq!(response.status, 400, "{path} {body}");
         let error = response.json();
         assert_eq!(error["type"], "error", "{path} {body}");
@@ -355,7 +357,7 @@ async fn a_malformed_scope_is_refused_with_400() {
         "/admin/stats?scope=a%20b",
         "/api/v1/generations/gen_1?scope=%2F",
     ] {
-        let response = server.request("GET", path, None).await;
+        let response = server.admin_request("GET", path, None).await;
         assert_eq!(response.status, 400, "{path}");
         assert_eq!(response.json()["code"], "bad_request", "{path}");
     }

@@ -29,6 +29,7 @@ fn start_with(extra: &[&str], stderr: Stdio) -> (Running, String) {
     let mut child = Command::new(BINARY)
         .args(["--port", "0", "--step-ms", "5"])
         .args(extra)
+        .env("JOBSOCKET_ADMIN_KEY", ADMIN_KEY)
         .stdout(Stdio::piped())
         .stderr(stderr)
         .spawn()
@@ -46,12 +47,20 @@ fn start_with(extra: &[&str], stderr: Stdio) -> (Running, String) {
     (running, first)
 }
 
+/// The admin key the binary gets from its environment.
+const ADMIN_KEY: &str = "test-admin-key";
+
 fn get(address: &str, path: &str) -> String {
+    get_with(address, path, "")
+}
+
+/// A GET with `headers`, each line ending in CRLF.
+fn get_with(address: &str, path: &str, headers: &str) -> String {
     let mut stream = TcpStream::connect(address).expect("connect");
     stream.set_read_timeout(Some(PATIENCE)).expect("timeout");
     write!(
         stream,
-        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n\r\n"
+        "GET {path} HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\n{headers}\r\n"
     )
     .expect("send");
     let mut response = String::new();
@@ -120,7 +129,9 @@ fn a_refused_token_is_the_only_thing_logged_and_names_its_request_id() {
         String::from_utf8_lossy(&frames).contains("\"connected\""),
         "{frames:?}"
     );
-    assert!(get(&address, "/admin/stats").starts_with("HTTP/1.1 200"));
+    assert!(get(&address, "/admin/stats").starts_with("HTTP/1.1 401"));
+    let keyed = format!("x-admin-key: {ADMIN_KEY}\r\n");
+    assert!(get_with(&address, "/admin/stats", &keyed).starts_with("HTTP/1.1 200"));
 
     assert!(terminate(&mut server).success());
     let mut stderr = String::new();
@@ -152,6 +163,42 @@ fn the_binary_announces_its_address_first_and_serves_healthz() {
     let response = get(&format!("127.0.0.1:{port}"), "/healthz");
     assert!(response.starts_with("HTTP/1.1 200"), "{response}");
     assert!(response.ends_with("\r\n\r\nok"), "{response}");
+}
+
+#[test]
+fn with_admin_the_key_and_the_demo_address_come_after_the_first_line() {
+    let static_dir = std::env::temp_dir().to_string_lossy().into_owned();
+    let child = Command::new(BINARY)
+        .args(["--port", "0", "--admin", "--static", &static_dir])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("start the binary");
+    let mut running = Running(child);
+    let stdout = running.0.stdout.take().expect("piped stdout");
+    let (lines, line) = mpsc::channel();
+    std::thread::spawn(move || {
+        let mut reader = BufReader::new(stdout);
+        for _ in 0..3 {
+            let mut text = String::new();
+            let _ = reader.read_line(&mut text);
+            let _ = lines.send(text);
+        }
+    });
+    let next = || line.recv_timeout(PATIENCE).expect("a line in time");
+    let address = address(&next());
+    let key_line = next();
+    let key = key_line
+        .strip_prefix("admin key: ")
+        .and_then(|rest| rest.split(' ').next())
+        .unwrap_or_else(|| panic!("unexpected second line {key_line:?}"));
+    assert_eq!(key.len(), 32, "a random key: {key_line}");
+    assert_eq!(
+        next().trim_end(),
+        format!("demo: http://{address}/#adminKey={key}")
+    );
+    let keyed = format!("x-admin-key: {key}\r\n");
+    assert!(get_with(&address, "/admin/stats", &keyed).starts_with("HTTP/1.1 200"));
 }
 
 /// Sends SIGTERM and waits for the server to exit.

@@ -163,20 +163,32 @@ async fn a_bad_body_answers_400_with_a_message() {
     }
 }
 
+/// True for `prefix` then 32 lower-case hex digits: 128 random bits.
+fn unguessable(id: &str, prefix: &str) -> bool {
+    id.strip_prefix(prefix).is_some_and(|random| {
+        random.len() == 32
+            && random
+                .bytes()
+                .all(|b| matches!(b, b'0'..=b'9' | b'a'..=b'f'))
+    })
+}
+
 #[tokio::test]
-async fn ids_count_up_per_channel_and_point_at_their_snapshot() {
+async fn ids_are_128_random_bits_and_point_at_their_snapshot() {
     let server = common::start(60_000).await;
 
     let response = server.request("POST", "/api/v1/compositions", None).await;
 
     assert_eq!(response.status, 201);
-    assert_eq!(response.json()["id"], "comp_1");
-    assert_eq!(
-        response.header("location"),
-        Some("/api/v1/compositions/comp_1")
-    );
-    assert_eq!(server.start_job("generations", "").await, "gen_1");
-    assert_eq!(server.start_job("generations", "").await, "gen_2");
+    let id = response.json()["id"].as_str().expect("an id").to_owned();
+    assert!(unguessable(&id, "comp_"), "{id}");
+    let location = format!("/api/v1/compositions/{id}");
+    assert_eq!(response.header("location"), Some(location.as_str()));
+    let first = server.start_job("generations", "").await;
+    let second = server.start_job("generations", "").await;
+    assert!(unguessable(&first, "gen_"), "{first}");
+    assert!(unguessable(&second, "gen_"), "{second}");
+    assert_ne!(first, second);
 }
 
 #[tokio::test]

@@ -82,10 +82,25 @@ impl Response {
 impl Server {
     /// One HTTP/1.1 request on a fresh connection, closed by the server after the response.
     pub async fn request(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        self.request_with(method, path, &[], body).await
+    }
+
+    /// [`Server::request`] with extra headers, such as `Origin` or `Authorization`.
+    pub async fn request_with(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&str>,
+    ) -> Response {
         let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let body = body.unwrap_or("");
+        let extra: String = headers
+            .iter()
+            .map(|(name, value)| format!("{name}: {value}\r\n"))
+            .collect();
         let request = format!(
-            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n\
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
             self.address,
             body.len()
@@ -151,9 +166,46 @@ impl Server {
         Ok(Socket { stream })
     }
 
+    /// Opens a WebSocket at `/ws?{query}` whose TCP receive buffer is a few kilobytes, and
+    /// reads nothing yet: a client that stops reading shuts its window soon.
+    pub async fn connect_with_small_window(&self, query: &str) -> Socket {
+        let tcp = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+        tcp.set_recv_buffer_size(4096)
+            .expect("a small receive buffer");
+        let stream = tcp.connect(self.address).await.expect("connect");
+        let url = format!("ws://{}/ws?{query}", self.address);
+        let (stream, _) = tokio_tungstenite::client_async(url, MaybeTlsStream::Plain(stream))
+            .await
+            .expect("WebSocket handshake");
+        Socket { stream }
+    }
+
+    /// Opens a WebSocket at `/ws?{query}` as a browser page of `origin` would: with an
+    /// `Origin` header.
+    pub async fn connect_from(
+        &self,
+        origin: &str,
+        query: &str,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{}/ws?{query}", self.address);
+        let mut request = url.into_client_request()?;
+        let origin = origin.parse().expect("an Origin header value");
+        request.headers_mut().insert("origin", origin);
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Socket { stream })
+    }
+
+    /// A request with the server's admin key.
+    pub async fn admin_request(&self, method: &str, path: &str, body: Option<&str>) -> Response {
+        let key = self.state.admin_key().expect("the admin API is on");
+        self.request_with(method, path, &[("x-admin-key", key)], body)
+            .await
+    }
+
     /// An admin request that must answer 200; returns its JSON body.
     pub async fn admin(&self, method: &str, path: &str, body: Option<&str>) -> serde_json::Value {
-        let response = self.request(method, path, body).await;
+        let response = self.admin_request(method, path, body).await;
         assert_eq!(response.status, 200, "{method} {path}: {}", response.body);
         response.json()
     }
