@@ -1,16 +1,19 @@
 // Issue 12's client findings that only a real page can show, in Chromium and in Firefox, on the
 // built package served by the reference server: a subscription made inside a terminal event's
-// handler, the outbox cleared at sign-out across a reload, and a token kept out of every error
-// a browser quotes the socket URL in.
+// handler, the outbox cleared at sign-out across a reload, a token kept out of every error a
+// browser quotes the socket URL in, and a token sent as the socket's first frame instead of in
+// its URL to a server started with --token.
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { startServer } from "./support.mjs";
 import { BROWSERS, launch, waitUntil } from "./browsers.mjs";
 
-async function startGeneration(server) {
+const TOKEN = "s3cret-e2e-token";
+
+async function startGeneration(server, token) {
   const response = await fetch(`${server.url}/api/v1/generations`, {
     method: "POST",
-    headers: { "content-type": "application/json" },
+    headers: { "content-type": "application/json", ...(token ? { authorization: `Bearer ${token}` } : {}) },
     body: JSON.stringify({ clips: 1, steps_per_clip: 2, step_ms: 40 }),
   });
   assert.ok(response.ok, `starting a generation: HTTP ${response.status}`);
@@ -33,13 +36,69 @@ for (const name of BROWSERS) {
   describe(`client security in ${name}`, () => {
     let browser;
     let server;
+    let tokenServer;
     before(async () => {
       server = await startServer();
+      // The token through the environment, as the README advises (a flag shows in `ps`).
+      process.env.JOBSOCKET_TOKEN = TOKEN;
+      try {
+        tokenServer = await startServer();
+      } finally {
+        delete process.env.JOBSOCKET_TOKEN;
+      }
       browser = await launch(name);
     });
     after(async () => {
       await browser?.close();
       await server?.stop();
+      await tokenServer?.stop();
+    });
+
+    test("tokenTransport frame: the token is the socket's first frame and never in a URL", async () => {
+      const page = await openPage(browser, tokenServer);
+      try {
+        const job = await startGeneration(tokenServer, TOKEN);
+        await page.evaluate(
+          async ([job, token]) => {
+            const seen = (window.__seen = { urls: [], firstFrames: [], events: [], states: [] });
+            const Native = window.WebSocket;
+            window.WebSocket = class extends Native {
+              constructor(url, protocols) {
+                super(url, protocols);
+                seen.urls.push(String(url));
+                let first = true;
+                const send = this.send.bind(this);
+                this.send = (text) => {
+                  if (first) seen.firstFrames.push(String(text));
+                  first = false;
+                  send(text);
+                };
+              }
+            };
+            const client = (window.__client = await window.__jobsocket.createJobSocket({
+              url: `${location.origin}/ws`,
+              token: () => Promise.resolve(token),
+              tokenTransport: "frame",
+              storageKey: "user:frame",
+              maxProgressPerSecond: 0,
+            }));
+            client.onStateChange((change) => seen.states.push(change.status));
+            client.subscribeGeneration(job, { onEvent: (_data, meta) => seen.events.push(meta.event) });
+            return true;
+          },
+          [job, TOKEN],
+        );
+        const describe = async () => JSON.stringify(await page.evaluate(() => window.__seen));
+        await waitUntil(page, () => window.__seen.events.includes("completed"), null, { describe });
+        const seen = await page.evaluate(() => window.__seen);
+        assert.equal(seen.urls.length, 1, await describe());
+        assert.ok(!seen.urls[0].includes(TOKEN) && seen.urls[0].includes("requestId="), seen.urls[0]);
+        assert.deepEqual(seen.firstFrames.map((text) => JSON.parse(text)), [{ type: "auth", token: TOKEN }]);
+        assert.ok(!seen.states.includes("closed"), await describe());
+      } finally {
+        await page.evaluate(() => window.__client?.free()).catch(() => {});
+        await page.close();
+      }
     });
 
     test("a subscription made inside a completed handler gets every event of its job", async () => {
