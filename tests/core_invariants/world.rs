@@ -376,6 +376,9 @@ impl World {
                     "the episodes' app subscribes to no channel of its own, yet the client sent {text}"
                 )
             }
+            ClientFrame::Auth { .. } => {
+                panic!("the episodes' client takes no token, yet it sent {text}")
+            }
             ClientFrame::Subscribe { channel, id, since } => {
                 let Some(job) = self.jobs.iter().position(|job| job.id == id) else {
                     let error = ServerFrame::Error {
