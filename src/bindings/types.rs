@@ -223,14 +223,14 @@ export type StateChangeEvent = {
 export type ErrorCode =
   // A frame the client could not use: dropped, the connection stays up.
   | "malformed_frame" | "unknown_frame" | "missing_field" | "unknown_event" | "invalid_payload"
-  | "frame_too_large" | "binary_frame" | "unknown_namespace" | "binary_packet"
+  | "frame_too_large" | "batch_too_large" | "binary_frame" | "unknown_namespace" | "binary_packet"
   // The server's own error frame.
   | "server_error"
   // The connection.
   | "connect_timeout" | "socket_closed" | "heartbeat_timeout" | "token_failed" | "unauthorized"
   | "reconnect_failing" | "connect_error" | "server_disconnect" | "no_transport"
   // Job events, polling and the outbox's storage.
-  | "sequence_gap" | "poll_failed" | "storage_degraded" | "storage_corrupt"
+  | "sequence_gap" | "sequence_backward" | "poll_failed" | "storage_degraded" | "storage_corrupt"
   // The app's side: a handler threw; the React provider could not create the client; the
   // JobSocket constructor refused its options (thrown, not passed to onError).
   | "handler_error" | "setup_failed" | "invalid_options";

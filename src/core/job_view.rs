@@ -147,7 +147,8 @@ impl JobView {
         }
         let lost = events.len().saturating_sub(room);
         events.drain(..lost);
-        let first = seq + 1 - events.len() as u64;
+        // At most `seq - last` events are left, so this neither wraps nor reaches below 1.
+        let first = seq.saturating_sub(events.len() as u64).saturating_add(1);
         ((first..).zip(events).collect(), lost)
     }
 
@@ -175,8 +176,8 @@ impl JobView {
                 self.catch_up_composition(snapshot, settled, &mut events)
             }
         }
-        let first = self.last_seq + 1;
-        self.last_seq += events.len() as u64;
+        let first = self.last_seq.saturating_add(1);
+        self.last_seq = self.last_seq.saturating_add(events.len() as u64);
         (first..).zip(events).collect()
     }
 
@@ -393,7 +394,7 @@ impl Snapshot {
         let top = Payload::new(Some(&value)).map_err(reason)?;
         let id = top.string("id").map_err(reason)?;
         let status = top.status("status").map_err(reason)?;
-        let seq = top.u64("seq").map_err(reason)?;
+        let seq = top.seq("seq").map_err(reason)?;
         let progress = value
             .get("progress")
             .ok_or_else(|| "missing field \"progress\" (an object)".to_owned())?;

@@ -41,6 +41,9 @@ pub const MAX_DEPTH: usize = 64;
 /// be one number for the client and another for the app.
 pub const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
+/// What a number held to [`MAX_SAFE_INTEGER`] must be, in error messages.
+pub const SAFE_INTEGER_RANGE: &str = "an integer from 0 to 9007199254740991";
+
 /// A parsed JSON value and where it lies in the text it was read from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Value<'a> {
@@ -230,5 +233,66 @@ mod tests {
         assert_eq!(parse(&deep).map_err(|e| e.reason), Err("nesting too deep"));
         let fine = format!("{}{}", "[".repeat(MAX_DEPTH), "]".repeat(MAX_DEPTH));
         assert!(parse(&fine).is_ok());
+    }
+
+    #[test]
+    fn an_object_that_names_a_member_twice_is_refused_at_any_depth() {
+        let many: Vec<String> = (0..100).map(|n| format!("\"k{n}\":{n}")).collect();
+        let many_then_k7 = format!("{{{},\"k7\":0}}", many.join(","));
+        for text in [
+            r#"{"recoverable":false,"recoverable":true}"#,
+            r#"{"data":{"a":1,"b":2,"a":3}}"#,
+            r#"[{"x":[{"y":1,"y":1}]}]"#,
+            r#"{"a":1,"\u0061":2}"#,
+            &many_then_k7,
+        ] {
+            assert_eq!(
+                parse(text).map_err(|e| e.reason),
+                Err(DUPLICATE_NAME),
+                "{text}"
+            );
+        }
+        assert!(parse(&format!("{{{}}}", many.join(","))).is_ok());
+        assert!(parse(r#"{"a":{"a":{"a":1}},"b":[{"a":1},{"a":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn objects_reserve_nothing_ahead_and_hold_exactly_their_members() {
+        let value = parse(r#"[{},{"a":1,"b":2,"c":3},[]]"#).unwrap();
+        let Kind::Array(items) = value.kind else {
+            panic!("an array")
+        };
+        assert_eq!(items.capacity(), 3);
+        let capacities: Vec<usize> = items
+            .iter()
+            .map(|item| match &item.kind {
+                Kind::Object(members) => members.capacity(),
+                Kind::Array(elements) => elements.capacity(),
+                _ => panic!("containers"),
+            })
+            .collect();
+        assert_eq!(capacities, [0, 3, 0]);
+    }
+
+    #[test]
+    fn an_outermost_array_longer_than_the_batch_limit_is_refused_and_inner_ones_are_not() {
+        assert_eq!(
+            parse_batch("[1,2,3]", 2).map_err(|e| (e.reason, e.offset)),
+            Err((BATCH_TOO_LONG, 5))
+        );
+        assert!(parse_batch("[1,2]", 2).is_ok());
+        assert!(parse_batch("[[1,2,3],{\"a\":[1,2,3]}]", 2).is_ok());
+        assert!(parse_batch("{\"a\":[1,2,3]}", 2).is_ok());
+        assert!(parse(&format!("[{}0]", "0,".repeat(5000))).is_ok());
+    }
+
+    #[test]
+    fn safe_integers_stop_at_what_a_js_number_holds_exactly() {
+        let value = parse("[9007199254740991, 9007199254740992, 18446744073709551615]").unwrap();
+        let Kind::Array(items) = value.kind else {
+            panic!("an array")
+        };
+        let safe: Vec<Option<u64>> = items.iter().map(Value::as_safe_u64).collect();
+        assert_eq!(safe, [Some(MAX_SAFE_INTEGER), None, None]);
     }
 }
