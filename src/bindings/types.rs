@@ -41,7 +41,10 @@ export interface JobSocketOptions {
   pongTimeoutMs?: number;
   /** With no subscription this long, the socket is closed and the client goes idle; 0 never. Default 300000. */
   idleTimeoutMs?: number;
-  /** Frames longer than this are dropped with a `frame_too_large` error. Default 1048576. */
+  /**
+   * Frames longer than this many bytes are dropped with a `frame_too_large` error (unread when
+   * their JS length is already over), status endpoint bodies with `poll_failed`. Default 1048576.
+   */
   maxFrameBytes?: number;
   /** Progress events of one job are delivered at most this often per second, the latest winning; 0 delivers all. Default 10. */
   maxProgressPerSecond?: number;

@@ -245,7 +245,8 @@ pub enum ClientError {
     /// A job's event came with a `seq` below the expected one that cannot be a duplicate (a
     /// restarted server, or a bogus `seq` before it): the numbering went back. The job was
     /// subscribed again to replay from `received`, so what follows is delivered, not
-    /// dropped as duplicates.
+    /// dropped as duplicates. Seqs delivered before the jump may come again: they are the
+    /// server's numbering now.
     SequenceBackward {
         channel: Channel,
         job_id: String,
