@@ -108,6 +108,12 @@ impl JobView {
         self.last_seq = self.last_seq.max(seq);
     }
 
+    /// The server's numbering went back to below `seq` (see [`crate::core::subscriptions`]):
+    /// snapshots from `seq` on count as news again.
+    pub fn rewind_seq(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.min(seq);
+    }
+
     /// The `seq` of the newest event or snapshot applied (0 before any): a socket subscription
     /// with `since` this continues exactly after the view.
     pub fn last_seq(&self) -> u64 {

@@ -204,6 +204,7 @@ impl Subscriptions {
             }
             let since = Some(seq - 1).filter(|since| *since > 0);
             entry.last_seq = since;
+            entry.view.rewind_seq(seq - 1);
             entry.replay_from = seq - 1;
             entry.skipped = None;
             return Admission::Backward {
@@ -367,5 +368,38 @@ impl Subscriptions {
             }
         }
         frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::events::{GenerationEvent, Queued};
+
+    #[test]
+    fn a_jump_backward_rewinds_the_view_so_that_later_snapshots_count_again() {
+        let mut jobs = Subscriptions::default();
+        let channel = Channel::Generation;
+        jobs.add(channel, "g");
+        jobs.subscribe_sent(channel, "g");
+        jobs.answered(channel, "g");
+        let queued = JobEvent::Generation(GenerationEvent::Queued(Queued { position: 1 }));
+        for seq in [1, 9_000_000] {
+            assert!(matches!(
+                jobs.admit(channel, "g", seq),
+                Admission::Deliver { .. }
+            ));
+            jobs.observe(channel, "g", &queued, seq);
+        }
+        assert_eq!(
+            jobs.admit(channel, "g", 2),
+            Admission::Backward {
+                expected: 9_000_001,
+                received: 2,
+                since: Some(1)
+            }
+        );
+        let view = jobs.view_for_snapshot(channel, "g", 5).expect("watched");
+        assert_eq!(view.last_seq(), 1);
     }
 }
