@@ -21,6 +21,18 @@ unsafe impl GlobalAlloc for Counting {
         unsafe { System.alloc(layout) }
     }
 
+    /// The system's own realloc (which may shrink or grow in place), counted as the change.
+    unsafe fn realloc(&self, ptr: *mut u8, layout: Layout, new_size: usize) -> *mut u8 {
+        if new_size > layout.size() {
+            let now = CURRENT.fetch_add(new_size - layout.size(), Ordering::SeqCst)
+                + (new_size - layout.size());
+            PEAK.fetch_max(now, Ordering::SeqCst);
+        } else {
+            CURRENT.fetch_sub(layout.size() - new_size, Ordering::SeqCst);
+        }
+        unsafe { System.realloc(ptr, layout, new_size) }
+    }
+
     unsafe fn dealloc(&self, ptr: *mut u8, layout: Layout) {
         CURRENT.fetch_sub(layout.size(), Ordering::SeqCst);
         unsafe { System.dealloc(ptr, layout) }
