@@ -175,3 +175,39 @@ fn a_new_socket_subscribes_again_and_an_outbox_message_leaves_once_written() {
         [r#"{"type":"subscribe","data":{"jobId":"550e8400"}}"#]
     );
 }
+
+#[test]
+fn a_batch_reports_its_bad_elements_once_and_a_batch_over_the_limit_is_dropped_whole() {
+    let (mut scenario, socket) = open(PHASE_7);
+    let mut elements: Vec<String> = (1..=5)
+        .map(|percent| progress_frame("processing", percent))
+        .collect();
+    elements.insert(1, "[]".to_owned());
+    elements.insert(3, r#"{"no_type":true}"#.to_owned());
+    scenario.server_sends_text(socket, &format!("[{}]", elements.join(",")));
+    let events = scenario.take_events();
+    let jobs = events
+        .iter()
+        .filter(|event| matches!(event, Event::Job(_)))
+        .count();
+    assert_eq!(jobs, 5);
+    assert_eq!(support::error_codes(&events), ["malformed_frame"]);
+    let error = events
+        .iter()
+        .find_map(|event| match event {
+            Event::Error(error) => Some(error.to_string()),
+            _ => None,
+        })
+        .unwrap();
+    assert!(
+        error.starts_with("2 of 7 frames in a batch were invalid and dropped; the first: "),
+        "{error}"
+    );
+    let many = vec![progress_frame("processing", 1); 1001].join(",");
+    scenario.server_sends_text(socket, &format!("[{many}]"));
+    assert_eq!(
+        support::error_codes(&scenario.take_events()),
+        ["batch_too_large"]
+    );
+    assert_eq!(scenario.client.status(), Status::Open);
+}

@@ -521,3 +521,42 @@ fn frames_do_not_move_the_wake_up_time_the_window_runs_from_the_last_one_when_it
         Some(StateReason::HeartbeatTimeout)
     );
 }
+
+#[test]
+fn a_packet_whose_type_is_not_ascii_is_malformed_and_the_session_goes_on() {
+    let (mut scenario, socket) = open(ep_080());
+    scenario.server_sends_text(socket, "4é");
+    scenario.server_sends_text(socket, "4\u{fffd}12[\"x\"]");
+    assert_eq!(
+        errors(&scenario.take_events()),
+        ["malformed_frame", "malformed_frame"]
+    );
+    assert_eq!(scenario.client.status(), Status::Open);
+}
+
+#[test]
+fn an_ack_id_beyond_the_largest_safe_integer_is_malformed_and_not_answered() {
+    let (mut scenario, socket) = open(ep_080());
+    scenario.server_sends_text(
+        socket,
+        r#"4299999999999999999999999["generation:queued",{"jobId":"g1"}]"#,
+    );
+    scenario.server_sends_text(
+        socket,
+        r#"429007199254740992["generation:queued",{"jobId":"g1"}]"#,
+    );
+    assert_eq!(
+        errors(&scenario.take_events()),
+        ["malformed_frame", "malformed_frame"]
+    );
+    assert!(
+        scenario.take_sent_text().is_empty(),
+        "no answer to an id it cannot hold"
+    );
+    // The largest safe id is answered.
+    scenario.server_sends_text(
+        socket,
+        r#"429007199254740991["generation:queued",{"jobId":"g1"}]"#,
+    );
+    assert_eq!(scenario.take_sent_text(), ["439007199254740991[]"]);
+}

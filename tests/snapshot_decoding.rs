@@ -144,7 +144,12 @@ fn malformed_snapshots_are_refused_with_an_error_naming_the_problem() {
         ),
         (
             &format!(r#"{{"id":"gen_1","status":"queued",{progress},"seq":-1}}"#),
-            "field \"seq\" must be an unsigned integer".to_owned(),
+            "field \"seq\" must be an integer from 0 to 9007199254740991".to_owned(),
+        ),
+        (
+            // One past what a JS number holds exactly: the app would read another number.
+            &format!(r#"{{"id":"gen_1","status":"queued",{progress},"seq":9007199254740992}}"#),
+            "field \"seq\" must be an integer from 0 to 9007199254740991".to_owned(),
         ),
         (
             r#"{"id":"gen_1","status":"queued","seq":1}"#,

@@ -48,7 +48,10 @@ export interface JobSocketOptions {
   pongTimeoutMs?: number;
   /** With no subscription this long, the socket is closed and the client goes idle; 0 never. Default 300000. */
   idleTimeoutMs?: number;
-  /** Frames longer than this are dropped with a `frame_too_large` error. Default 1048576. */
+  /**
+   * Frames longer than this many bytes are dropped with a `frame_too_large` error (unread when
+   * their JS length is already over), status endpoint bodies with `poll_failed`. Default 1048576.
+   */
   maxFrameBytes?: number;
   /** Progress events of one job are delivered at most this often per second, the latest winning; 0 delivers all. Default 10. */
   maxProgressPerSecond?: number;
@@ -234,14 +237,14 @@ export type StateChangeEvent = {
 export type ErrorCode =
   // A frame the client could not use: dropped, the connection stays up.
   | "malformed_frame" | "unknown_frame" | "missing_field" | "unknown_event" | "invalid_payload"
-  | "frame_too_large" | "binary_frame" | "unknown_namespace" | "binary_packet"
+  | "frame_too_large" | "batch_too_large" | "binary_frame" | "unknown_namespace" | "binary_packet"
   // The server's own error frame.
   | "server_error"
   // The connection.
   | "connect_timeout" | "socket_closed" | "heartbeat_timeout" | "token_failed" | "unauthorized"
   | "reconnect_failing" | "connect_error" | "server_disconnect" | "no_transport"
   // Job events, polling and the outbox's storage.
-  | "sequence_gap" | "poll_failed" | "storage_degraded" | "storage_corrupt"
+  | "sequence_gap" | "sequence_backward" | "poll_failed" | "storage_degraded" | "storage_corrupt"
   // The app's side: a handler threw; the React provider could not create the client; the
   // JobSocket constructor refused its options, or a ws:// URL on an https: page (thrown, not
   // passed to onError).

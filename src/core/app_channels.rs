@@ -8,9 +8,15 @@
 //! on the socket, a replay from the last `seq` follows it, duplicates are dropped and gaps
 //! reported. Where it does not (Socket.IO rooms, plain JSON), events are numbered on arrival.
 //!
+//! An event below the expected `seq` that cannot be a duplicate (below the `since` asked for,
+//! or among the seqs the last gap skipped) is a jump backward, handled as for jobs (see
+//! [`crate::core::subscriptions`]): the channel is subscribed again from just before it.
+//!
 //! Events the wire does not tag with a channel (a Socket.IO server's rooms are its own) go to
 //! the app by name when it listens to that name or has any channel subscription; otherwise they
 //! are reported as unknown.
+
+use std::ops::Range;
 
 use super::protocol::ClientFrame;
 use super::small_map::SmallMap;
@@ -32,6 +38,10 @@ impl PartialEq<(&str, &str)> for Key {
 struct Entry {
     refs: u32,
     last_seq: Option<u64>,
+    /// The `since` the current subscription was sent with (0 without one).
+    replay_from: u64,
+    /// The seqs the last gap skipped: never delivered, so not duplicates.
+    skipped: Option<Range<u64>>,
     /// The answer to the last subscribe sent on this socket arrived (see the module doc).
     confirmed: bool,
 }
@@ -46,6 +56,13 @@ pub enum Admission {
     Drop,
     /// Nobody listens to events of this name and no channel could be theirs.
     Unwanted,
+    /// The channel's numbering went back: subscribe it again with `since` (see the module
+    /// doc); the event comes with that replay.
+    Backward {
+        expected: u64,
+        received: u64,
+        since: Option<u64>,
+    },
 }
 
 #[derive(Debug, Default)]
@@ -73,6 +90,8 @@ impl AppChannels {
         let entry = Entry {
             refs: 1,
             last_seq: None,
+            replay_from: 0,
+            skipped: None,
             confirmed: false,
         };
         self.channels.insert(key, entry);
@@ -161,11 +180,15 @@ impl AppChannels {
         self.answers_due = SmallMap::default();
         let frames: Vec<ClientFrame> = self
             .channels
-            .iter()
-            .map(|(key, entry)| ClientFrame::Join {
-                channel: key.channel.clone(),
-                id: key.id.clone(),
-                since: entry.last_seq.filter(|_| replays),
+            .iter_mut()
+            .map(|(key, entry)| {
+                let since = entry.last_seq.filter(|_| replays);
+                entry.replay_from = since.unwrap_or(0);
+                ClientFrame::Join {
+                    channel: key.channel.clone(),
+                    id: key.id.clone(),
+                    since,
+                }
             })
             .collect();
         for frame in &frames {
@@ -189,7 +212,7 @@ impl AppChannels {
             if !listened && self.channels.is_empty() {
                 return Admission::Unwanted;
             }
-            self.untagged_seq += 1;
+            self.untagged_seq = self.untagged_seq.saturating_add(1);
             return Admission::Deliver {
                 seq: self.untagged_seq,
                 gap: None,
@@ -201,7 +224,7 @@ impl AppChannels {
         if !entry.confirmed {
             return Admission::Drop;
         }
-        let expected = entry.last_seq.map_or(1, |last| last + 1);
+        let expected = entry.last_seq.map_or(1, |last| last.saturating_add(1));
         let Some(seq) = seq else {
             entry.last_seq = Some(expected);
             return Admission::Deliver {
@@ -210,12 +233,25 @@ impl AppChannels {
             };
         };
         if seq < expected {
-            return Admission::Drop;
+            let skipped = entry.skipped.as_ref().is_some_and(|gap| gap.contains(&seq));
+            if seq == 0 || !(seq < entry.replay_from || skipped) {
+                return Admission::Drop;
+            }
+            let since = Some(seq - 1).filter(|since| *since > 0);
+            entry.last_seq = since;
+            entry.replay_from = seq - 1;
+            entry.skipped = None;
+            return Admission::Backward {
+                expected,
+                received: seq,
+                since,
+            };
+        }
+        let gap = (seq > expected).then_some((expected, seq));
+        if gap.is_some() {
+            entry.skipped = Some(expected..seq);
         }
         entry.last_seq = Some(seq);
-        Admission::Deliver {
-            seq,
-            gap: (seq > expected).then_some((expected, seq)),
-        }
+        Admission::Deliver { seq, gap }
     }
 }

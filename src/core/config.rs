@@ -48,7 +48,7 @@ pub struct Config {
     /// idle; `None` keeps it open. [5 min]
     pub idle_timeout: Option<Duration>,
     /// Frames longer than this many bytes are dropped with a `frame_too_large` error instead of
-    /// being decoded. [1 MiB]
+    /// being decoded, and status endpoint bodies fail the poll. [1 MiB]
     pub max_frame_bytes: usize,
     /// Progress events of one job are delivered at most this often per second, the latest
     /// value winning; other events are never held back. 0 delivers every one. [10]

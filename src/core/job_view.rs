@@ -108,6 +108,12 @@ impl JobView {
         self.last_seq = self.last_seq.max(seq);
     }
 
+    /// The server's numbering went back to below `seq` (see [`crate::core::subscriptions`]):
+    /// snapshots from `seq` on count as news again.
+    pub fn rewind_seq(&mut self, seq: u64) {
+        self.last_seq = self.last_seq.min(seq);
+    }
+
     /// The `seq` of the newest event or snapshot applied (0 before any): a socket subscription
     /// with `since` this continues exactly after the view.
     pub fn last_seq(&self) -> u64 {
@@ -147,7 +153,8 @@ impl JobView {
         }
         let lost = events.len().saturating_sub(room);
         events.drain(..lost);
-        let first = seq + 1 - events.len() as u64;
+        // At most `seq - last` events are left, so this neither wraps nor reaches below 1.
+        let first = seq.saturating_sub(events.len() as u64).saturating_add(1);
         ((first..).zip(events).collect(), lost)
     }
 
@@ -175,8 +182,8 @@ impl JobView {
                 self.catch_up_composition(snapshot, settled, &mut events)
             }
         }
-        let first = self.last_seq + 1;
-        self.last_seq += events.len() as u64;
+        let first = self.last_seq.saturating_add(1);
+        self.last_seq = self.last_seq.saturating_add(events.len() as u64);
         (first..).zip(events).collect()
     }
 
@@ -393,7 +400,7 @@ impl Snapshot {
         let top = Payload::new(Some(&value)).map_err(reason)?;
         let id = top.string("id").map_err(reason)?;
         let status = top.status("status").map_err(reason)?;
-        let seq = top.u64("seq").map_err(reason)?;
+        let seq = top.seq("seq").map_err(reason)?;
         let progress = value
             .get("progress")
             .ok_or_else(|| "missing field \"progress\" (an object)".to_owned())?;

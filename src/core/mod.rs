@@ -24,7 +24,7 @@ mod time;
 mod url;
 pub mod utf16;
 
-pub use client::Client;
+pub use client::{Client, body_too_large};
 pub use config::{Config, websocket_url};
 pub use dialect::DialectConfig;
 pub use events::{

@@ -184,7 +184,9 @@ pub enum Transmit {
 pub enum ClientError {
     /// A frame from the server could not be decoded; it was dropped.
     Decode(DecodeError),
-    /// A frame longer than `max_frame_bytes` was dropped undecoded.
+    /// A frame longer than `max_frame_bytes` was dropped undecoded. `bytes` is its size; for
+    /// a frame the driver refused before copying it out of the browser, its length in UTF-16
+    /// units, which its size is at least.
     FrameTooLarge { bytes: usize, limit: usize },
     /// The server sent a binary frame; the protocol is text only.
     BinaryFrame { bytes: usize },
@@ -240,6 +242,24 @@ pub enum ClientError {
         expected: u64,
         received: u64,
     },
+    /// A job's event came with a `seq` below the expected one that cannot be a duplicate (a
+    /// restarted server, or a bogus `seq` before it): the numbering went back. The job was
+    /// subscribed again to replay from `received`, so what follows is delivered, not
+    /// dropped as duplicates. Seqs delivered before the jump may come again: they are the
+    /// server's numbering now.
+    SequenceBackward {
+        channel: Channel,
+        job_id: String,
+        expected: u64,
+        received: u64,
+    },
+    /// [`ClientError::SequenceBackward`] for an app channel.
+    ChannelSequenceBackward {
+        channel: String,
+        id: String,
+        expected: u64,
+        received: u64,
+    },
 }
 
 impl ClientError {
@@ -279,6 +299,9 @@ impl ClientError {
             ClientError::ReconnectFailing { .. } => "reconnect_failing",
             ClientError::SequenceGap { .. } | ClientError::ChannelSequenceGap { .. } => {
                 "sequence_gap"
+            }
+            ClientError::SequenceBackward { .. } | ClientError::ChannelSequenceBackward { .. } => {
+                "sequence_backward"
             }
             ClientError::PollFailed { .. } => "poll_failed",
             ClientError::StorageDegraded { .. } => "storage_degraded",
@@ -361,7 +384,7 @@ impl fmt::Display for ClientError {
             } => write!(
                 f,
                 "{channel} {id}: events {expected} to {} are missing",
-                received - 1
+                received.saturating_sub(1)
             ),
             ClientError::ServerDisconnected => write!(
                 f,
@@ -379,10 +402,36 @@ impl fmt::Display for ClientError {
             } => write!(
                 f,
                 "{channel} {job_id}: events {expected} to {} are missing",
-                received - 1
+                received.saturating_sub(1)
             ),
+            ClientError::SequenceBackward {
+                channel,
+                job_id,
+                expected,
+                received,
+            } => write_backward(f, &format_args!("{channel} {job_id}"), *expected, *received),
+            ClientError::ChannelSequenceBackward {
+                channel,
+                id,
+                expected,
+                received,
+            } => write_backward(f, &format_args!("{channel} {id}"), *expected, *received),
         }
     }
+}
+
+/// The message of a jump backward in the numbering of `what` (a job or an app channel).
+fn write_backward(
+    f: &mut fmt::Formatter<'_>,
+    what: &fmt::Arguments<'_>,
+    expected: u64,
+    received: u64,
+) -> fmt::Result {
+    write!(
+        f,
+        "{what}: event {received} came where {expected} was expected, and it is no duplicate: \
+         the server's numbering went back; subscribed again to replay from {received}"
+    )
 }
 
 /// One job event delivered to the app, in `seq` order, once.

@@ -107,6 +107,11 @@ impl<'v, 'a> Payload<'v, 'a> {
         self.typed(name, "an unsigned integer", Value::as_u64)
     }
 
+    /// A `seq`: an unsigned integer a JS number holds exactly (see [`crate::core::protocol::MAX_SEQ`]).
+    pub(crate) fn seq(&self, name: &str) -> Result<u64, PayloadFailure> {
+        self.typed(name, json::SAFE_INTEGER_RANGE, Value::as_safe_u64)
+    }
+
     pub(crate) fn u32(&self, name: &str) -> Result<u32, PayloadFailure> {
         self.typed(name, "an unsigned 32-bit integer", |value| {
             value.as_u64().and_then(|number| u32::try_from(number).ok())

@@ -19,6 +19,16 @@ use super::json::{self, Value};
 /// The version of the protocol these types speak.
 pub const PROTOCOL_VERSION: u32 = 1;
 
+/// The most frames one batch (one WebSocket frame holding an array of frames) may hold. The
+/// reference server batches its replays by 500; a longer batch is refused whole, before the
+/// rest of it is read, so that a hostile one cannot cost the client more than this many
+/// elements.
+pub const MAX_BATCH_FRAMES: usize = 1000;
+
+/// The largest `seq` (and `since`): what a JS number holds exactly, since the app reads it as
+/// one. A larger one is a malformed frame, not a number to count on from.
+pub const MAX_SEQ: u64 = json::MAX_SAFE_INTEGER;
+
 /// The kind of job a subscription watches; each channel has its own event vocabulary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
 #[cfg_attr(feature = "serde", derive(serde::Serialize, serde::Deserialize))]
@@ -166,12 +176,12 @@ impl ClientFrame {
                 Some(channel) => ClientFrame::Subscribe {
                     channel,
                     id: frame.string("id")?,
-                    since: frame.optional_u64("since")?,
+                    since: frame.optional_seq("since")?,
                 },
                 None => ClientFrame::Join {
                     channel: frame.string("channel")?,
                     id: frame.string("id")?,
-                    since: frame.optional_u64("since")?,
+                    since: frame.optional_seq("since")?,
                 },
             },
             "unsubscribe" => match Channel::from_name(frame.str("channel")?) {
@@ -298,9 +308,31 @@ pub enum DecodeError {
     UnknownNamespace { namespace: String },
     /// A Socket.IO binary packet: the dialect carries JSON only.
     BinaryPacket,
+    /// A batch of more than `limit` frames ([`MAX_BATCH_FRAMES`]): dropped whole.
+    BatchTooLarge { limit: usize },
+    /// Several elements of one batch could not be decoded: one error for the frame rather
+    /// than one per element (a hostile batch would otherwise call the app's error handler
+    /// for each). The valid elements were delivered. `first` is the first element's error,
+    /// whose code this error carries.
+    InvalidElements {
+        invalid: usize,
+        total: usize,
+        first: Box<DecodeError>,
+    },
 }
 
 impl DecodeError {
+    /// The error for a frame (or batch) the JSON reader refused.
+    pub(crate) fn unreadable(error: json::SyntaxError) -> DecodeError {
+        if error.reason == json::BATCH_TOO_LONG {
+            DecodeError::BatchTooLarge {
+                limit: MAX_BATCH_FRAMES,
+            }
+        } else {
+            DecodeError::Malformed(error.to_string())
+        }
+    }
+
     /// A stable, machine-readable code for this error, reported to the app.
     pub fn code(&self) -> &'static str {
         match self {
@@ -314,6 +346,8 @@ impl DecodeError {
             DecodeError::UnmappedEvent { .. } => "unknown_event",
             DecodeError::UnknownNamespace { .. } => "unknown_namespace",
             DecodeError::BinaryPacket => "binary_packet",
+            DecodeError::BatchTooLarge { .. } => "batch_too_large",
+            DecodeError::InvalidElements { first, .. } => first.code(),
         }
     }
 }
@@ -352,6 +386,18 @@ impl fmt::Display for DecodeError {
                 f,
                 "a Socket.IO binary packet was dropped: jobsocket's Socket.IO dialect carries JSON only"
             ),
+            DecodeError::BatchTooLarge { limit } => write!(
+                f,
+                "dropped a batch of more than {limit} frames, the limit; none of it was delivered"
+            ),
+            DecodeError::InvalidElements {
+                invalid,
+                total,
+                first,
+            } => write!(
+                f,
+                "{invalid} of {total} frames in a batch were invalid and dropped; the first: {first}"
+            ),
         }
     }
 }
@@ -380,7 +426,7 @@ impl ServerFrame {
 
     /// [`ServerFrame::decode_all`], keeping where each event's payload lies in `text`.
     pub fn decode_spanned(text: &str) -> Vec<Result<Decoded, DecodeError>> {
-        match json::parse(text) {
+        match json::parse_batch(text, MAX_BATCH_FRAMES) {
             Ok(Value {
                 kind: json::Kind::Array(items),
                 ..
@@ -389,7 +435,7 @@ impl ServerFrame {
                 .map(|item| decode_server_frame(item, text))
                 .collect(),
             Ok(value) => vec![decode_server_frame(&value, text)],
-            Err(error) => vec![Err(DecodeError::Malformed(error.to_string()))],
+            Err(error) => vec![Err(DecodeError::unreadable(error))],
         }
     }
 
@@ -411,13 +457,13 @@ fn decode_server_frame(value: &Value<'_>, text: &str) -> Result<Decoded, DecodeE
             match Channel::from_name(frame.str("channel")?) {
                 Some(channel) => ServerFrame::Event {
                     id: frame.string("id")?,
-                    seq: frame.u64("seq")?,
+                    seq: frame.seq("seq")?,
                     event: JobEvent::decode_value(channel, event, data)?,
                 },
                 None => ServerFrame::ChannelEvent {
                     channel: frame.string("channel")?,
                     id: frame.string("id")?,
-                    seq: frame.u64("seq")?,
+                    seq: frame.seq("seq")?,
                     event: event.to_owned(),
                     data: RawJson::from_span(text, data.map_or(0..0, |data| data.span.clone())),
                 },
@@ -431,12 +477,12 @@ fn decode_server_frame(value: &Value<'_>, text: &str) -> Result<Decoded, DecodeE
             Some(channel) => ServerFrame::Subscribed {
                 channel,
                 id: frame.string("id")?,
-                seq: frame.optional_u64("seq")?.unwrap_or(0),
+                seq: frame.optional_seq("seq")?.unwrap_or(0),
             },
             None => ServerFrame::Joined {
                 channel: frame.string("channel")?,
                 id: frame.string("id")?,
-                seq: frame.optional_u64("seq")?.unwrap_or(0),
+                seq: frame.optional_seq("seq")?.unwrap_or(0),
             },
         },
         "pong" => ServerFrame::Pong { t: frame.u64("t")? },
@@ -553,11 +599,18 @@ impl<'v, 'a> Frame<'v, 'a> {
             .ok_or_else(|| self.wrong_type(name, "an unsigned integer"))
     }
 
-    fn optional_u64(&self, name: &'static str) -> Result<Option<u64>, DecodeError> {
+    /// A `seq` or `since`: an unsigned integer up to [`MAX_SEQ`].
+    fn seq(&self, name: &'static str) -> Result<u64, DecodeError> {
+        self.field(name)?
+            .as_safe_u64()
+            .ok_or_else(|| self.wrong_type(name, json::SAFE_INTEGER_RANGE))
+    }
+
+    fn optional_seq(&self, name: &'static str) -> Result<Option<u64>, DecodeError> {
         match self.value.get(name) {
             None => Ok(None),
             Some(value) if value.is_null() => Ok(None),
-            Some(_) => self.u64(name).map(Some),
+            Some(_) => self.seq(name).map(Some),
         }
     }
 }

@@ -1,7 +1,16 @@
 //! The jobs the app watches: reference-counted per (channel, job id), with the last `seq`
 //! delivered for each, so that a new socket resubscribes from where the app is, duplicates are
 //! dropped, and a gap is noticed.
+//!
+//! An event below the next expected `seq` is a duplicate when it is one the app already has:
+//! a replay that starts one early, or one a polling snapshot covered. It is a jump backward
+//! when it cannot be one: below the `since` the server was asked to replay after, or among
+//! the seqs the last gap skipped (never delivered). Then the server's numbering went back (a
+//! restarted server, or a bogus `seq` that made the client expect far too much) and the job is
+//! resubscribed from just before it, rather than every later event being dropped as a
+//! duplicate.
 
+use std::ops::Range;
 use std::time::Duration;
 
 use super::events::JobEvent;
@@ -17,6 +26,11 @@ struct Entry {
     refs: u32,
     /// The `seq` of the last event delivered.
     last_seq: Option<u64>,
+    /// The `since` the current subscription was sent with (0 without one): the server sends
+    /// nothing below it.
+    replay_from: u64,
+    /// The seqs the last gap skipped: never delivered, so not duplicates.
+    skipped: Option<Range<u64>>,
     /// The server answered (`subscribed`) this subscription's `subscribe` on the current
     /// socket. Events before that come from an older subscription to the same job
     /// (unsubscribed and subscribed again, frames already on their way) and are dropped: the
@@ -39,6 +53,14 @@ pub enum Admission {
     Deliver { seq: u64, gap: Option<(u64, u64)> },
     /// Already delivered: drop it.
     Duplicate,
+    /// Below the expected `seq` and not a duplicate: the server's numbering went back. The
+    /// job now counts from just before `received` and must be subscribed again with `since`
+    /// (see the module doc); the event itself comes with that replay.
+    Backward {
+        expected: u64,
+        received: u64,
+        since: Option<u64>,
+    },
     /// Nobody watches this job (a late event after the last unsubscribe): drop it.
     Unwatched,
     /// The job's subscription is not confirmed on this socket yet: drop it, the replay after
@@ -84,6 +106,8 @@ impl Subscriptions {
             Entry {
                 refs: 1,
                 last_seq: None,
+                replay_from: 0,
+                skipped: None,
                 confirmed: false,
                 last_progress_at: None,
                 held_progress: None,
@@ -172,12 +196,28 @@ impl Subscriptions {
         if !entry.confirmed {
             return Admission::Unconfirmed;
         }
-        let expected = entry.last_seq.map_or(1, |last| last + 1);
+        let expected = entry.last_seq.map_or(1, |last| last.saturating_add(1));
         if seq < expected {
-            return Admission::Duplicate;
+            let skipped = entry.skipped.as_ref().is_some_and(|gap| gap.contains(&seq));
+            if seq == 0 || !(seq < entry.replay_from || skipped) {
+                return Admission::Duplicate;
+            }
+            let since = Some(seq - 1).filter(|since| *since > 0);
+            entry.last_seq = since;
+            entry.view.rewind_seq(seq - 1);
+            entry.replay_from = seq - 1;
+            entry.skipped = None;
+            return Admission::Backward {
+                expected,
+                received: seq,
+                since,
+            };
         }
         // A first event past 1 is a gap too: the server's log no longer had the job's start.
         let gap = (seq > expected).then_some((expected, seq));
+        if gap.is_some() {
+            entry.skipped = Some(expected..seq);
+        }
         entry.last_seq = Some(seq);
         Admission::Deliver { seq, gap }
     }
@@ -188,7 +228,7 @@ impl Subscriptions {
         let Some(entry) = self.jobs.get_mut(&(channel, job_id)) else {
             return Admission::Unwatched;
         };
-        let seq = entry.last_seq.map_or(1, |last| last + 1);
+        let seq = entry.last_seq.map_or(1, |last| last.saturating_add(1));
         entry.last_seq = Some(seq);
         Admission::Deliver { seq, gap: None }
     }
@@ -311,11 +351,15 @@ impl Subscriptions {
         self.answers_due = SmallMap::default();
         let frames: Vec<ClientFrame> = self
             .jobs
-            .iter()
-            .map(|(key, entry)| ClientFrame::Subscribe {
-                channel: key.channel,
-                id: key.id.clone(),
-                since: entry.last_seq.filter(|_| replays),
+            .iter_mut()
+            .map(|(key, entry)| {
+                let since = entry.last_seq.filter(|_| replays);
+                entry.replay_from = since.unwrap_or(0);
+                ClientFrame::Subscribe {
+                    channel: key.channel,
+                    id: key.id.clone(),
+                    since,
+                }
             })
             .collect();
         for frame in &frames {
@@ -324,5 +368,38 @@ impl Subscriptions {
             }
         }
         frames
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::core::events::{GenerationEvent, Queued};
+
+    #[test]
+    fn a_jump_backward_rewinds_the_view_so_that_later_snapshots_count_again() {
+        let mut jobs = Subscriptions::default();
+        let channel = Channel::Generation;
+        jobs.add(channel, "g");
+        jobs.subscribe_sent(channel, "g");
+        jobs.answered(channel, "g");
+        let queued = JobEvent::Generation(GenerationEvent::Queued(Queued { position: 1 }));
+        for seq in [1, 9_000_000] {
+            assert!(matches!(
+                jobs.admit(channel, "g", seq),
+                Admission::Deliver { .. }
+            ));
+            jobs.observe(channel, "g", &queued, seq);
+        }
+        assert_eq!(
+            jobs.admit(channel, "g", 2),
+            Admission::Backward {
+                expected: 9_000_001,
+                received: 2,
+                since: Some(1)
+            }
+        );
+        let view = jobs.view_for_snapshot(channel, "g", 5).expect("watched");
+        assert_eq!(view.last_seq(), 1);
     }
 }

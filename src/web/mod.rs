@@ -84,6 +84,8 @@ struct Inner {
     sink: Rc<dyn EventSink>,
     token: Option<TokenSource>,
     outbox_storage: OutboxStorage,
+    /// The longest frame or status body taken into wasm memory (`Config::max_frame_bytes`).
+    max_frame_bytes: usize,
     /// The page's online/offline/visibility listeners.
     page: RefCell<Option<PageEvents>>,
     /// The text frame whose events are being delivered, if any.
@@ -109,7 +111,9 @@ impl Driver {
         entropy::fill_secrets(&mut config);
         let outbox_storage =
             OutboxStorage::new(crate::core::outbox::storage_key(&config.url, storage_key));
+        let max_frame_bytes = config.max_frame_bytes;
         let inner = Rc::new_cyclic(|this| Inner {
+            max_frame_bytes,
             core: RefCell::new(Client::new(config)),
             clock: Clock::new(),
             socket: RefCell::new(None),
@@ -210,7 +214,9 @@ impl Inner {
                     self.core.borrow_mut().handle_token(now, request, missing);
                 }
             },
-            Transmit::Poll { request, url } => poll::fetch(request, url, self.this.clone()),
+            Transmit::Poll { request, url } => {
+                poll::fetch(request, url, self.max_frame_bytes, self.this.clone())
+            }
             Transmit::PersistOutbox { text } => {
                 if let Err(reason) = self.outbox_storage.save(&text) {
                     let now = self.clock.now();
@@ -220,7 +226,7 @@ impl Inner {
             Transmit::OpenSocket { socket, url } => {
                 // The core opens a socket only after forgetting the previous one.
                 drop(self.socket.borrow_mut().take());
-                match BrowserSocket::open(socket, &url, self.this.clone()) {
+                match BrowserSocket::open(socket, &url, self.max_frame_bytes, self.this.clone()) {
                     Ok(opened) => *self.socket.borrow_mut() = Some(opened),
                     Err(message) => {
                         let now = self.clock.now();
@@ -286,6 +292,9 @@ impl SocketListener for Inner {
                 *self.frame.borrow_mut() = Some(Rc::new(SourceFrame::new(js, text)));
                 self.drain();
                 *self.frame.borrow_mut() = None;
+            }
+            SocketReport::TooLarge(units) => {
+                self.input(|core, now| core.handle_frame_too_large(now, socket, units))
             }
             SocketReport::Binary(bytes) => {
                 self.input(|core, now| core.handle_binary_frame(now, socket, bytes))

@@ -16,6 +16,9 @@ pub enum SocketReport {
     /// A text frame, as Rust text and as the browser's own string (which the app's payloads
     /// are sliced from without re-encoding).
     Text(String, wasm_bindgen::JsValue),
+    /// A text frame whose length in UTF-16 units is over the frame limit, left in the browser:
+    /// copying it into wasm memory first would cost the very memory the limit protects.
+    TooLarge(usize),
     Binary(usize),
     Closed {
         code: u16,
@@ -40,11 +43,16 @@ pub struct BrowserSocket {
 
 impl BrowserSocket {
     /// Starts opening a socket to `url`. Fails at once, with the browser's message, when the
-    /// URL is not a valid WebSocket URL or the browser has no `WebSocket`. (That message may
-    /// quote the URL, token included: the core hides URL queries in every error it reports.)
+    /// URL is not a valid WebSocket URL or the browser has no `WebSocket`. Text frames longer
+    /// than `max_frame_bytes` UTF-16 units are reported as [`SocketReport::TooLarge`] without
+    /// being copied (each unit is one to three UTF-8 bytes, so they are too large in bytes
+    /// too); shorter ones are copied and the core checks their size in bytes.
+    /// (The browser's message may quote the URL, token included: the core hides URL queries
+    /// in every error it reports.)
     pub fn open<L: SocketListener + 'static>(
         id: SocketId,
         url: &str,
+        max_frame_bytes: usize,
         listener: Weak<L>,
     ) -> Result<Self, String> {
         let ws = WebSocket::new(url).map_err(|error| {
@@ -68,6 +76,13 @@ impl BrowserSocket {
             let report = report.clone();
             Closure::<dyn FnMut(MessageEvent)>::new(move |event: MessageEvent| {
                 let data = event.data();
+                if let Some(text) = data.dyn_ref::<js_sys::JsString>() {
+                    let units = text.length() as usize;
+                    if units > max_frame_bytes {
+                        report(SocketReport::TooLarge(units));
+                        return;
+                    }
+                }
                 match data.as_string() {
                     Some(text) => report(SocketReport::Text(text, data)),
                     None => {

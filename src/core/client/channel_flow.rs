@@ -94,6 +94,28 @@ impl Client {
                 }));
             }
             Admission::Drop => {}
+            Admission::Backward {
+                expected,
+                received,
+                since,
+            } => {
+                let Some((name, id)) = channel else { return };
+                self.report(ClientError::ChannelSequenceBackward {
+                    channel: name.clone(),
+                    id: id.clone(),
+                    expected,
+                    received,
+                });
+                if let State::Open { socket, .. } = self.state {
+                    self.channels.subscribe_sent(&name, &id);
+                    let frame = ClientFrame::Join {
+                        channel: name,
+                        id,
+                        since,
+                    };
+                    self.send_frame(socket, &frame);
+                }
+            }
             Admission::Unwanted => {
                 self.report(ClientError::Decode(DecodeError::UnmappedEvent { event }))
             }

@@ -117,6 +117,24 @@ impl Client {
         let (seq, gap) = match admission {
             Admission::Deliver { seq, gap } => (seq, gap),
             Admission::Duplicate | Admission::Unwatched | Admission::Unconfirmed => return,
+            Admission::Backward {
+                expected,
+                received,
+                since,
+            } => {
+                self.report(ClientError::SequenceBackward {
+                    channel,
+                    job_id: job_id.clone(),
+                    expected,
+                    received,
+                });
+                if let State::Open { socket, .. } = self.state {
+                    self.subscriptions.subscribe_sent(channel, &job_id);
+                    let id = job_id;
+                    self.send_frame(socket, &ClientFrame::Subscribe { channel, id, since });
+                }
+                return;
+            }
         };
         if let Some((expected, received)) = gap {
             self.report(ClientError::SequenceGap {

@@ -9,6 +9,8 @@ mod outbox_flow;
 mod polling;
 mod session;
 
+pub use polling::body_too_large;
+
 use std::collections::VecDeque;
 use std::time::Duration;
 

@@ -32,6 +32,11 @@ impl Client {
         request: u64,
         body: Result<String, String>,
     ) {
+        let limit = self.config.max_frame_bytes;
+        let body = body.and_then(|body| match body.len() {
+            bytes if bytes > limit => Err(body_too_large(bytes, limit)),
+            _ => Ok(body),
+        });
         if let Some(index) = self.gap_polls.iter().position(|(id, ..)| *id == request) {
             let (_, channel, job_id) = self.gap_polls.swap_remove(index);
             match body.and_then(|body| self.dialect.decode_snapshot(channel, &body)) {
@@ -250,4 +255,13 @@ impl Client {
         }
         url
     }
+}
+
+/// Why a status endpoint's body of at least `bytes` bytes was refused: a body is held to the
+/// limit of a frame, `max_frame_bytes`, for the same reason (what a server sends must not cost
+/// the client more than the app allowed). The driver refuses one by its `Content-Length` or
+/// its length in UTF-16 units (a lower bound of its size) before copying it out of the
+/// browser, with the same words.
+pub fn body_too_large(bytes: usize, limit: usize) -> String {
+    format!("the response body is over the limit of {limit} bytes (maxFrameBytes): {bytes} or more")
 }

@@ -113,6 +113,18 @@ impl Client {
         self.incoming = incoming;
     }
 
+    /// Input: a text frame arrived on `socket` that the driver refused before copying it out
+    /// of the browser, because its length in UTF-16 units, `units`, is already over
+    /// `max_frame_bytes` (a string has at least as many UTF-8 bytes as UTF-16 units).
+    pub fn handle_frame_too_large(&mut self, now: Instant, socket: SocketId, units: usize) {
+        if self.frame_arrived(now, socket) {
+            self.report(ClientError::FrameTooLarge {
+                bytes: units,
+                limit: self.config.max_frame_bytes,
+            });
+        }
+    }
+
     /// Input: a binary frame of `bytes` bytes arrived on `socket`. No dialect has any.
     pub fn handle_binary_frame(&mut self, now: Instant, socket: SocketId, bytes: usize) {
         if self.frame_arrived(now, socket) {

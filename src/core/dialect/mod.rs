@@ -234,9 +234,41 @@ fn foreign_event(
     }
 }
 
+/// The invalid elements of one batch, pushed to `out` from `start` on, folded into one
+/// [`Incoming::Invalid`] where the first of them was, so that a batch reports one error
+/// however many of its `elements` are bad; the others keep their order.
+fn report_invalid_once(out: &mut Vec<Incoming>, start: usize, elements: usize) {
+    let invalid = out[start..]
+        .iter()
+        .filter(|incoming| matches!(incoming, Incoming::Invalid(_)))
+        .count();
+    if invalid < 2 {
+        return;
+    }
+    let decoded: Vec<Incoming> = out.drain(start..).collect();
+    let mut first = None;
+    for incoming in decoded {
+        match incoming {
+            Incoming::Invalid(error) if first.is_none() => {
+                first = Some(out.len());
+                out.push(Incoming::Invalid(DecodeError::InvalidElements {
+                    invalid,
+                    total: elements,
+                    first: Box::new(error),
+                }));
+            }
+            Incoming::Invalid(_) => {}
+            other => out.push(other),
+        }
+    }
+}
+
 /// Protocol v1: frames (or a batch of them) straight from [`ServerFrame`].
 fn decode_v1(text: &str, out: &mut Vec<Incoming>) {
-    for decoded in ServerFrame::decode_spanned(text) {
+    let start = out.len();
+    let frames = ServerFrame::decode_spanned(text);
+    let elements = frames.len();
+    for decoded in frames {
         out.push(match decoded {
             Ok(Decoded { frame, payload }) => match frame {
                 ServerFrame::Connected {
@@ -276,4 +308,5 @@ fn decode_v1(text: &str, out: &mut Vec<Incoming>) {
             Err(error) => Incoming::Invalid(error),
         });
     }
+    report_invalid_once(out, start, elements);
 }

@@ -9,12 +9,12 @@
 //! once written to an open socket.
 
 use super::super::json::{self, Kind, Value};
-use super::super::protocol::{ClientFrame, DecodeError, RawJson};
+use super::super::protocol::{ClientFrame, DecodeError, MAX_BATCH_FRAMES, RawJson};
 use super::super::url::with_query;
 use super::config::PlainJsonOptions;
 use super::foreign::FieldNames;
 use super::template::{Fill, Template};
-use super::{Heartbeat, Incoming, foreign_event};
+use super::{Heartbeat, Incoming, foreign_event, report_invalid_once};
 
 /// The plain-JSON dialect and the token of the current socket.
 #[derive(Debug)]
@@ -100,15 +100,19 @@ impl PlainJson {
     }
 
     pub fn decode(&mut self, text: &str, out: &mut Vec<Incoming>) {
-        match json::parse(text) {
+        match json::parse_batch(text, MAX_BATCH_FRAMES) {
             Ok(Value {
                 kind: Kind::Array(items),
                 ..
-            }) => items
-                .iter()
-                .for_each(|item| self.decode_frame(text, item, out)),
+            }) => {
+                let start = out.len();
+                items
+                    .iter()
+                    .for_each(|item| self.decode_frame(text, item, out));
+                report_invalid_once(out, start, items.len());
+            }
             Ok(value) => self.decode_frame(text, &value, out),
-            Err(error) => out.push(Incoming::Invalid(DecodeError::Malformed(error.to_string()))),
+            Err(error) => out.push(Incoming::Invalid(DecodeError::unreadable(error))),
         }
     }
 

@@ -251,6 +251,14 @@ impl SocketIo {
             out.push(malformed("an empty Socket.IO packet".to_owned()));
             return;
         };
+        if !kind.is_ascii_digit() {
+            // Also keeps the slicing below on character boundaries: the type is one byte.
+            out.push(malformed(format!(
+                "unknown Socket.IO packet type {}",
+                packet.chars().next().unwrap_or_default()
+            )));
+            return;
+        }
         let mut at = 1;
         if matches!(kind, b'5' | b'6') {
             out.push(Incoming::Invalid(DecodeError::BinaryPacket));
@@ -270,7 +278,18 @@ impl SocketIo {
             .iter()
             .take_while(|byte| byte.is_ascii_digit())
             .count();
-        let ack: Option<u64> = packet[at..at + digits].parse().ok();
+        // An id is echoed in the answer, so it must be one the server's JS number holds.
+        let ack = match packet[at..at + digits].parse::<u64>() {
+            Ok(ack) if ack <= json::MAX_SAFE_INTEGER => Some(ack),
+            Ok(_) | Err(_) if digits > 0 => {
+                out.push(malformed(format!(
+                    "a Socket.IO packet whose ack id is not {}",
+                    json::SAFE_INTEGER_RANGE
+                )));
+                return;
+            }
+            _ => None,
+        };
         at += digits;
         let data = &packet[at..];
         if namespace != self.namespace {
