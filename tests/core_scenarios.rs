@@ -187,14 +187,15 @@ fn composition_events_are_decoded_on_their_own_channel() {
 }
 
 #[test]
-fn an_event_with_a_seq_already_delivered_is_dropped() {
+fn an_event_repeating_the_last_seq_delivered_is_dropped_quietly() {
+    // (One below that on the same subscription is the numbering going back: reported, see
+    // tests/core_hostile_input.rs.)
     let mut scenario = Scenario::new();
     let socket = scenario.open();
     scenario.subscribe(Channel::Generation, "gen_1");
     scenario.server_sends(socket, &progress("gen_1", 1, 10.0));
     scenario.server_sends(socket, &progress("gen_1", 2, 20.0));
     scenario.server_sends(socket, &progress("gen_1", 2, 20.0));
-    scenario.server_sends(socket, &progress("gen_1", 1, 10.0));
     assert_eq!(
         scenario.take_events(),
         vec![delivered("gen_1", 1, 10.0), delivered("gen_1", 2, 20.0)]

@@ -44,6 +44,9 @@ struct Entry {
     skipped: Option<Range<u64>>,
     /// The answer to the last subscribe sent on this socket arrived (see the module doc).
     confirmed: bool,
+    /// The highest `seq` this subscription delivered since it was confirmed (see
+    /// `subscriptions.rs`).
+    socket_high: u64,
 }
 
 /// What to do with an event of an app channel, or of a name.
@@ -63,6 +66,8 @@ pub enum Admission {
         received: u64,
         since: Option<u64>,
     },
+    /// Below a `seq` this subscription already delivered: reported, not delivered.
+    Stale { expected: u64, received: u64 },
 }
 
 #[derive(Debug, Default)]
@@ -93,6 +98,7 @@ impl AppChannels {
             replay_from: 0,
             skipped: None,
             confirmed: false,
+            socket_high: 0,
         };
         self.channels.insert(key, entry);
         true
@@ -146,6 +152,7 @@ impl AppChannels {
     pub fn subscribe_sent(&mut self, channel: &str, id: &str) {
         if let Some(entry) = self.channels.get_mut(&(channel, id)) {
             entry.confirmed = false;
+            entry.socket_high = 0;
         }
         match self.answers_due.get_mut(&(channel, id)) {
             Some(due) => *due += 1,
@@ -235,10 +242,17 @@ impl AppChannels {
         if seq < expected {
             let skipped = entry.skipped.as_ref().is_some_and(|gap| gap.contains(&seq));
             if seq == 0 || !(seq < entry.replay_from || skipped) {
+                if seq != 0 && seq < entry.socket_high {
+                    return Admission::Stale {
+                        expected,
+                        received: seq,
+                    };
+                }
                 return Admission::Drop;
             }
             let since = Some(seq - 1).filter(|since| *since > 0);
             entry.last_seq = since;
+            entry.socket_high = 0;
             entry.replay_from = seq - 1;
             entry.skipped = None;
             return Admission::Backward {
@@ -252,6 +266,7 @@ impl AppChannels {
             entry.skipped = Some(expected..seq);
         }
         entry.last_seq = Some(seq);
+        entry.socket_high = seq;
         Admission::Deliver { seq, gap }
     }
 }

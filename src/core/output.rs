@@ -252,6 +252,9 @@ pub enum ClientError {
         job_id: String,
         expected: u64,
         received: u64,
+        /// Whether the job was subscribed again to replay from `received` (a seq the app
+        /// never had); otherwise the event was dropped (the app has one of that number).
+        resubscribed: bool,
     },
     /// [`ClientError::SequenceBackward`] for an app channel.
     ChannelSequenceBackward {
@@ -259,6 +262,7 @@ pub enum ClientError {
         id: String,
         expected: u64,
         received: u64,
+        resubscribed: bool,
     },
 }
 
@@ -409,13 +413,25 @@ impl fmt::Display for ClientError {
                 job_id,
                 expected,
                 received,
-            } => write_backward(f, &format_args!("{channel} {job_id}"), *expected, *received),
+                resubscribed,
+            } => write_backward(
+                f,
+                &format_args!("{channel} {job_id}"),
+                (*expected, *received),
+                *resubscribed,
+            ),
             ClientError::ChannelSequenceBackward {
                 channel,
                 id,
                 expected,
                 received,
-            } => write_backward(f, &format_args!("{channel} {id}"), *expected, *received),
+                resubscribed,
+            } => write_backward(
+                f,
+                &format_args!("{channel} {id}"),
+                (*expected, *received),
+                *resubscribed,
+            ),
         }
     }
 }
@@ -424,14 +440,19 @@ impl fmt::Display for ClientError {
 fn write_backward(
     f: &mut fmt::Formatter<'_>,
     what: &fmt::Arguments<'_>,
-    expected: u64,
-    received: u64,
+    (expected, received): (u64, u64),
+    resubscribed: bool,
 ) -> fmt::Result {
     write!(
         f,
-        "{what}: event {received} came where {expected} was expected, and it is no duplicate: \
-         the server's numbering went back; subscribed again to replay from {received}"
-    )
+        "{what}: event {received} came where {expected} was expected: the server's numbering \
+         went back; "
+    )?;
+    if resubscribed {
+        write!(f, "subscribed again to replay from {received}")
+    } else {
+        f.write_str("the app already had an event of that number, so it was dropped")
+    }
 }
 
 /// One job event delivered to the app, in `seq` order, once.

@@ -19,11 +19,12 @@ use super::json::{self, Value};
 /// The version of the protocol these types speak.
 pub const PROTOCOL_VERSION: u32 = 1;
 
-/// The most frames one batch (one WebSocket frame holding an array of frames) may hold. The
-/// reference server batches its replays by 500; a longer batch is refused whole, before the
-/// rest of it is read, so that a hostile one cannot cost the client more than this many
-/// elements.
-pub const MAX_BATCH_FRAMES: usize = 1000;
+/// The most frames one batch (one WebSocket frame holding an array of frames) may hold: more
+/// events than a 1 MiB frame holds at 100 bytes each, so no honest batch reaches it (the
+/// reference server batches its replays by 500). A longer batch is refused whole, before the
+/// rest of it is read, so that a hostile one (`[{},{},…]`, 350,000 elements in 1 MiB) cannot
+/// cost the client more than this many elements.
+pub const MAX_BATCH_FRAMES: usize = 10_000;
 
 /// The largest `seq` (and `since`): what a JS number holds exactly, since the app reads it as
 /// one. A larger one is a malformed frame, not a number to count on from.

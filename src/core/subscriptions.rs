@@ -36,6 +36,11 @@ struct Entry {
     /// (unsubscribed and subscribed again, frames already on their way) and are dropped: the
     /// answered subscription's replay brings them, in order.
     confirmed: bool,
+    /// The highest `seq` this subscription delivered from the socket since it was confirmed:
+    /// a wire sends a subscription's events in order, so one below it is the server's
+    /// numbering going back (a snapshot may raise `last_seq` past events still on their way,
+    /// which is why this is not `last_seq`).
+    socket_high: u64,
     /// When a progress event of this job was last handed to the app.
     last_progress_at: Option<Instant>,
     /// The latest progress event, held back because the previous one went out less than the
@@ -61,6 +66,9 @@ pub enum Admission {
         received: u64,
         since: Option<u64>,
     },
+    /// Below a `seq` this same subscription already delivered: the server's numbering went
+    /// back, yet the app has an event of that number. Reported, not delivered.
+    Stale { expected: u64, received: u64 },
     /// Nobody watches this job (a late event after the last unsubscribe): drop it.
     Unwatched,
     /// The job's subscription is not confirmed on this socket yet: drop it, the replay after
@@ -109,6 +117,7 @@ impl Subscriptions {
                 replay_from: 0,
                 skipped: None,
                 confirmed: false,
+                socket_high: 0,
                 last_progress_at: None,
                 held_progress: None,
                 view: JobView::new(),
@@ -200,10 +209,17 @@ impl Subscriptions {
         if seq < expected {
             let skipped = entry.skipped.as_ref().is_some_and(|gap| gap.contains(&seq));
             if seq == 0 || !(seq < entry.replay_from || skipped) {
+                if seq != 0 && seq < entry.socket_high {
+                    return Admission::Stale {
+                        expected,
+                        received: seq,
+                    };
+                }
                 return Admission::Duplicate;
             }
             let since = Some(seq - 1).filter(|since| *since > 0);
             entry.last_seq = since;
+            entry.socket_high = 0;
             entry.view.rewind_seq(seq - 1);
             entry.replay_from = seq - 1;
             entry.skipped = None;
@@ -219,6 +235,7 @@ impl Subscriptions {
             entry.skipped = Some(expected..seq);
         }
         entry.last_seq = Some(seq);
+        entry.socket_high = seq;
         Admission::Deliver { seq, gap }
     }
 
@@ -312,6 +329,7 @@ impl Subscriptions {
     pub fn subscribe_sent(&mut self, channel: Channel, job_id: &str) {
         if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
             entry.confirmed = false;
+            entry.socket_high = 0;
         }
         match self.answers_due.get_mut(&(channel, job_id)) {
             Some(due) => *due += 1,

@@ -50,7 +50,7 @@ for (const name of BROWSERS) {
         await page.goto(server.pageUrl);
         await waitUntil(page, () => document.body?.dataset.ready === "true" && Boolean(window.harness));
         const startedAt = Date.now();
-        await page.evaluate((arg) => window.harness.start(arg), { options: { url: server.socketUrl, ...OPTIONS }, token: true });
+        await page.evaluate((arg) => window.harness.start(arg), { options: { url: server.socketUrl, storageKey: "user:refusal", ...OPTIONS }, token: true });
         await new Promise((resolve) => setTimeout(resolve, WINDOW_MS - (Date.now() - startedAt)));
         const seen = await page.evaluate(() => window.harness.read());
         const sockets = server.peers.length;

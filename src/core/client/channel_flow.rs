@@ -105,6 +105,7 @@ impl Client {
                     id: id.clone(),
                     expected,
                     received,
+                    resubscribed: true,
                 });
                 if let State::Open { socket, .. } = self.state {
                     self.channels.subscribe_sent(&name, &id);
@@ -115,6 +116,16 @@ impl Client {
                     };
                     self.send_frame(socket, &frame);
                 }
+            }
+            Admission::Stale { expected, received } => {
+                let Some((name, id)) = channel else { return };
+                self.report(ClientError::ChannelSequenceBackward {
+                    channel: name,
+                    id,
+                    expected,
+                    received,
+                    resubscribed: false,
+                });
             }
             Admission::Unwanted => {
                 self.report(ClientError::Decode(DecodeError::UnmappedEvent { event }))

@@ -117,6 +117,16 @@ impl Client {
         let (seq, gap) = match admission {
             Admission::Deliver { seq, gap } => (seq, gap),
             Admission::Duplicate | Admission::Unwatched | Admission::Unconfirmed => return,
+            Admission::Stale { expected, received } => {
+                self.report(ClientError::SequenceBackward {
+                    channel,
+                    job_id,
+                    expected,
+                    received,
+                    resubscribed: false,
+                });
+                return;
+            }
             Admission::Backward {
                 expected,
                 received,
@@ -127,6 +137,7 @@ impl Client {
                     job_id: job_id.clone(),
                     expected,
                     received,
+                    resubscribed: true,
                 });
                 if let State::Open { socket, .. } = self.state {
                     self.subscriptions.subscribe_sent(channel, &job_id);
