@@ -146,6 +146,9 @@ fn a_plain_socket_from_an_https_page_is_refused_except_to_this_machine() {
     use jobsocket::core::blocked_as_mixed_content as blocked;
     assert!(blocked("ws://jobs.example/ws", "https:"));
     assert!(blocked("ws://user@jobs.example:80/ws", "https:"));
+    // A name that merely starts like a loopback address is not one.
+    assert!(blocked("ws://127.example.com/ws", "https:"));
+    assert!(!blocked("ws://127.1.2.3:9/ws", "https:"));
     assert!(!blocked("wss://jobs.example/ws", "https:"));
     assert!(!blocked("ws://jobs.example/ws", "http:"));
     for loopback in [
@@ -204,6 +207,14 @@ fn a_browser_message_quoting_the_socket_url_reaches_the_app_without_the_token() 
         last.contains("ws://jobs.test/ws?…") && !last.contains("s3cret"),
         "{last}"
     );
+    // A server's close reason that quotes the token outside any URL.
+    let wait = scenario.next_wake_in().expect("a retry is scheduled");
+    scenario.advance(wait);
+    scenario.give_token(Ok("s3cret"));
+    scenario.refuse_with("GET /ws?token=s3cret refused: token s3cret expired");
+    let last = format!("{:?}", scenario.client.state().last_error);
+    assert!(!last.contains("s3cret"), "{last}");
+    assert!(last.contains("token … expired"), "{last}");
 }
 
 #[test]

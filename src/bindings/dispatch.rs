@@ -140,6 +140,16 @@ impl Dispatcher {
         id
     }
 
+    /// Whether registration `id` of `key` belongs to a subscription whose job just ended: its
+    /// terminal event is being delivered, so the core has already let the subscription go, and
+    /// an `unsubscribe()` now must not release the new one a handler may have made.
+    pub fn ended_under(&self, key: &JobKey, id: u32) -> bool {
+        self.ending
+            .borrow()
+            .iter()
+            .any(|(ended, mark)| ended == key && id <= *mark)
+    }
+
     /// Removes one subscriber's handlers; true if they were still registered.
     pub fn remove_job_handlers(&self, key: &JobKey, id: u32) -> bool {
         remove_handlers(&self.jobs, key, id)

@@ -284,7 +284,8 @@ impl Subscription {
             return;
         };
         let key = (self.channel, self.job_id.clone());
-        if dispatcher.remove_job_handlers(&key, self.handler_id) {
+        let ended = dispatcher.ended_under(&key, self.handler_id);
+        if dispatcher.remove_job_handlers(&key, self.handler_id) && !ended {
             self.driver
                 .command(|core, now| core.unsubscribe(now, self.channel, &self.job_id));
         }

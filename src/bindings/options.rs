@@ -224,6 +224,13 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
             Some("frame") => true,
             _ => return Err(invalid("tokenTransport must be \"query\" or \"frame\"")),
         };
+        if config.token_in_first_frame && config.protocol != DialectConfig::V1 {
+            // Anything else would quietly put the token back in the URL.
+            return Err(invalid(
+                "tokenTransport \"frame\" is for protocol v1: Socket.IO carries the token in its \
+                 CONNECT auth, a plain-JSON server in its tokenParam",
+            ));
+        }
     }
     if token.is_some() && storage_key.as_deref().is_none_or(str::is_empty) {
         // The outbox outlives the page in localStorage: keyed by the URL alone, what one user

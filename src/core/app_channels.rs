@@ -153,6 +153,8 @@ impl AppChannels {
         if let Some(entry) = self.channels.get_mut(&(channel, id)) {
             entry.confirmed = false;
             entry.socket_high = 0;
+            // As for jobs: an old gap's seqs may come again in the new replay.
+            entry.skipped = None;
         }
         match self.answers_due.get_mut(&(channel, id)) {
             Some(due) => *due += 1,

@@ -37,4 +37,4 @@ pub use output::{
 };
 pub use protocol::{Channel, ClientFrame, DecodeError, Decoded, RawJson, ServerFrame};
 pub use time::Instant;
-pub use url::{blocked_as_mixed_content, hide_url_queries, job_id_problem};
+pub use url::{blocked_as_mixed_content, hide_secret, hide_url_queries, job_id_problem};

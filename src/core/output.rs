@@ -267,11 +267,12 @@ pub enum ClientError {
 }
 
 impl ClientError {
-    /// The same error with the query of every URL in its text hidden (see
-    /// [`crate::core::url::hide_url_queries`]): the token travels in a WebSocket URL's query,
-    /// and browsers and servers quote URLs in their messages.
-    pub fn with_url_queries_hidden(mut self) -> Self {
-        use super::url::hide_url_queries;
+    /// The same error with its secrets hidden: the query of every URL in its text (see
+    /// [`crate::core::url::hide_url_queries`]), since the token travels in a WebSocket URL's
+    /// query and browsers and servers quote URLs in their messages; and `token` itself,
+    /// wherever a message quotes it otherwise.
+    pub fn with_secrets_hidden(mut self, token: Option<&str>) -> Self {
+        use super::url::{hide_secret, hide_url_queries};
         match &mut self {
             ClientError::Server { message: text, .. }
             | ClientError::ConnectRefused { message: text }
@@ -279,7 +280,13 @@ impl ClientError {
             | ClientError::TokenFailed { message: text }
             | ClientError::PollFailed { reason: text, .. }
             | ClientError::StorageDegraded { reason: text }
-            | ClientError::StorageCorrupt { reason: text } => *text = hide_url_queries(text),
+            | ClientError::StorageCorrupt { reason: text } => {
+                let hidden = hide_url_queries(text);
+                *text = match token {
+                    Some(token) => hide_secret(&hidden, token),
+                    None => hidden,
+                };
+            }
             _ => {}
         }
         self

@@ -330,6 +330,9 @@ impl Subscriptions {
         if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
             entry.confirmed = false;
             entry.socket_high = 0;
+            // The new subscription's replay starts after `since`: an old gap's seqs may come
+            // again in it as ordinary duplicates.
+            entry.skipped = None;
         }
         match self.answers_due.get_mut(&(channel, job_id)) {
             Some(due) => *due += 1,

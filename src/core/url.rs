@@ -59,6 +59,29 @@ pub fn hide_url_queries(text: &str) -> String {
     out
 }
 
+/// `text` with every occurrence of `secret`, as it is and percent-encoded, replaced by `…`.
+/// Secrets shorter than 4 bytes are left alone: hiding them would garble ordinary words.
+pub fn hide_secret(text: &str, secret: &str) -> String {
+    if secret.len() < 4 {
+        return text.to_owned();
+    }
+    let mut encoded = String::new();
+    percent_encode(&mut encoded, secret);
+    let mut hidden = text.to_owned();
+    for form in [secret, encoded.as_str()] {
+        let mut out = String::with_capacity(hidden.len());
+        let mut rest = hidden.as_str();
+        while let Some(start) = find(rest, form) {
+            out.push_str(&rest[..start]);
+            out.push('…');
+            rest = &rest[start + form.len()..];
+        }
+        out.push_str(rest);
+        hidden = out;
+    }
+    hidden
+}
+
 /// Where `needle` starts in `haystack`; a byte search (`str::find` with a `&str` pattern pulls
 /// in the two-way searcher, 1.5 KB of wasm).
 fn find(haystack: &str, needle: &str) -> Option<usize> {
@@ -103,7 +126,9 @@ pub fn blocked_as_mixed_content(socket_url: &str, page_protocol: &str) -> bool {
     let loopback = host == "localhost"
         || host.ends_with(".localhost")
         || host == "::1"
-        || host.starts_with("127.");
+        || host
+            .parse::<core::net::Ipv4Addr>()
+            .is_ok_and(|address| address.is_loopback());
     !loopback
 }
 

@@ -101,7 +101,7 @@ for (const name of BROWSERS) {
       }
     });
 
-    test("a subscription made inside a completed handler gets every event of its job", async () => {
+    test("a subscription made inside a completed handler gets every event of its job, even when another subscriber lets go", async () => {
       const page = await openPage(browser, server);
       try {
         const [first, second] = [await startGeneration(server), await startGeneration(server)];
@@ -121,6 +121,9 @@ for (const name of BROWSERS) {
                 client.subscribeGeneration(second, record(seen.second));
               },
             });
+            // A second subscriber of the same job lets go in its own completed handler, after
+            // the first one subscribed again: that must not end the new subscription.
+            const other = client.subscribeGeneration(first, { completed: () => other.unsubscribe() });
             return true;
           },
           [first, second],

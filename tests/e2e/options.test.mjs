@@ -6,7 +6,7 @@ import assert from "node:assert/strict";
 import { readFile } from "node:fs/promises";
 
 const pkg = new URL("../../target/package/", import.meta.url);
-const { createJobSocket, initialize, JobSocket } = await import(new URL("index.js", pkg).href);
+const { createJobSocket, initialize, JobSocket, socketIo } = await import(new URL("index.js", pkg).href);
 await initialize(await readFile(new URL("jobsocket_bg.wasm", pkg)));
 
 const refusals = [
@@ -19,6 +19,7 @@ const refusals = [
   [{ url: "ws://localhost:1/ws", token: () => "t", storageKey: "" }, /storageKey is required with token/],
   [{ url: "ws://localhost:1/ws#x" }, /must not have a #fragment/],
   [{ url: "ws://localhost:1/ws", tokenTransport: "header" }, /tokenTransport must be "query" or "frame"/],
+  [{ url: "ws://localhost:1/ws", tokenTransport: "frame", protocol: socketIo() }, /tokenTransport "frame" is for protocol v1/],
 ];
 
 test("new JobSocket throws an Error with code invalid_options and a message naming the option", () => {

@@ -61,6 +61,9 @@ impl Client {
         let request_id = self.request_id.clone().unwrap_or_default();
         let in_frame = self.config.token_in_first_frame && matches!(self.dialect, Dialect::V1);
         self.auth_frame = token.filter(|_| in_frame).map(str::to_owned);
+        if let Some(token) = token {
+            self.last_token = Some(token.to_owned());
+        }
         let query_token = if in_frame { None } else { token };
         let url = self
             .dialect

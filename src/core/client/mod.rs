@@ -122,6 +122,8 @@ pub struct Client {
     /// The token to send as the first frame of the socket being opened
     /// (`config.token_in_first_frame`).
     auth_frame: Option<String>,
+    /// The last token the app gave, hidden from the text of every error reported.
+    last_token: Option<String>,
     next_socket: u64,
     next_token_request: u64,
     subscriptions: Subscriptions,
@@ -180,6 +182,7 @@ impl Client {
             stable_at: None,
             auth_refusals: 0,
             auth_frame: None,
+            last_token: None,
             next_socket: 1,
             next_token_request: 1,
             subscriptions: Subscriptions::default(),
@@ -642,7 +645,7 @@ impl Client {
     }
 
     fn report(&mut self, error: ClientError) {
-        let error = error.with_url_queries_hidden();
+        let error = error.with_secrets_hidden(self.last_token.as_deref());
         self.last_error = Some(error.clone());
         self.events.push_back(Event::Error(error));
     }
