@@ -251,6 +251,16 @@ impl Socket {
             .expect("send a frame");
     }
 
+    /// Closes the socket as a client does: a close frame, then the server's answer.
+    pub async fn close(&mut self) {
+        self.stream.close(None).await.expect("send a close frame");
+        let (_, end) = self.until_end().await;
+        assert!(
+            matches!(end, End::Closed(_)),
+            "expected a close frame, got {end:?}"
+        );
+    }
+
     /// The next text message, or `None` if nothing arrives within `wait`.
     pub async fn next_text_within(&mut self, wait: Duration) -> Option<String> {
         let deadline = tokio::time::Instant::now() + wait;
