@@ -19,8 +19,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::auth::ADMIN_KEY_HEADER;
 
 /// An origin, or origins differing only in port, that the server lets in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -134,7 +136,8 @@ impl Origins {
         same_origin(origin, headers) || self.api_allowed(origin)
     }
 
-    /// The CORS of the API: the allowed and test origins, any method and header.
+    /// The CORS of the API: the allowed and test origins, any method, the headers the API
+    /// reads.
     pub fn api_cors(&self) -> CorsLayer {
         let patterns: Arc<Vec<OriginPattern>> = Arc::new(
             self.allowed
@@ -143,12 +146,13 @@ impl Origins {
                 .cloned()
                 .collect(),
         );
-        cors(patterns)
+        cors(patterns, &[header::AUTHORIZATION, header::CONTENT_TYPE])
     }
 
     /// The CORS of the admin routes: none, unless test origins are configured.
     pub fn admin_cors(&self) -> Option<CorsLayer> {
-        (!self.unsafe_test.is_empty()).then(|| cors(Arc::new(self.unsafe_test.clone())))
+        let headers = [header::AUTHORIZATION, header::CONTENT_TYPE, ADMIN_KEY];
+        (!self.unsafe_test.is_empty()).then(|| cors(Arc::new(self.unsafe_test.clone()), &headers))
     }
 
     fn api_allowed(&self, origin: &str) -> bool {
@@ -174,7 +178,12 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
         .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
 }
 
-fn cors(patterns: Arc<Vec<OriginPattern>>) -> CorsLayer {
+const ADMIN_KEY: HeaderName = HeaderName::from_static(ADMIN_KEY_HEADER);
+
+/// A CORS layer for `patterns` that lets their pages send `headers`. The headers are named:
+/// `Access-Control-Allow-Headers: *` never covers `Authorization`, so a page sending its token
+/// would fail the preflight.
+fn cors(patterns: Arc<Vec<OriginPattern>>, headers: &[HeaderName]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
             origin
@@ -182,7 +191,7 @@ fn cors(patterns: Arc<Vec<OriginPattern>>) -> CorsLayer {
                 .is_ok_and(|origin| patterns.iter().any(|pattern| pattern.matches(origin)))
         }))
         .allow_methods(Any)
-        .allow_headers(Any)
+        .allow_headers(headers.to_vec())
         .expose_headers([header::LOCATION])
 }
 
