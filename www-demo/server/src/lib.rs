@@ -21,6 +21,7 @@ pub mod admin;
 pub mod args;
 pub mod auth;
 pub mod channels;
+pub mod hosts;
 pub mod http;
 pub mod jobs;
 pub mod limits;
@@ -34,6 +35,7 @@ pub mod ws;
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -43,6 +45,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 
+pub use crate::hosts::HostName;
 pub use crate::limits::Limits;
 pub use crate::origin::{OriginPattern, Origins};
 pub use crate::state::AppState;
@@ -75,6 +78,9 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// The pages of other origins that may use the server from a browser (see [`origin`]).
     pub origins: Origins,
+    /// Names the server answers to besides the loopback names, IP addresses and the hosts of
+    /// `origins` (see [`hosts`]).
+    pub allowed_hosts: Vec<HostName>,
     /// What one client may take of the server.
     pub limits: Limits,
     /// Events each job keeps for replay; a `subscribe` from further back replays these only.
@@ -93,6 +99,7 @@ impl Default for Config {
             admin: false,
             admin_key: None,
             origins: Origins::default(),
+            allowed_hosts: Vec::new(),
             limits: Limits::default(),
             max_log_events: jobs::MAX_LOG_EVENTS,
         }
@@ -102,8 +109,9 @@ impl Default for Config {
 /// Every route of the server.
 ///
 /// The API answers CORS to the allowed origins, the admin routes to the test origins only
-/// (see [`origin`]); `/healthz` to anyone, as it says nothing but "ok". The API wants the
-/// token, the admin routes the admin key (see [`auth`]).
+/// (see [`origin`]); `/healthz` to anyone, as it says nothing but "ok". Every route but
+/// `/healthz` answers 403 to a `Host` the server does not answer to (see [`hosts`]). The API
+/// wants the token, the admin routes the admin key (see [`auth`]).
 pub fn router(state: AppState) -> Router {
     let config = state.config();
     let api = Router::new()
@@ -148,7 +156,12 @@ pub fn router(state: AppState) -> Router {
             .route("/admin", any(admin::absent))
             .route("/admin/{*path}", any(admin::absent))
     };
-    public.merge(health).merge(admin).with_state(state)
+    let hosts = Arc::new(hosts::AllowedHosts::of(config));
+    public
+        .merge(admin)
+        .layer(from_fn_with_state(hosts, hosts::require_allowed_host))
+        .merge(health)
+        .with_state(state)
 }
 
 /// Serves on `listener` until SIGINT or SIGTERM.

@@ -99,6 +99,12 @@ impl FromStr for OriginPattern {
 }
 
 impl OriginPattern {
+    /// The host of these origins, without the port: the server answers to it (see
+    /// [`crate::hosts`]).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// True if the `Origin` header value `origin` is one of this pattern's origins.
     pub fn matches(&self, origin: &str) -> bool {
         match origin.parse::<OriginPattern>() {
@@ -164,7 +170,8 @@ impl Origins {
 }
 
 /// True if `origin`'s host and port are the request's `Host`: a page the server itself
-/// served (or one behind the same proxy). The scheme is not compared: behind a TLS proxy the
+/// served (or one behind the same proxy). The `Host` is one the server answers to, checked
+/// before any route ([`crate::hosts`]): else a rebound name would pass as the server's own. The scheme is not compared: behind a TLS proxy the
 /// page is `https://` while the server speaks plain HTTP.
 fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let Some(host) = headers
