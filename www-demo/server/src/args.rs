@@ -47,6 +47,8 @@ options:
                        environment variable JOBSOCKET_ADMIN_KEY, or a random one printed
                        at start
 limits (defaults in brackets):
+  --header-timeout-ms MS  a connection that has not sent a request's headers this
+                       long is closed [10000]
   --max-connections N  open sockets; an upgrade past it answers 503 [10000]
   --idle-timeout-ms MS a socket silent this long is closed, 4002 [3 heartbeats, >= 90000]
   --send-timeout-ms MS a frame the client does not take this long closes it, 4008 [10000]
@@ -115,7 +117,7 @@ impl fmt::Display for ArgsError {
 impl std::error::Error for ArgsError {}
 
 /// The flags that take a value, by the name the user types; the name is also what errors quote.
-const FLAGS: [&str; 17] = [
+const FLAGS: [&str; 18] = [
     "--host",
     "--port",
     "--step-ms",
@@ -127,6 +129,7 @@ const FLAGS: [&str; 17] = [
     "--allow-origin",
     "--unsafe-test-origin",
     "--allow-host",
+    "--header-timeout-ms",
     "--max-connections",
     "--idle-timeout-ms",
     "--send-timeout-ms",
@@ -222,6 +225,9 @@ where
             "--allow-origin" => parsed.config.origins.allowed.push(origin(flag, value)?),
             "--unsafe-test-origin" => parsed.config.origins.unsafe_test.push(origin(flag, value)?),
             "--allow-host" => parsed.config.allowed_hosts.push(host_name(flag, value)?),
+            "--header-timeout-ms" => {
+                parsed.config.limits.header_timeout_ms = positive(flag, &value, MAX_LIMIT_MS)?;
+            }
             "--max-connections" => {
                 parsed.config.limits.max_connections = positive(flag, &value, MAX_COUNT)? as usize;
             }
@@ -425,6 +431,7 @@ mod tests {
             "--max-connections",
             "3",
             "--send-timeout-ms=50",
+            "--header-timeout-ms=60",
             "--auth-timeout-ms=40",
             "--max-jobs=7",
             "--max-job-ms=1000",
@@ -447,6 +454,7 @@ mod tests {
             .idle_timeout_ms;
         assert_eq!(short, 90_000, "three of the client's default pings");
         assert_eq!(limits.send_timeout_ms, 50);
+        assert_eq!(limits.header_timeout_ms, 60);
         assert_eq!(limits.auth_timeout_ms, 40);
         assert_eq!(limits.max_jobs, 7);
         assert_eq!(limits.max_job_ms, 1000);

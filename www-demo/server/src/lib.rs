@@ -21,6 +21,7 @@ pub mod admin;
 pub mod args;
 pub mod auth;
 pub mod channels;
+pub mod connections;
 pub mod hosts;
 pub mod http;
 pub mod jobs;
@@ -180,12 +181,12 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let stopping = state.clone();
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopping.begin_shutdown();
-        })
-        .await?;
+    let header_timeout = Duration::from_millis(state.config().limits.header_timeout_ms);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.begin_shutdown();
+    };
+    connections::serve_http1(listener, router(state.clone()), header_timeout, shutdown).await?;
     // Upgraded sockets are no longer axum's connections: wait for them here.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, state.sockets_closed()).await;
     Ok(())
