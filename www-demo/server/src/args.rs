@@ -37,12 +37,18 @@ options:
                        port); pages of the server's own origin always may
   --unsafe-test-origin ORIGIN  pages of ORIGIN may call everything cross-origin, the
                        admin API included (repeatable): for browser test runners only
+  --allow-host HOST    the server answers to HOST too (repeatable). Requests for any
+                       other name answer 403 (against DNS rebinding), but for localhost,
+                       *.localhost, IP addresses and the hosts of the origins above: a
+                       server bound to 0.0.0.0 and reached by a public name must list it
   --admin              serve the admin API under /admin/ (drop sockets, mute pongs,
                        refuse upgrades, fail snapshots, stats): for tests and the demo.
                        It wants the admin key in the x-admin-key header: the key of the
                        environment variable JOBSOCKET_ADMIN_KEY, or a random one printed
                        at start
 limits (defaults in brackets):
+  --header-timeout-ms MS  a connection that has not sent a request's headers this
+                       long is closed [10000]
   --max-connections N  open sockets; an upgrade past it answers 503 [10000]
   --idle-timeout-ms MS a socket silent this long is closed, 4002 [3 heartbeats, >= 90000]
   --send-timeout-ms MS a frame the client does not take this long closes it, 4008 [10000]
@@ -111,7 +117,7 @@ impl fmt::Display for ArgsError {
 impl std::error::Error for ArgsError {}
 
 /// The flags that take a value, by the name the user types; the name is also what errors quote.
-const FLAGS: [&str; 16] = [
+const FLAGS: [&str; 18] = [
     "--host",
     "--port",
     "--step-ms",
@@ -122,6 +128,8 @@ const FLAGS: [&str; 16] = [
     "--token-file",
     "--allow-origin",
     "--unsafe-test-origin",
+    "--allow-host",
+    "--header-timeout-ms",
     "--max-connections",
     "--idle-timeout-ms",
     "--send-timeout-ms",
@@ -216,6 +224,10 @@ where
             }
             "--allow-origin" => parsed.config.origins.allowed.push(origin(flag, value)?),
             "--unsafe-test-origin" => parsed.config.origins.unsafe_test.push(origin(flag, value)?),
+            "--allow-host" => parsed.config.allowed_hosts.push(host_name(flag, value)?),
+            "--header-timeout-ms" => {
+                parsed.config.limits.header_timeout_ms = positive(flag, &value, MAX_LIMIT_MS)?;
+            }
             "--max-connections" => {
                 parsed.config.limits.max_connections = positive(flag, &value, MAX_COUNT)? as usize;
             }
@@ -266,6 +278,12 @@ fn origin(flag: &'static str, value: String) -> Result<crate::OriginPattern, Arg
         .map_err(|error: crate::origin::BadOrigin| invalid(flag, value, &error.to_string()))
 }
 
+fn host_name(flag: &'static str, value: String) -> Result<crate::HostName, ArgsError> {
+    value
+        .parse()
+        .map_err(|error: crate::hosts::BadHost| invalid(flag, value, &error.to_string()))
+}
+
 /// The first line of the file at `path`, without its line ending.
 fn token_file(flag: &'static str, path: String) -> Result<String, ArgsError> {
     let text = match std::fs::read_to_string(&path) {
@@ -312,6 +330,7 @@ fn directory(flag: &'static str, value: String) -> Result<PathBuf, ArgsError> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::HostName;
 
     fn run(args: &[&str]) -> Result<Command, ArgsError> {
         parse(args.iter().map(|arg| (*arg).to_owned()))
@@ -412,6 +431,7 @@ mod tests {
             "--max-connections",
             "3",
             "--send-timeout-ms=50",
+            "--header-timeout-ms=60",
             "--auth-timeout-ms=40",
             "--max-jobs=7",
             "--max-job-ms=1000",
@@ -419,6 +439,12 @@ mod tests {
         ]);
         assert_eq!(parsed.config.origins.allowed.len(), 2);
         assert_eq!(parsed.config.origins.unsafe_test.len(), 1);
+        let hosts = args(&["--allow-host", "Jobs.Example.com", "--allow-host=10.0.0.7"])
+            .config
+            .allowed_hosts;
+        let hosts: Vec<&str> = hosts.iter().map(HostName::as_str).collect();
+        assert_eq!(hosts, ["jobs.example.com", "10.0.0.7"]);
+        assert!(run(&["--allow-host", "https://jobs.example.com"]).is_err());
         let limits = &parsed.config.limits;
         assert_eq!(limits.max_connections, 3);
         assert_eq!(limits.idle_timeout_ms, 120_000, "three heartbeats");
@@ -428,6 +454,7 @@ mod tests {
             .idle_timeout_ms;
         assert_eq!(short, 90_000, "three of the client's default pings");
         assert_eq!(limits.send_timeout_ms, 50);
+        assert_eq!(limits.header_timeout_ms, 60);
         assert_eq!(limits.auth_timeout_ms, 40);
         assert_eq!(limits.max_jobs, 7);
         assert_eq!(limits.max_job_ms, 1000);

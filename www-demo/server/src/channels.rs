@@ -58,6 +58,12 @@ impl AppChannel {
         &self.id
     }
 
+    /// How many forwarding tasks receive this channel's live events now: one per socket that
+    /// joined it, until the socket leaves or closes.
+    pub fn watchers(&self) -> usize {
+        self.live.receiver_count()
+    }
+
     /// Logs and broadcasts an event under the channel's lock; returns its `seq`.
     pub fn publish(&self, event: String, data: RawJson) -> u64 {
         let mut state = self.lock();

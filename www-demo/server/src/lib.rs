@@ -21,6 +21,8 @@ pub mod admin;
 pub mod args;
 pub mod auth;
 pub mod channels;
+pub mod connections;
+pub mod hosts;
 pub mod http;
 pub mod jobs;
 pub mod limits;
@@ -34,6 +36,7 @@ pub mod ws;
 
 use std::future::Future;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -43,6 +46,7 @@ use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
 
+pub use crate::hosts::HostName;
 pub use crate::limits::Limits;
 pub use crate::origin::{OriginPattern, Origins};
 pub use crate::state::AppState;
@@ -75,6 +79,9 @@ pub struct Config {
     pub admin_key: Option<String>,
     /// The pages of other origins that may use the server from a browser (see [`origin`]).
     pub origins: Origins,
+    /// Names the server answers to besides the loopback names, IP addresses and the hosts of
+    /// `origins` (see [`hosts`]).
+    pub allowed_hosts: Vec<HostName>,
     /// What one client may take of the server.
     pub limits: Limits,
     /// Events each job keeps for replay; a `subscribe` from further back replays these only.
@@ -93,6 +100,7 @@ impl Default for Config {
             admin: false,
             admin_key: None,
             origins: Origins::default(),
+            allowed_hosts: Vec::new(),
             limits: Limits::default(),
             max_log_events: jobs::MAX_LOG_EVENTS,
         }
@@ -102,8 +110,9 @@ impl Default for Config {
 /// Every route of the server.
 ///
 /// The API answers CORS to the allowed origins, the admin routes to the test origins only
-/// (see [`origin`]); `/healthz` to anyone, as it says nothing but "ok". The API wants the
-/// token, the admin routes the admin key (see [`auth`]).
+/// (see [`origin`]); `/healthz` to anyone, as it says nothing but "ok". Every route but
+/// `/healthz` answers 403 to a `Host` the server does not answer to (see [`hosts`]). The API
+/// wants the token, the admin routes the admin key (see [`auth`]).
 pub fn router(state: AppState) -> Router {
     let config = state.config();
     let api = Router::new()
@@ -148,7 +157,12 @@ pub fn router(state: AppState) -> Router {
             .route("/admin", any(admin::absent))
             .route("/admin/{*path}", any(admin::absent))
     };
-    public.merge(health).merge(admin).with_state(state)
+    let hosts = Arc::new(hosts::AllowedHosts::of(config));
+    public
+        .merge(admin)
+        .layer(from_fn_with_state(hosts, hosts::require_allowed_host))
+        .merge(health)
+        .with_state(state)
 }
 
 /// Serves on `listener` until SIGINT or SIGTERM.
@@ -167,12 +181,12 @@ where
     F: Future<Output = ()> + Send + 'static,
 {
     let stopping = state.clone();
-    axum::serve(listener, router(state.clone()))
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            stopping.begin_shutdown();
-        })
-        .await?;
+    let header_timeout = Duration::from_millis(state.config().limits.header_timeout_ms);
+    let shutdown = async move {
+        shutdown.await;
+        stopping.begin_shutdown();
+    };
+    connections::serve_http1(listener, router(state.clone()), header_timeout, shutdown).await?;
     // Upgraded sockets are no longer axum's connections: wait for them here.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, state.sockets_closed()).await;
     Ok(())

@@ -5,6 +5,10 @@
 /// How much one server gives, and for how long.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Limits {
+    /// How long a connection may take to send a request's headers (its first request's, or a
+    /// later one's once kept alive) before it is closed: a client cannot hold connections
+    /// open without saying anything, before any other limit applies.
+    pub header_timeout_ms: u64,
     /// Open WebSockets, whether authenticated yet or not; an upgrade past it answers 503.
     pub max_connections: usize,
     /// A socket that sends no frame at all for this long is closed with
@@ -39,6 +43,7 @@ pub fn default_idle_timeout_ms(heartbeat_ms: u64) -> u64 {
 impl Default for Limits {
     fn default() -> Limits {
         Limits {
+            header_timeout_ms: 10_000,
             max_connections: 10_000,
             idle_timeout_ms: default_idle_timeout_ms(crate::DEFAULT_HEARTBEAT_MS),
             send_timeout_ms: 10_000,

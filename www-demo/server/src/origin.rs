@@ -19,8 +19,10 @@ use std::fmt;
 use std::str::FromStr;
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, HeaderValue, header};
+use axum::http::{HeaderMap, HeaderName, HeaderValue, header};
 use tower_http::cors::{AllowOrigin, Any, CorsLayer};
+
+use crate::auth::ADMIN_KEY_HEADER;
 
 /// An origin, or origins differing only in port, that the server lets in.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -97,6 +99,12 @@ impl FromStr for OriginPattern {
 }
 
 impl OriginPattern {
+    /// The host of these origins, without the port: the server answers to it (see
+    /// [`crate::hosts`]).
+    pub fn host(&self) -> &str {
+        &self.host
+    }
+
     /// True if the `Origin` header value `origin` is one of this pattern's origins.
     pub fn matches(&self, origin: &str) -> bool {
         match origin.parse::<OriginPattern>() {
@@ -134,7 +142,8 @@ impl Origins {
         same_origin(origin, headers) || self.api_allowed(origin)
     }
 
-    /// The CORS of the API: the allowed and test origins, any method and header.
+    /// The CORS of the API: the allowed and test origins, any method, the headers the API
+    /// reads.
     pub fn api_cors(&self) -> CorsLayer {
         let patterns: Arc<Vec<OriginPattern>> = Arc::new(
             self.allowed
@@ -143,12 +152,13 @@ impl Origins {
                 .cloned()
                 .collect(),
         );
-        cors(patterns)
+        cors(patterns, &[header::AUTHORIZATION, header::CONTENT_TYPE])
     }
 
     /// The CORS of the admin routes: none, unless test origins are configured.
     pub fn admin_cors(&self) -> Option<CorsLayer> {
-        (!self.unsafe_test.is_empty()).then(|| cors(Arc::new(self.unsafe_test.clone())))
+        let headers = [header::AUTHORIZATION, header::CONTENT_TYPE, ADMIN_KEY];
+        (!self.unsafe_test.is_empty()).then(|| cors(Arc::new(self.unsafe_test.clone()), &headers))
     }
 
     fn api_allowed(&self, origin: &str) -> bool {
@@ -160,7 +170,8 @@ impl Origins {
 }
 
 /// True if `origin`'s host and port are the request's `Host`: a page the server itself
-/// served (or one behind the same proxy). The scheme is not compared: behind a TLS proxy the
+/// served (or one behind the same proxy). The `Host` is one the server answers to, checked
+/// before any route ([`crate::hosts`]): else a rebound name would pass as the server's own. The scheme is not compared: behind a TLS proxy the
 /// page is `https://` while the server speaks plain HTTP.
 fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
     let Some(host) = headers
@@ -174,7 +185,12 @@ fn same_origin(origin: &str, headers: &HeaderMap) -> bool {
         .is_some_and(|(_, authority)| authority.eq_ignore_ascii_case(host))
 }
 
-fn cors(patterns: Arc<Vec<OriginPattern>>) -> CorsLayer {
+const ADMIN_KEY: HeaderName = HeaderName::from_static(ADMIN_KEY_HEADER);
+
+/// A CORS layer for `patterns` that lets their pages send `headers`. The headers are named:
+/// `Access-Control-Allow-Headers: *` never covers `Authorization`, so a page sending its token
+/// would fail the preflight.
+fn cors(patterns: Arc<Vec<OriginPattern>>, headers: &[HeaderName]) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(AllowOrigin::predicate(move |origin: &HeaderValue, _| {
             origin
@@ -182,7 +198,7 @@ fn cors(patterns: Arc<Vec<OriginPattern>>) -> CorsLayer {
                 .is_ok_and(|origin| patterns.iter().any(|pattern| pattern.matches(origin)))
         }))
         .allow_methods(Any)
-        .allow_headers(Any)
+        .allow_headers(headers.to_vec())
         .expose_headers([header::LOCATION])
 }
 

@@ -461,8 +461,11 @@ impl Subscriptions {
 }
 
 impl Drop for Subscriptions {
+    /// An app channel's forwarder never ends by itself (a channel has no terminal event), and
+    /// each forwarder holds the socket's queue: one left running would be kept forever and would
+    /// keep the writer from seeing the queue close.
     fn drop(&mut self) {
-        for task in self.tasks.values() {
+        for task in self.tasks.values().chain(self.channels.values()) {
             task.abort();
         }
     }

@@ -185,3 +185,44 @@ async fn past_the_job_limit_with_every_job_running_a_new_job_answers_503() {
     assert_eq!(response.status, 503, "{}", response.body);
     assert_eq!(response.json()["code"], "busy");
 }
+
+/// Reads `stream` to its end; true if the server closed it within [`common::PATIENCE`].
+async fn closed_by_the_server(stream: &mut tokio::net::TcpStream) -> bool {
+    use tokio::io::AsyncReadExt;
+    let mut rest = Vec::new();
+    let read = tokio::time::timeout(common::PATIENCE, stream.read_to_end(&mut rest)).await;
+    // A reset is a close too.
+    read.is_ok()
+}
+
+#[tokio::test]
+async fn a_connection_that_sends_no_request_headers_in_time_is_closed() {
+    use tokio::io::AsyncWriteExt;
+    let server = start(Limits {
+        header_timeout_ms: 50,
+        ..Limits::default()
+    })
+    .await;
+    let mut socket = server.socket().await;
+
+    let mut silent = tokio::net::TcpStream::connect(server.address)
+        .await
+        .expect("connect");
+    let mut half = tokio::net::TcpStream::connect(server.address)
+        .await
+        .expect("connect");
+    half.write_all(b"GET /healthz HTTP/1.1\r\nHost: 127.0.0.1\r\n")
+        .await
+        .expect("send half a request");
+
+    assert!(
+        closed_by_the_server(&mut silent).await,
+        "a silent connection"
+    );
+    assert!(closed_by_the_server(&mut half).await, "half a request");
+    // An upgraded socket is no longer HTTP: older than the timeout now, it is still open.
+    socket.send(&ClientFrame::Ping { t: 7 }).await;
+    assert_eq!(socket.next_frame().await, ServerFrame::Pong { t: 7 });
+    // A request whose headers come in time is answered as ever.
+    assert_eq!(server.request("GET", "/healthz", None).await.status, 200);
+}

@@ -77,3 +77,73 @@ async fn an_allowed_origin_or_port_pattern_may_open_a_socket_and_nothing_like_it
         assert_eq!(status, 403, "Origin: {origin}");
     }
 }
+
+/// The headers a preflight from `origin` for `path` says the page may send, lower case.
+async fn preflight_allows(server: &common::Server, path: &str, origin: &str, asks: &str) -> String {
+    let response = server
+        .request_with(
+            "OPTIONS",
+            path,
+            &[
+                ("origin", origin),
+                ("access-control-request-method", "POST"),
+                ("access-control-request-headers", asks),
+            ],
+            None,
+        )
+        .await;
+    assert_eq!(response.status, 200, "{}", response.body);
+    assert_eq!(response.header("access-control-allow-origin"), Some(origin));
+    response
+        .header("access-control-allow-headers")
+        .unwrap_or_default()
+        .to_ascii_lowercase()
+}
+
+#[tokio::test]
+async fn a_preflight_from_an_allowed_origin_lets_the_page_send_its_bearer_token() {
+    let server = common::start_with(Config {
+        origins: Origins {
+            allowed: vec!["https://app.example".parse().expect("a pattern")],
+            unsafe_test: Vec::new(),
+        },
+        ..Config::default()
+    })
+    .await;
+
+    // `*` would not do: browsers never let it cover `Authorization`.
+    let allowed = preflight_allows(
+        &server,
+        "/api/v1/generations",
+        "https://app.example",
+        "authorization,content-type",
+    )
+    .await;
+    let names: Vec<&str> = allowed.split(',').map(str::trim).collect();
+    assert!(names.contains(&"authorization"), "{allowed}");
+    assert!(names.contains(&"content-type"), "{allowed}");
+}
+
+#[tokio::test]
+async fn a_preflight_from_a_test_origin_lets_the_page_send_the_admin_key() {
+    let server = common::start_with(Config {
+        admin: true,
+        origins: Origins {
+            allowed: Vec::new(),
+            unsafe_test: vec!["http://127.0.0.1:*".parse().expect("a pattern")],
+        },
+        ..Config::default()
+    })
+    .await;
+
+    let allowed = preflight_allows(
+        &server,
+        "/admin/stats",
+        "http://127.0.0.1:9",
+        "content-type,x-admin-key",
+    )
+    .await;
+    let names: Vec<&str> = allowed.split(',').map(str::trim).collect();
+    assert!(names.contains(&"x-admin-key"), "{allowed}");
+    assert!(names.contains(&"authorization"), "{allowed}");
+}

@@ -85,7 +85,8 @@ impl Server {
         self.request_with(method, path, &[], body).await
     }
 
-    /// [`Server::request`] with extra headers, such as `Origin` or `Authorization`.
+    /// [`Server::request`] with extra headers, such as `Origin` or `Authorization`; a `Host`
+    /// among them replaces the server's address.
     pub async fn request_with(
         &self,
         method: &str,
@@ -95,14 +96,20 @@ impl Server {
     ) -> Response {
         let mut stream = TcpStream::connect(self.address).await.expect("connect");
         let body = body.unwrap_or("");
+        let address = self.address.to_string();
+        let host = headers
+            .iter()
+            .find(|(name, _)| name.eq_ignore_ascii_case("host"))
+            .map_or(address.as_str(), |(_, host)| *host);
         let extra: String = headers
             .iter()
+            .filter(|(name, _)| !name.eq_ignore_ascii_case("host"))
             .map(|(name, value)| format!("{name}: {value}\r\n"))
             .collect();
         let request = format!(
             "{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n{extra}\
              Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
-            self.address,
+            host,
             body.len()
         );
         stream.write_all(request.as_bytes()).await.expect("send");
@@ -196,6 +203,24 @@ impl Server {
         Ok(Socket { stream })
     }
 
+    /// Opens a WebSocket at `/ws` as a browser would that reached the server by the name
+    /// `host` (a `Host` header value): with that `Host`, and with the `Origin` of a page of
+    /// that name.
+    pub async fn connect_as(
+        &self,
+        host: &str,
+    ) -> Result<Socket, tokio_tungstenite::tungstenite::Error> {
+        use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+        let url = format!("ws://{}/ws", self.address);
+        let mut request = url.into_client_request()?;
+        let headers = request.headers_mut();
+        headers.insert("host", host.parse().expect("a Host header value"));
+        let origin = format!("http://{host}");
+        headers.insert("origin", origin.parse().expect("an Origin header value"));
+        let (stream, _) = tokio_tungstenite::connect_async(request).await?;
+        Ok(Socket { stream })
+    }
+
     /// A request with the server's admin key.
     pub async fn admin_request(&self, method: &str, path: &str, body: Option<&str>) -> Response {
         let key = self.state.admin_key().expect("the admin API is on");
@@ -249,6 +274,16 @@ impl Socket {
             .send(Message::text(text))
             .await
             .expect("send a frame");
+    }
+
+    /// Closes the socket as a client does: a close frame, then the server's answer.
+    pub async fn close(&mut self) {
+        self.stream.close(None).await.expect("send a close frame");
+        let (_, end) = self.until_end().await;
+        assert!(
+            matches!(end, End::Closed(_)),
+            "expected a close frame, got {end:?}"
+        );
     }
 
     /// The next text message, or `None` if nothing arrives within `wait`.
