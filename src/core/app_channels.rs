@@ -8,16 +8,14 @@
 //! on the socket, a replay from the last `seq` follows it, duplicates are dropped and gaps
 //! reported. Where it does not (Socket.IO rooms, plain JSON), events are numbered on arrival.
 //!
-//! An event below the expected `seq` that cannot be a duplicate (below the `since` asked for,
-//! or among the seqs the last gap skipped) is a jump backward, handled as for jobs (see
-//! [`crate::core::subscriptions`]): the channel is subscribed again from just before it.
+//! Duplicates, gaps and a numbering that goes back are told apart as for jobs, by
+//! [`Numbering`]: on a jump backward the channel is subscribed again from just before it.
 //!
 //! Events the wire does not tag with a channel (a Socket.IO server's rooms are its own) go to
 //! the app by name when it listens to that name or has any channel subscription; otherwise they
 //! are reported as unknown.
 
-use std::ops::Range;
-
+use super::numbering::{Numbering, Verdict};
 use super::protocol::ClientFrame;
 use super::small_map::SmallMap;
 
@@ -37,16 +35,9 @@ impl PartialEq<(&str, &str)> for Key {
 #[derive(Debug)]
 struct Entry {
     refs: u32,
-    last_seq: Option<u64>,
-    /// The `since` the current subscription was sent with (0 without one).
-    replay_from: u64,
-    /// The seqs the last gap skipped: never delivered, so not duplicates.
-    skipped: Option<Range<u64>>,
+    numbering: Numbering,
     /// The answer to the last subscribe sent on this socket arrived (see the module doc).
     confirmed: bool,
-    /// The highest `seq` this subscription delivered since it was confirmed (see
-    /// `subscriptions.rs`).
-    socket_high: u64,
 }
 
 /// What to do with an event of an app channel, or of a name.
@@ -94,11 +85,8 @@ impl AppChannels {
         };
         let entry = Entry {
             refs: 1,
-            last_seq: None,
-            replay_from: 0,
-            skipped: None,
+            numbering: Numbering::default(),
             confirmed: false,
-            socket_high: 0,
         };
         self.channels.insert(key, entry);
         true
@@ -152,9 +140,7 @@ impl AppChannels {
     pub fn subscribe_sent(&mut self, channel: &str, id: &str) {
         if let Some(entry) = self.channels.get_mut(&(channel, id)) {
             entry.confirmed = false;
-            entry.socket_high = 0;
-            // As for jobs: an old gap's seqs may come again in the new replay.
-            entry.skipped = None;
+            entry.numbering.subscribe_sent();
         }
         match self.answers_due.get_mut(&(channel, id)) {
             Some(due) => *due += 1,
@@ -191,8 +177,7 @@ impl AppChannels {
             .channels
             .iter_mut()
             .map(|(key, entry)| {
-                let since = entry.last_seq.filter(|_| replays);
-                entry.replay_from = since.unwrap_or(0);
+                let since = entry.numbering.since_for_new_socket(replays);
                 ClientFrame::Join {
                     channel: key.channel.clone(),
                     id: key.id.clone(),
@@ -233,42 +218,25 @@ impl AppChannels {
         if !entry.confirmed {
             return Admission::Drop;
         }
-        let expected = entry.last_seq.map_or(1, |last| last.saturating_add(1));
         let Some(seq) = seq else {
-            entry.last_seq = Some(expected);
             return Admission::Deliver {
-                seq: expected,
+                seq: entry.numbering.next_unsequenced(),
                 gap: None,
             };
         };
-        if seq < expected {
-            let skipped = entry.skipped.as_ref().is_some_and(|gap| gap.contains(&seq));
-            if seq == 0 || !(seq < entry.replay_from || skipped) {
-                if seq != 0 && seq < entry.socket_high {
-                    return Admission::Stale {
-                        expected,
-                        received: seq,
-                    };
-                }
-                return Admission::Drop;
-            }
-            let since = Some(seq - 1).filter(|since| *since > 0);
-            entry.last_seq = since;
-            entry.socket_high = 0;
-            entry.replay_from = seq - 1;
-            entry.skipped = None;
-            return Admission::Backward {
+        match entry.numbering.judge(seq) {
+            Verdict::Deliver { seq, gap } => Admission::Deliver { seq, gap },
+            Verdict::Duplicate => Admission::Drop,
+            Verdict::Stale { expected, received } => Admission::Stale { expected, received },
+            Verdict::Backward {
                 expected,
-                received: seq,
+                received,
                 since,
-            };
+            } => Admission::Backward {
+                expected,
+                received,
+                since,
+            },
         }
-        let gap = (seq > expected).then_some((expected, seq));
-        if gap.is_some() {
-            entry.skipped = Some(expected..seq);
-        }
-        entry.last_seq = Some(seq);
-        entry.socket_high = seq;
-        Admission::Deliver { seq, gap }
     }
 }

@@ -12,6 +12,7 @@ pub mod events;
 mod ids;
 pub mod job_view;
 pub mod json;
+mod numbering;
 pub mod outbox;
 mod output;
 mod payload;

@@ -2,19 +2,14 @@
 //! delivered for each, so that a new socket resubscribes from where the app is, duplicates are
 //! dropped, and a gap is noticed.
 //!
-//! An event below the next expected `seq` is a duplicate when it is one the app already has:
-//! a replay that starts one early, or one a polling snapshot covered. It is a jump backward
-//! when it cannot be one: below the `since` the server was asked to replay after, or among
-//! the seqs the last gap skipped (never delivered). Then the server's numbering went back (a
-//! restarted server, or a bogus `seq` that made the client expect far too much) and the job is
-//! resubscribed from just before it, rather than every later event being dropped as a
-//! duplicate.
+//! Which `seq` is new, a duplicate, or the server's numbering going back is decided by
+//! [`Numbering`], shared with the app's own channels.
 
-use std::ops::Range;
 use std::time::Duration;
 
 use super::events::JobEvent;
 use super::job_view::{JobView, Snapshot};
+use super::numbering::{Numbering, Verdict};
 use super::output::JobDelivery;
 use super::protocol::{Channel, ClientFrame};
 use super::small_map::SmallMap;
@@ -24,23 +19,13 @@ use super::time::Instant;
 struct Entry {
     /// How many app-level subscriptions share this one server subscription.
     refs: u32,
-    /// The `seq` of the last event delivered.
-    last_seq: Option<u64>,
-    /// The `since` the current subscription was sent with (0 without one): the server sends
-    /// nothing below it.
-    replay_from: u64,
-    /// The seqs the last gap skipped: never delivered, so not duplicates.
-    skipped: Option<Range<u64>>,
+    /// The last `seq` delivered, and what tells duplicates from a numbering going back.
+    numbering: Numbering,
     /// The server answered (`subscribed`) this subscription's `subscribe` on the current
     /// socket. Events before that come from an older subscription to the same job
     /// (unsubscribed and subscribed again, frames already on their way) and are dropped: the
     /// answered subscription's replay brings them, in order.
     confirmed: bool,
-    /// The highest `seq` this subscription delivered from the socket since it was confirmed:
-    /// a wire sends a subscription's events in order, so one below it is the server's
-    /// numbering going back (a snapshot may raise `last_seq` past events still on their way,
-    /// which is why this is not `last_seq`).
-    socket_high: u64,
     /// When a progress event of this job was last handed to the app.
     last_progress_at: Option<Instant>,
     /// The latest progress event, held back because the previous one went out less than the
@@ -113,11 +98,8 @@ impl Subscriptions {
             },
             Entry {
                 refs: 1,
-                last_seq: None,
-                replay_from: 0,
-                skipped: None,
+                numbering: Numbering::default(),
                 confirmed: false,
-                socket_high: 0,
                 last_progress_at: None,
                 held_progress: None,
                 view: JobView::new(),
@@ -166,9 +148,7 @@ impl Subscriptions {
         seq: u64,
     ) -> Option<&mut JobView> {
         let entry = self.jobs.get_mut(&(channel, job_id))?;
-        if entry.last_seq.is_none_or(|last| seq > last) {
-            entry.last_seq = Some(seq);
-        }
+        entry.numbering.caught_up_to(seq);
         Some(&mut entry.view)
     }
 
@@ -181,10 +161,10 @@ impl Subscriptions {
         snapshot: &Snapshot,
     ) -> Option<(Vec<(u64, JobEvent)>, bool)> {
         let entry = self.jobs.get_mut(&(channel, job_id))?;
-        entry.view.note_seq(entry.last_seq.unwrap_or(0));
+        entry.view.note_seq(entry.numbering.last_seq().unwrap_or(0));
         let events = entry.view.catch_up_unsequenced(snapshot);
         if let Some((last, _)) = events.last() {
-            entry.last_seq = Some(*last);
+            entry.numbering.caught_up_to(*last);
         }
         Some((events, entry.view.is_terminal()))
     }
@@ -205,38 +185,23 @@ impl Subscriptions {
         if !entry.confirmed {
             return Admission::Unconfirmed;
         }
-        let expected = entry.last_seq.map_or(1, |last| last.saturating_add(1));
-        if seq < expected {
-            let skipped = entry.skipped.as_ref().is_some_and(|gap| gap.contains(&seq));
-            if seq == 0 || !(seq < entry.replay_from || skipped) {
-                if seq != 0 && seq < entry.socket_high {
-                    return Admission::Stale {
-                        expected,
-                        received: seq,
-                    };
-                }
-                return Admission::Duplicate;
-            }
-            let since = Some(seq - 1).filter(|since| *since > 0);
-            entry.last_seq = since;
-            entry.socket_high = 0;
-            entry.view.rewind_seq(seq - 1);
-            entry.replay_from = seq - 1;
-            entry.skipped = None;
-            return Admission::Backward {
+        match entry.numbering.judge(seq) {
+            Verdict::Deliver { seq, gap } => Admission::Deliver { seq, gap },
+            Verdict::Duplicate => Admission::Duplicate,
+            Verdict::Stale { expected, received } => Admission::Stale { expected, received },
+            Verdict::Backward {
                 expected,
-                received: seq,
+                received,
                 since,
-            };
+            } => {
+                entry.view.rewind_seq(received - 1);
+                Admission::Backward {
+                    expected,
+                    received,
+                    since,
+                }
+            }
         }
-        // A first event past 1 is a gap too: the server's log no longer had the job's start.
-        let gap = (seq > expected).then_some((expected, seq));
-        if gap.is_some() {
-            entry.skipped = Some(expected..seq);
-        }
-        entry.last_seq = Some(seq);
-        entry.socket_high = seq;
-        Admission::Deliver { seq, gap }
     }
 
     /// Decides about an event from a wire without seqs (Socket.IO, plain JSON): watched jobs
@@ -245,8 +210,7 @@ impl Subscriptions {
         let Some(entry) = self.jobs.get_mut(&(channel, job_id)) else {
             return Admission::Unwatched;
         };
-        let seq = entry.last_seq.map_or(1, |last| last.saturating_add(1));
-        entry.last_seq = Some(seq);
+        let seq = entry.numbering.next_unsequenced();
         Admission::Deliver { seq, gap: None }
     }
 
@@ -329,10 +293,7 @@ impl Subscriptions {
     pub fn subscribe_sent(&mut self, channel: Channel, job_id: &str) {
         if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
             entry.confirmed = false;
-            entry.socket_high = 0;
-            // The new subscription's replay starts after `since`: an old gap's seqs may come
-            // again in it as ordinary duplicates.
-            entry.skipped = None;
+            entry.numbering.subscribe_sent();
         }
         match self.answers_due.get_mut(&(channel, job_id)) {
             Some(due) => *due += 1,
@@ -374,8 +335,7 @@ impl Subscriptions {
             .jobs
             .iter_mut()
             .map(|(key, entry)| {
-                let since = entry.last_seq.filter(|_| replays);
-                entry.replay_from = since.unwrap_or(0);
+                let since = entry.numbering.since_for_new_socket(replays);
                 ClientFrame::Subscribe {
                     channel: key.channel,
                     id: key.id.clone(),

@@ -74,15 +74,7 @@ async fn a_configured_admin_key_is_the_one_wanted() {
 #[tokio::test]
 async fn an_unsafe_test_origin_gets_cors_on_the_admin_routes_and_still_needs_the_key() {
     let runner = "http://127.0.0.1:4711";
-    let server = common::start_with(Config {
-        admin: true,
-        origins: Origins {
-            allowed: Vec::new(),
-            unsafe_test: vec!["http://127.0.0.1:*".parse().expect("a pattern")],
-        },
-        ..Config::default()
-    })
-    .await;
+    let server = common::start_for_test_runners().await;
 
     let preflight = server
         .request_with(

@@ -126,15 +126,7 @@ async fn a_preflight_from_an_allowed_origin_lets_the_page_send_its_bearer_token(
 
 #[tokio::test]
 async fn a_preflight_from_a_test_origin_lets_the_page_send_the_admin_key() {
-    let server = common::start_with(Config {
-        admin: true,
-        origins: Origins {
-            allowed: Vec::new(),
-            unsafe_test: vec!["http://127.0.0.1:*".parse().expect("a pattern")],
-        },
-        ..Config::default()
-    })
-    .await;
+    let server = common::start_for_test_runners().await;
 
     let allowed = preflight_allows(
         &server,

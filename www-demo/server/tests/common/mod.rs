@@ -11,7 +11,7 @@ use std::time::Duration;
 use futures_util::{SinkExt, StreamExt};
 use jobsocket::core::events::JobEvent;
 use jobsocket::core::protocol::{ClientFrame, ServerFrame};
-use jobsocket_server::{AppState, Config, serve_until};
+use jobsocket_server::{AppState, Config, Origins, serve_until};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 use tokio_tungstenite::tungstenite::Message;
@@ -35,6 +35,20 @@ pub async fn start_with(config: Config) -> Server {
     let state = AppState::new(config);
     tokio::spawn(serve_until(listener, state.clone(), std::future::pending()));
     Server { address, state }
+}
+
+/// Starts a server with the admin API, which pages of any 127.0.0.1 port may call
+/// cross-origin (`--unsafe-test-origin`), as the browser test runners need.
+pub async fn start_for_test_runners() -> Server {
+    start_with(Config {
+        admin: true,
+        origins: Origins {
+            allowed: Vec::new(),
+            unsafe_test: vec!["http://127.0.0.1:*".parse().expect("a pattern")],
+        },
+        ..Config::default()
+    })
+    .await
 }
 
 /// Starts a server whose jobs emit one event every `step_ms` by default.
