@@ -28,6 +28,7 @@ impl Tab {
         if from == self.me {
             return;
         }
+        self.step_down_if_woken(now);
         match &self.role {
             Role::Leader(_) => self.lead_message(now, from, message),
             Role::Follower { leader, epoch, .. } => {

@@ -35,6 +35,8 @@ pub(super) struct Leader {
     names: Vec<String>,
     /// When the others hear next that this leader is alive (`None` without sharing).
     pub(super) beat_at: Option<Instant>,
+    /// When this tab last ran an input or a timer as leader.
+    pub(super) ran_at: Instant,
 }
 
 /// A follower unheard of for this many `tab_timeout`s is gone (a crashed tab says no `bye`);
@@ -76,6 +78,7 @@ impl Tab {
             channels: Vec::new(),
             names: Vec::new(),
             beat_at: self.shared.then(|| now + self.config.tab_heartbeat),
+            ran_at: now,
         }));
         self.sync_client(now);
         if let Role::Leader(leader) = &mut self.role {
@@ -88,6 +91,27 @@ impl Tab {
         self.post(&Message::Lead { epoch });
         self.pump(now, None);
         self.post_state(now);
+    }
+
+    /// A leader that did not run for longer than `tab_timeout` (its page was frozen, or its
+    /// timers throttled) while followers were there has been replaced, or is about to be:
+    /// they took its lock over. It steps down before it handles anything, so that what its
+    /// old socket delivered meanwhile (an ack, say) never makes it write the outbox over the
+    /// new leader's: the outbox has one writer. True when it stepped down.
+    pub(super) fn step_down_if_woken(&mut self, now: Instant) -> bool {
+        let timeout = self.config.tab_timeout;
+        let Role::Leader(leader) = &mut self.role else {
+            return false;
+        };
+        let slept = now.saturating_since(leader.ran_at) > timeout;
+        leader.ran_at = now;
+        if !(self.shared && slept && !leader.peers.is_empty()) {
+            return false;
+        }
+        self.stop_leading(now);
+        self.transmits.push_back(Transmit::ReleaseLock);
+        self.wait(now);
+        true
     }
 
     /// Stops the client: its socket closes, its timers stop; nothing else of it reaches the
@@ -438,7 +462,7 @@ impl Tab {
                 .channels
                 .iter()
                 .any(|(n, i, _)| n == name && i == id),
-            None => false,
+            None => !watching.channels.is_empty(),
         } || watching.names.contains(&delivery.event));
         if watched_by_peer {
             let message = Message::AppEvent {

@@ -194,6 +194,9 @@ impl Tab {
         frame: Option<&str>,
         input: impl FnOnce(&mut Client),
     ) {
+        if self.step_down_if_woken(now) {
+            return;
+        }
         if let Some(client) = self.client() {
             input(client);
             self.pump(now, frame);
@@ -204,6 +207,7 @@ impl Tab {
 
     /// Wants a connection; a closed tab joins the others again.
     pub fn connect(&mut self, now: Instant) {
+        self.step_down_if_woken(now);
         self.wants_connection = true;
         match &mut self.role {
             Role::Leader(leader) => leader.client.connect(now),
@@ -218,6 +222,7 @@ impl Tab {
 
     /// Connects again now (the shared connection, whichever tab holds it).
     pub fn reconnect(&mut self, now: Instant) {
+        self.step_down_if_woken(now);
         self.wants_connection = true;
         match &mut self.role {
             Role::Leader(leader) => leader.client.reconnect(now),
@@ -255,10 +260,11 @@ impl Tab {
     /// Leaves the others without a word to the app: the lock goes back, a leader's socket
     /// closes, the other tabs are told. What a page that goes away does.
     pub fn leave(&mut self, now: Instant) {
+        let attached = !matches!(self.role, Role::Detached);
         if let Role::Leader(_) = self.role {
             self.stop_leading(now);
         }
-        if self.shared && !matches!(self.role, Role::Detached) {
+        if self.shared && attached {
             self.post(&Message::Bye);
             self.transmits.push_back(Transmit::ReleaseLock);
         }
@@ -313,6 +319,7 @@ impl Tab {
 
     /// Queues an app message in the shared outbox; returns its id.
     pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
+        self.step_down_if_woken(now);
         let mut id = String::from("m_");
         id.push_str(&self.ids.next_id());
         self.wants_connection = true;
@@ -343,6 +350,7 @@ impl Tab {
 
     /// Drops every queued message, this tab's not yet shared and the shared outbox's.
     pub fn clear_outbox(&mut self, now: Instant) {
+        self.step_down_if_woken(now);
         for message in self.pending.drain(..) {
             self.events.push_back(Event::OutboxDropped {
                 id: message.id,
@@ -533,6 +541,7 @@ impl Tab {
     /// (`added`: a job newly watched here, which the client may have to replay), a follower
     /// tells its leader.
     fn interest_changed(&mut self, now: Instant, added: Option<(Channel, &str)>) {
+        self.step_down_if_woken(now);
         match &self.role {
             Role::Leader(_) => {
                 if let Some((channel, id)) = added {
