@@ -401,3 +401,18 @@ fn a_leader_woken_from_a_freeze_never_writes_the_outbox_over_the_new_leaders() {
     );
     assert_eq!(world.leaders(), vec![new_leader]);
 }
+
+#[test]
+fn a_message_whose_tab_closes_while_no_tab_leads_is_delivered_once_by_the_next_leader() {
+    let mut world = three_tabs_watching("g1");
+    world.freeze(0);
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(1, |tab, now| tab.send(now, "note", data));
+    assert_eq!(world.pages[1].tab.state().outbox_size, 1);
+    world.close_tab(1);
+    world.close_tab(0);
+    assert_eq!(world.leaders(), vec![2]);
+    assert_eq!(world.server.handled.len(), 1);
+    assert!(world.server.handled.contains(&id));
+    assert!(world.pending_storage.is_empty(), "the leader removed it");
+}

@@ -68,6 +68,8 @@ pub struct World {
     lock_holder: Option<usize>,
     lock_line: Vec<usize>,
     pub storage: Option<String>,
+    /// Messages stored by tabs that could not hand them to a leader, by id.
+    pub pending_storage: Vec<(String, String)>,
     pub server: Server,
     config: Config,
     seeds: u8,
@@ -81,6 +83,7 @@ impl World {
             lock_holder: None,
             lock_line: Vec::new(),
             storage: None,
+            pending_storage: Vec::new(),
             server: Server::default(),
             config,
             seeds: 0,
@@ -107,7 +110,9 @@ impl World {
         if !self.config.share_across_tabs {
             let stored = Ok(self.storage.clone());
             let now = self.now;
-            self.pages[index].tab.handle_lock_acquired(now, stored);
+            self.pages[index]
+                .tab
+                .handle_lock_acquired(now, stored, Vec::new());
         }
         self.settle();
         index
@@ -310,10 +315,15 @@ impl World {
     fn handle(&mut self, index: usize, inbound: Inbound) {
         let now = self.now;
         let stored = self.storage.clone();
+        let pending = self
+            .pending_storage
+            .iter()
+            .map(|(_, text)| text.clone())
+            .collect();
         let tab = &mut self.pages[index].tab;
         match inbound {
             Inbound::TabMessage(text) => tab.handle_tab_message(now, &text),
-            Inbound::LockAcquired => tab.handle_lock_acquired(now, Ok(stored)),
+            Inbound::LockAcquired => tab.handle_lock_acquired(now, Ok(stored), pending),
             Inbound::LockLost => tab.handle_lock_lost(now),
             Inbound::SocketOpened(socket) => {
                 tab.on_client(now, None, |client| client.handle_socket_opened(now, socket));
@@ -393,6 +403,11 @@ impl World {
                 }
             }
             Transmit::Send { socket, text } => self.server_receives(index, socket, &text),
+            Transmit::StorePending { id, text } => self.pending_storage.push((id, text)),
+            Transmit::RemovePending { id: Some(id) } => {
+                self.pending_storage.retain(|(stored, _)| *stored != id);
+            }
+            Transmit::RemovePending { id: None } => self.pending_storage.clear(),
             Transmit::PersistOutbox { text } => {
                 self.pages[index].storage_writes += 1;
                 self.storage = Some(text);

@@ -46,7 +46,12 @@ const PEER_TIMEOUTS: u32 = 3;
 impl Tab {
     /// Takes the lead: a new client with the stored outbox, watching what every tab watches
     /// from where each is, and connecting if the connection was wanted.
-    pub(super) fn lead(&mut self, now: Instant, stored: Result<Option<String>, String>) {
+    pub(super) fn lead(
+        &mut self,
+        now: Instant,
+        stored: Result<Option<String>, String>,
+        pending: Vec<String>,
+    ) {
         self.known_epoch += 1;
         self.clients_run += 1;
         let mut client = Client::with_first_io_id(self.config.clone(), self.clients_run << 32);
@@ -61,12 +66,21 @@ impl Tab {
             Ok(None) => {}
             Err(reason) => client.handle_storage_failed(now, &reason),
         }
+        let own = self.pending.drain(..).map(|message| message.text);
+        for text in pending.into_iter().chain(own) {
+            if let Some((_, Received::Other(Message::Send { id, event, data }))) =
+                wire::decode(&text)
+            {
+                client.send_with_id(now, id.clone(), &event, data);
+                self.transmits
+                    .push_back(Transmit::RemovePending { id: Some(id) });
+            }
+        }
         let commands = mem::take(&mut self.commands);
         if commands.clear {
             client.clear_outbox(now);
-        }
-        for message in self.pending.drain(..) {
-            client.send_with_id(now, message.id, &message.event, message.data);
+            self.transmits
+                .push_back(Transmit::RemovePending { id: None });
         }
         let was_active = !matches!(self.shown.status, Status::Idle | Status::Closed);
         let epoch = self.known_epoch;
@@ -242,6 +256,9 @@ impl Tab {
                     leader.client.send_with_id(now, id.clone(), &event, data);
                     let epoch = leader.epoch;
                     self.pump(now, None);
+                    self.transmits.push_back(Transmit::RemovePending {
+                        id: Some(id.clone()),
+                    });
                     let ids = vec![id];
                     self.post(&Message::Queued { epoch, ids });
                 }
@@ -252,7 +269,11 @@ impl Tab {
                     match command.as_str() {
                         "connect" => leader.client.connect(now),
                         "reconnect" => leader.client.reconnect(now),
-                        "clear" => leader.client.clear_outbox(now),
+                        "clear" => {
+                            leader.client.clear_outbox(now);
+                            self.transmits
+                                .push_back(Transmit::RemovePending { id: None });
+                        }
                         _ => {}
                     }
                 }
