@@ -416,3 +416,18 @@ fn a_message_whose_tab_closes_while_no_tab_leads_is_delivered_once_by_the_next_l
     assert!(world.server.handled.contains(&id));
     assert!(world.pending_storage.is_empty(), "the leader removed it");
 }
+
+#[test]
+fn a_follower_forgets_its_stored_message_once_the_next_leader_took_it_from_storage() {
+    let mut world = three_tabs_watching("g1");
+    world.freeze(0);
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(2, |tab, now| tab.send(now, "note", data));
+    world.close_tab(0);
+    assert_eq!(world.leaders(), vec![1]);
+    assert!(world.server.handled.contains(&id));
+    assert_eq!(world.pages[2].tab.state().outbox_size, 0);
+    // A later leader has nothing of it to send again.
+    world.close_tab(1);
+    assert_eq!(world.server.messages_received, 1);
+}

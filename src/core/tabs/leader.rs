@@ -1,6 +1,7 @@
 //! The leading tab: its client, the followers it serves and what each watches, and the routing
 //! of the client's events to its own app and to the followers.
 
+use std::collections::VecDeque;
 use std::mem;
 
 use super::wire::{self, JobData, Message, Received, SharedError, SharedState, TabId, Watching};
@@ -37,6 +38,27 @@ pub(super) struct Leader {
     pub(super) beat_at: Option<Instant>,
     /// When this tab last ran an input or a timer as leader.
     pub(super) ran_at: Instant,
+    /// The latest messages of other tabs this leader queued: a sender that hears of a new
+    /// leader before it hears its message was taken sends it again, and it must not go to
+    /// the server twice (it may be acked and out of the outbox already).
+    taken: VecDeque<String>,
+}
+
+/// How many taken message ids a leader remembers.
+const TAKEN_REMEMBERED: usize = 256;
+
+impl Leader {
+    /// Records a message of another tab as queued; false if it already was.
+    fn take(&mut self, id: &str) -> bool {
+        if self.taken.iter().any(|taken| taken == id) {
+            return false;
+        }
+        if self.taken.len() == TAKEN_REMEMBERED {
+            self.taken.pop_front();
+        }
+        self.taken.push_back(id.to_owned());
+        true
+    }
 }
 
 /// A follower unheard of for this many `tab_timeout`s is gone (a crashed tab says no `bye`);
@@ -67,13 +89,16 @@ impl Tab {
             Err(reason) => client.handle_storage_failed(now, &reason),
         }
         let own = self.pending.drain(..).map(|message| message.text);
+        let mut adopted = Vec::new();
         for text in pending.into_iter().chain(own) {
             if let Some((_, Received::Other(Message::Send { id, event, data }))) =
                 wire::decode(&text)
             {
                 client.send_with_id(now, id.clone(), &event, data);
-                self.transmits
-                    .push_back(Transmit::RemovePending { id: Some(id) });
+                self.transmits.push_back(Transmit::RemovePending {
+                    id: Some(id.clone()),
+                });
+                adopted.push(id);
             }
         }
         let commands = mem::take(&mut self.commands);
@@ -93,7 +118,13 @@ impl Tab {
             names: Vec::new(),
             beat_at: self.shared.then(|| now + self.config.tab_heartbeat),
             ran_at: now,
+            taken: VecDeque::new(),
         }));
+        if let Role::Leader(leader) = &mut self.role {
+            for id in &adopted {
+                leader.take(id);
+            }
+        }
         self.sync_client(now);
         if let Role::Leader(leader) = &mut self.role {
             if commands.reconnect {
@@ -103,6 +134,13 @@ impl Tab {
             }
         }
         self.post(&Message::Lead { epoch });
+        if !adopted.is_empty() {
+            // Their senders, if still open, can forget them.
+            self.post(&Message::Queued {
+                epoch,
+                ids: adopted,
+            });
+        }
         self.pump(now, None);
         self.post_state(now);
     }
@@ -253,7 +291,9 @@ impl Tab {
             Message::Send { id, event, data } => {
                 self.peer_heard(now, from);
                 if let Role::Leader(leader) = &mut self.role {
-                    leader.client.send_with_id(now, id.clone(), &event, data);
+                    if leader.take(&id) {
+                        leader.client.send_with_id(now, id.clone(), &event, data);
+                    }
                     let epoch = leader.epoch;
                     self.pump(now, None);
                     self.transmits.push_back(Transmit::RemovePending {
