@@ -431,3 +431,21 @@ fn a_follower_forgets_its_stored_message_once_the_next_leader_took_it_from_stora
     world.close_tab(1);
     assert_eq!(world.server.messages_received, 1);
 }
+
+#[test]
+fn a_tab_joining_a_job_waits_for_the_leader_to_hear_it_so_live_events_never_cut_its_replay() {
+    let mut world = World::new(config());
+    let (first, second) = (world.open_tab(), world.open_tab());
+    world.subscribe(first, "g1");
+    world.subscribe(second, "g1");
+    for _ in 0..4 {
+        world.emit("g1");
+    }
+    let late = world.open_tab();
+    // Event 5 reaches the leader before the late tab's hello does: the leader relays it (for
+    // the second tab) before it starts the late tab's replay.
+    world.emit_unsettled("g1");
+    world.subscribe(late, "g1");
+    world.emit("g1");
+    assert_each_got(&world, &[first, second, late], "g1", 6);
+}

@@ -166,6 +166,13 @@ impl World {
 
     /// The server adds a progress event to a job and sends it to every socket watching it.
     pub fn emit(&mut self, job: &str) {
+        self.emit_unsettled(job);
+        self.settle();
+    }
+
+    /// [`World::emit`], leaving the frames in the pages' inboxes: what a page does next
+    /// comes after them.
+    pub fn emit_unsettled(&mut self, job: &str) {
         let log = match self.server.jobs.iter_mut().find(|(id, _)| id == job) {
             Some((_, log)) => log,
             None => {
@@ -194,7 +201,6 @@ impl World {
                 self.pages[socket.page].inbox.push_back(inbound);
             }
         }
-        self.settle();
     }
 
     /// The acks held back so far go out, to running and frozen pages alike.

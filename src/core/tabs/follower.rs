@@ -57,8 +57,8 @@ impl Tab {
             beat_at: now + self.config.tab_heartbeat,
             steal_at,
         };
-        let watching = self.interest.watching();
-        self.post(&Message::Hello { watching });
+                self.interest.follow();
+        self.say_hello();
         for message in self.pending.clone() {
             self.transmits
                 .push_back(Transmit::Broadcast { text: message.text });
@@ -186,6 +186,7 @@ impl Tab {
                 self.shown.outbox_size = size;
                 self.events.push_back(Event::OutboxSize(size));
             }
+                        Message::Heard { peer, n, .. } if peer == self.me => self.interest.heard(n),
             Message::Queued { ids, .. } => {
                 self.pending.retain(|message| !ids.contains(&message.id));
             }

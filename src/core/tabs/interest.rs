@@ -7,21 +7,78 @@ use crate::core::protocol::Channel;
 use crate::core::small_map::SmallMap;
 
 /// One watched job or channel of this tab.
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Copy)]
 pub struct Watch {
     refs: u32,
     /// The last `seq` delivered to this tab's app.
     pub last: Option<u64>,
+    /// The `hello` that told the current leader of it ([`NOT_TOLD`] before the next one).
+    told_in: u64,
 }
 
-#[derive(Debug, Default)]
+/// A watch no `hello` told the current leader of yet.
+const NOT_TOLD: u64 = u64::MAX;
+
+/// What this tab watches. A follower delivers a job's events only once the leader has heard
+/// the `hello` that told it of the job: before that, the leader may relay live events of it
+/// (for other tabs) ahead of the replay it starts for this tab on hearing, and taking them
+/// would make the replay look like duplicates. A leader's own tab needs no such wait.
+#[derive(Debug)]
 pub struct Interest {
     jobs: SmallMap<(Channel, String), Watch>,
     channels: SmallMap<(String, String), Watch>,
     names: SmallMap<String, u32>,
+    /// The number of the last `hello` sent.
+    hellos: u64,
+    /// The last `hello` the leader said it heard; [`NOT_TOLD`] while this tab leads.
+    heard: u64,
+}
+
+impl Default for Interest {
+    fn default() -> Self {
+        Interest {
+            jobs: SmallMap::default(),
+            channels: SmallMap::default(),
+            names: SmallMap::default(),
+            hellos: 0,
+            heard: NOT_TOLD,
+        }
+    }
 }
 
 impl Interest {
+    /// This tab leads: its own jobs need no leader to hear of them.
+    pub fn lead(&mut self) {
+        self.heard = NOT_TOLD;
+    }
+
+    /// A new leader: nothing was told to it yet.
+    pub fn follow(&mut self) {
+        self.heard = 0;
+        for (_, watch) in self.jobs.iter_mut() {
+            watch.told_in = NOT_TOLD;
+        }
+    }
+
+    /// The number of the `hello` about to go out, which tells the leader of every job not
+    /// told yet.
+    pub fn hello(&mut self) -> u64 {
+        self.hellos += 1;
+        for (_, watch) in self.jobs.iter_mut() {
+            if watch.told_in == NOT_TOLD {
+                watch.told_in = self.hellos;
+            }
+        }
+        self.hellos
+    }
+
+    /// The leader heard this tab's `hello` number `n`.
+    pub fn heard(&mut self, n: u64) {
+        if self.heard != NOT_TOLD {
+            self.heard = self.heard.max(n);
+        }
+    }
+
     /// One more reference to a job; true when it was not watched.
     pub fn add_job(&mut self, channel: Channel, id: &str) -> bool {
         add(&mut self.jobs, (channel, id.to_owned()))
@@ -39,10 +96,11 @@ impl Interest {
 
     /// Whether an event numbered `seq` of a job is new to this tab; if so it counts as
     /// delivered.
-    pub fn admit_job(&mut self, channel: Channel, id: &str, seq: u64) -> bool {
+        pub fn admit_job(&mut self, channel: Channel, id: &str, seq: u64) -> bool {
+        let heard = self.heard;
         match self.jobs.get_mut(&(channel, id.to_owned())) {
-            Some(watch) => admit(watch, seq),
-            None => false,
+            Some(watch) if heard == NOT_TOLD || watch.told_in <= heard => admit(watch, seq),
+            _ => false,
         }
     }
 
@@ -127,11 +185,12 @@ fn add<K: PartialEq>(map: &mut SmallMap<K, Watch>, key: K) -> bool {
         watch.refs += 1;
         return false;
     }
-    map.insert(
+        map.insert(
         key,
         Watch {
             refs: 1,
             last: None,
+            told_in: NOT_TOLD,
         },
     );
     true

@@ -107,6 +107,7 @@ impl Tab {
             self.transmits
                 .push_back(Transmit::RemovePending { id: None });
         }
+                self.interest.lead();
         let was_active = !matches!(self.shown.status, Status::Idle | Status::Closed);
         let epoch = self.known_epoch;
         self.role = Role::Leader(Box::new(Leader {
@@ -280,7 +281,15 @@ impl Tab {
                     self.post_state(now);
                 }
             }
-            Message::Hello { watching } => self.peer_hello(now, from, watching),
+                        Message::Hello { watching, n } => {
+                self.peer_hello(now, from, watching);
+                let epoch = self.epoch();
+                self.post(&Message::Heard {
+                    epoch,
+                    peer: from,
+                    n,
+                });
+            }
             Message::Bye => {
                 if let Role::Leader(leader) = &mut self.role {
                     leader.peers.retain(|peer| peer.id != from);

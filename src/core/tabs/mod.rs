@@ -471,10 +471,10 @@ impl Tab {
                 beat_at, steal_at, ..
             } => {
                 let steal = *steal_at <= now;
-                if *beat_at <= now {
+                                let beat = *beat_at <= now;
+                if beat {
                     *beat_at = now + heartbeat;
-                    let watching = self.interest.watching();
-                    self.post(&Message::Hello { watching });
+                    self.say_hello();
                 }
                 if steal {
                     self.steal(now);
@@ -591,11 +591,15 @@ impl Tab {
                 self.sync_client(now);
                 self.pump(now, None);
             }
-            Role::Follower { .. } => {
-                let watching = self.interest.watching();
-                self.post(&Message::Hello { watching });
-            }
+                        Role::Follower { .. } => self.say_hello(),
             Role::Waiting { .. } | Role::Detached => {}
         }
+    }
+
+    /// Tells the leader what this tab watches, in a numbered `hello`.
+    fn say_hello(&mut self) {
+        let n = self.interest.hello();
+        let watching = self.interest.watching();
+        self.post(&Message::Hello { watching, n });
     }
 }

@@ -101,11 +101,11 @@ pub enum Message {
     Bye,
     /// A new tab asks who leads.
     Who,
-    /// A follower's whole interest (sent when it changes, to each new leader, and every
-    /// `tab_heartbeat` as a sign of life).
-    Hello {
-        watching: Watching,
-    },
+        /// A follower's whole interest (sent when it changes, to each new leader, and every
+    /// `tab_heartbeat` as a sign of life), numbered `n` by the follower.
+    Hello { watching: Watching, n: u64 },
+    /// The leader heard `peer`'s hello number `n`: what it told of is on its way, in order.
+    Heard { epoch: u64, peer: TabId, n: u64 },
     /// A follower's app message, for the shared outbox.
     Send {
         id: String,
@@ -199,9 +199,16 @@ pub fn encode(from: TabId, message: &Message) -> String {
         }
         Message::Bye => kind(&mut out, "bye"),
         Message::Who => kind(&mut out, "who"),
-        Message::Hello { watching } => {
+                Message::Hello { watching, n } => {
             kind(&mut out, "hello");
+            field_u64(&mut out, "n", *n);
             write_watching(&mut out, watching);
+        }
+        Message::Heard { epoch: e, peer, n } => {
+            kind(&mut out, "heard");
+            epoch(&mut out, *e);
+            field_u64(&mut out, "peer", *peer);
+            field_u64(&mut out, "n", *n);
         }
         Message::Send { id, event, data } => {
             kind(&mut out, "send");
@@ -442,7 +449,13 @@ pub fn decode(text: &str) -> Option<(TabId, Received)> {
         },
         "bye" => Message::Bye,
         "who" => Message::Who,
+                "heard" => Message::Heard {
+            epoch: epoch()?,
+            peer: value.get("peer")?.as_u64()?,
+            n: value.get("n")?.as_u64()?,
+        },
         "hello" => Message::Hello {
+            n: value.get("n")?.as_u64()?,
             watching: Watching {
                 jobs: triples(value.get("jobs")?)?
                     .into_iter()
@@ -606,7 +619,13 @@ mod tests {
             },
             Message::Bye,
             Message::Who,
+                        Message::Heard {
+                epoch: 2,
+                peer: 9,
+                n: 4,
+            },
             Message::Hello {
+                n: 3,
                 watching: Watching {
                     jobs: vec![
                         (Channel::Generation, "g".to_owned(), Some(4)),
