@@ -244,12 +244,21 @@ impl Outbox {
 }
 
 /// The `localStorage` key of an outbox: versioned, and namespaced by the server URL (without
-/// its query) and the app's `storageKey`, so two apps or two users on one origin never see
-/// each other's messages.
+/// a `token` query parameter, a secret that also changes) and the app's `storageKey`, so two
+/// apps or two users on one origin never see each other's messages. It also names the group
+/// of tabs that share one connection (see [`crate::core::tabs`]): tabs whose URL (its query
+/// included: `?tenant=`, `?scope=`) or `storageKey` differ never share.
 pub fn storage_key(url: &str, storage_key: Option<&str>) -> String {
-    let base = url.split('?').next().unwrap_or(url);
     let mut key = String::from("jobsocket:v1:outbox:");
+    let (base, query) = url.split_once('?').unwrap_or((url, ""));
     key.push_str(base);
+    let kept = query
+        .split('&')
+        .filter(|pair| !pair.is_empty() && pair.split('=').next() != Some("token"));
+    for (index, pair) in kept.enumerate() {
+        key.push(if index == 0 { '?' } else { '&' });
+        key.push_str(pair);
+    }
     if let Some(extra) = storage_key {
         key.push(':');
         key.push_str(extra);
@@ -317,9 +326,17 @@ mod tests {
             storage_key("wss://a/ws?token=x", Some("user-7")),
             "jobsocket:v1:outbox:wss://a/ws:user-7"
         );
-        assert_ne!(
+                assert_ne!(
             storage_key("wss://a/ws", None),
             storage_key("wss://b/ws", None)
+        );
+        assert_eq!(
+            storage_key("wss://a/ws?tenant=t1&token=x", None),
+            "jobsocket:v1:outbox:wss://a/ws?tenant=t1"
+        );
+        assert_ne!(
+            storage_key("wss://a/ws?tenant=t1", None),
+            storage_key("wss://a/ws?tenant=t2", None)
         );
     }
 }
