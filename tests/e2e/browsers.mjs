@@ -3,6 +3,12 @@
 // WebDriver endpoints (Playwright drives only its own patched Firefox, which the registries do
 // not serve). A page offers goto(url), evaluate(fn, arg) and close(); fn must be
 // self-contained, as it is sent to the browser as source text.
+//
+// For tests of several tabs of one app (they must share localStorage, Web Locks and
+// BroadcastChannel), newContext() gives a profile of its own whose newTab()s all share it:
+// in Chromium a browser context with a page per tab, in Firefox a WebDriver session of its
+// own (geckodriver serves one session at a time, so a context is another geckodriver and
+// Firefox) with a window per tab. A tab adds reload(), and close() really closes it.
 import { spawn } from "node:child_process";
 import { createInterface } from "node:readline";
 import path from "node:path";
@@ -14,7 +20,7 @@ export const BROWSERS = (process.env.JOBSOCKET_BROWSERS ?? "chromium firefox")
   .split(/\s+/)
   .filter((name) => name === "chromium" || name === "firefox");
 
-/** Launches `name`; resolves with { newPage(), close() }. */
+/** Launches `name`; resolves with { newPage(), newContext(), close() }. */
 export async function launch(name) {
   if (name === "chromium") return launchChromium();
   if (name === "firefox") return launchFirefox();
@@ -35,12 +41,56 @@ async function launchChromium() {
         close: () => page.close().catch(() => {}),
       };
     },
+    async newContext() {
+      const context = await browser.newContext();
+      let tabs = 0;
+      return {
+        browser: "chromium",
+        async newTab() {
+          const page = await context.newPage();
+          const problems = [];
+          page.on("pageerror", (error) => problems.push(error.message));
+          page.on("console", (message) => {
+            if (message.type() === "error") problems.push(message.text());
+          });
+          let cdp;
+          const lifecycle = async (state) => {
+            cdp ??= await context.newCDPSession(page);
+            await cdp.send("Page.setWebLifecycleState", { state });
+          };
+          const tab = {
+            name: `tab ${++tabs}`,
+            closed: false,
+            problems,
+            goto: (url) => page.goto(url),
+            reload: () => page.reload(),
+            evaluate: (fn, arg) => page.evaluate(fn, arg),
+            /** Chromium only: stops the page's task queues (CDP), as a browser does to a background tab. */
+            freeze: () => lifecycle("frozen"),
+            resume: () => lifecycle("active"),
+            /** This tab's CDP session, made on first use (Chromium only). */
+            cdp: async () => (cdp ??= await context.newCDPSession(page)),
+            close: async () => {
+              tab.closed = true;
+              await page.close().catch(() => {});
+            },
+          };
+          return tab;
+        },
+        close: () => context.close().catch(() => {}),
+      };
+    },
     close: () => browser.close(),
   };
 }
 
-/** Starts geckodriver on a free port (it prints the one it took) and opens a session. */
-async function launchFirefox() {
+/**
+ * Starts geckodriver on a free port (it prints the one it took) and opens a session of a new
+ * Firefox with a profile of its own; `prefs` are Firefox preferences for that profile.
+ * Resolves with call(method, route, body) on that session's routes (`route` after
+ * /session/ID) and stop().
+ */
+async function startGeckoSession(prefs = {}) {
   const binary = process.env.GECKODRIVER ?? path.join(process.env.CARGO_HOME ?? path.join(os.homedir(), ".cargo"), "bin/geckodriver");
   // The port it took is in its first INFO line, so the log stays at info (read and dropped).
   const driver = spawn(binary, ["--port", "0", "--log", "info"], { stdio: ["ignore", "pipe", "pipe"] });
@@ -76,25 +126,14 @@ async function launchFirefox() {
     const { sessionId } = await call("POST", "/session", {
       capabilities: {
         alwaysMatch: {
-          "moz:firefoxOptions": { binary: process.env.FIREFOX ?? "/usr/bin/firefox-esr", args: ["-headless"] },
+          "moz:firefoxOptions": { binary: process.env.FIREFOX ?? "/usr/bin/firefox-esr", args: ["-headless"], prefs },
         },
       },
     });
     const session = `/session/${sessionId}`;
     return {
-      // One session is one window: a test uses one page at a time.
-      async newPage() {
-        return {
-          problems: [],
-          goto: (url) => call("POST", `${session}/url`, { url }),
-          evaluate: (fn, arg) =>
-            call("POST", `${session}/execute/sync`, { script: `return (${fn})(arguments[0]);`, args: [arg ?? null] }),
-          close: async () => {
-            await call("POST", `${session}/url`, { url: "about:blank" }).catch(() => {});
-          },
-        };
-      },
-      async close() {
+      call: (method, route, body) => call(method, `${session}${route}`, body),
+      async stop() {
         await call("DELETE", session).catch(() => {});
         await stop();
       },
@@ -103,6 +142,79 @@ async function launchFirefox() {
     await stop();
     throw error;
   }
+}
+
+/** A script for WebDriver's execute: runs `fn(arg)` and returns (or awaits) what it returns. */
+const script = (fn, arg) => ({ script: `return (${fn})(arguments[0]);`, args: [arg ?? null] });
+
+async function launchFirefox() {
+  const { call, stop } = await startGeckoSession();
+  return {
+    // One session is one window: a test uses one page at a time.
+    async newPage() {
+      return {
+        problems: [],
+        goto: (url) => call("POST", "/url", { url }),
+        evaluate: (fn, arg) => call("POST", "/execute/sync", script(fn, arg)),
+        close: async () => {
+          await call("POST", "/url", { url: "about:blank" }).catch(() => {});
+        },
+      };
+    },
+    newContext: () => firefoxContext(),
+    close: stop,
+  };
+}
+
+/**
+ * Tabs in Firefox: a session of their own, one top-level window each (a window, not a tab of
+ * one window: a tab in the background is hidden, and Firefox clamps a hidden page's timers to
+ * one a second, which tests of timing would then measure instead of the client). The session's first
+ * window stays open on about:blank, since closing a session's last window ends it. WebDriver
+ * runs scripts in its current window, so each command switches first, one command at a time.
+ */
+async function firefoxContext() {
+  const { call, stop } = await startGeckoSession();
+  const home = await call("GET", "/window");
+  let current = home;
+  let queue = Promise.resolve();
+  // One WebDriver command chain at a time, in the window `handle`.
+  const inWindow = (handle, commands) => {
+    const run = queue.then(async () => {
+      if (current !== handle) {
+        await call("POST", "/window", { handle });
+        current = handle;
+      }
+      return commands();
+    });
+    queue = run.catch(() => {});
+    return run;
+  };
+  let tabs = 0;
+  return {
+    browser: "firefox",
+    async newTab() {
+      const { handle } = await inWindow(home, () => call("POST", "/window/new", { type: "window" }));
+      const tab = {
+        name: `tab ${++tabs}`,
+        closed: false,
+        problems: [],
+        goto: (url) => inWindow(handle, () => call("POST", "/url", { url })),
+        reload: () => inWindow(handle, () => call("POST", "/refresh", {})),
+        evaluate: (fn, arg) => inWindow(handle, () => call("POST", "/execute/sync", script(fn, arg))),
+        close: async () => {
+          if (tab.closed) return;
+          tab.closed = true;
+          await inWindow(handle, async () => {
+            await call("DELETE", "/window");
+            current = undefined;
+          }).catch(() => {});
+        },
+      };
+      return tab;
+    },
+    close: stop,
+  };
 }
 
 /**
