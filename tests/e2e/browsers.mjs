@@ -148,10 +148,14 @@ async function startGeckoSession(prefs = {}) {
 const script = (fn, arg) => ({ script: `return (${fn})(arguments[0]);`, args: [arg ?? null] });
 
 async function launchFirefox() {
-  const { call, stop } = await startGeckoSession();
+  // The session of newPage() starts with the first page: a suite of tabs (newContext()) has no
+  // use for it.
+  let session;
+  const call = async (...args) => (await (session ??= startGeckoSession())).call(...args);
   return {
     // One session is one window: a test uses one page at a time.
     async newPage() {
+      await (session ??= startGeckoSession());
       return {
         problems: [],
         goto: (url) => call("POST", "/url", { url }),
@@ -162,7 +166,9 @@ async function launchFirefox() {
       };
     },
     newContext: () => firefoxContext(),
-    close: stop,
+    async close() {
+      if (session) await (await session.catch(() => null))?.stop();
+    },
   };
 }
 

@@ -388,7 +388,8 @@ for (const name of BROWSERS) {
         const expected = await serverEvents(scope, job);
         for (const tab of tabs) await assertEveryEventOnce(tab, job, expected);
         for (const { tab, handoff: took } of reloads) console.log(`[${name}] handoff after reloading the leader (${tab}): ${JSON.stringify(took)}`);
-        assert.equal(reloads.length, 1, "one of the reloaded tabs was the leader when it reloaded");
+        // There is always a leader, and each tab reloads once: one of them at least led then.
+        assert.ok(reloads.length >= 1, "one of the reloaded tabs was the leader when it reloaded");
         const counters = await stats(scope);
         assert.equal(counters.ws_open, 1, "one socket open at the end");
         for (const tab of tabs) assert.deepEqual(tab.problems, [], `${tab.name}: page errors`);
