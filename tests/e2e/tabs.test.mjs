@@ -17,8 +17,16 @@ import WebSocket from "ws";
 import { startServer } from "./support.mjs";
 import { BROWSERS, launch } from "./browsers.mjs";
 
-/** Short tab timers, so a handoff takes about a second instead of five. */
+/** Short tab timers, so a frozen leader is replaced in about a second instead of five. */
 const TAB_TIMERS = { tabHeartbeatMs: 200, tabTimeoutMs: 1000 };
+/**
+ * For a leader that closes or reloads: its lock is released at once, so a follower takes over
+ * within about a second whatever tabTimeoutMs says. A long one here tells that apart from a
+ * takeover after silence (at least tabTimeoutMs − tabHeartbeatMs).
+ */
+const HANDOFF_TIMERS = { tabHeartbeatMs: 200, tabTimeoutMs: 5000 };
+/** The longest handoff, from the close or reload command, these tests accept. */
+const HANDOFF_LIMIT_MS = 1_000;
 /** Every event delivered (no progress coalescing), and quick reconnects. */
 const BASE = { maxProgressPerSecond: 0, reconnectInitialDelayMs: 50, reconnectMaxDelayMs: 300 };
 
@@ -326,7 +334,7 @@ for (const name of BROWSERS) {
     test("the leader tab closes in the middle of a job: the other tabs still get every event once, in order", async () => {
       const scope = newScope("close");
       await withTabs(browser, 3, async ({ tabs }) => {
-        for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true });
+        for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...HANDOFF_TIMERS, shareAcrossTabs: true });
         const leader = await settled(tabs);
         // About 66 events, 50 ms apart: 3.3 s, the handoff well inside it.
         const job = await startJob(scope, { clips: 3, steps: 20, stepMs: 50 });
@@ -345,6 +353,7 @@ for (const name of BROWSERS) {
         assert.ok(took, "a remaining tab became leader after the close");
         const gaps = await Promise.all(rest.map((tab) => longestGap(tab, job)));
         console.log(`[${name}] handoff after closing the leader: ${JSON.stringify(took)}; longest gap between two events per remaining tab: ${gaps.join(", ")} ms (events 50 ms apart)`);
+        assert.ok(took.leaderAfterMs <= HANDOFF_LIMIT_MS, `a follower led ${took.leaderAfterMs} ms after the close (tabTimeoutMs ${HANDOFF_TIMERS.tabTimeoutMs})`);
         const counters = await stats(scope);
         // One socket per leader: the old one's and the new one's, and only the new one open.
         assert.deepEqual({ total: counters.ws_connections_total, open: counters.ws_open }, { total: 2, open: 1 });
@@ -354,7 +363,7 @@ for (const name of BROWSERS) {
 
     test("each tab reloads in turn while a job runs: the reloaded page gets the whole job once, the others lose nothing", async () => {
       const scope = newScope("reload");
-      const options = { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true };
+      const options = { ...BASE, ...HANDOFF_TIMERS, shareAcrossTabs: true };
       await withTabs(browser, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", options);
         await settled(tabs);
@@ -390,6 +399,9 @@ for (const name of BROWSERS) {
         for (const { tab, handoff: took } of reloads) console.log(`[${name}] handoff after reloading the leader (${tab}): ${JSON.stringify(took)}`);
         // There is always a leader, and each tab reloads once: one of them at least led then.
         assert.ok(reloads.length >= 1, "one of the reloaded tabs was the leader when it reloaded");
+        for (const { tab, handoff: took } of reloads) {
+          assert.ok(took.leaderAfterMs <= HANDOFF_LIMIT_MS, `a tab led ${took.leaderAfterMs} ms after ${tab} (the leader) reloaded`);
+        }
         const counters = await stats(scope);
         assert.equal(counters.ws_open, 1, "one socket open at the end");
         for (const tab of tabs) assert.deepEqual(tab.problems, [], `${tab.name}: page errors`);
@@ -428,7 +440,7 @@ for (const name of BROWSERS) {
     test("messages a follower sends while the leader closes are handled once each", async () => {
       const scope = newScope("send-handoff");
       await withTabs(browser, 3, async ({ tabs }) => {
-        for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true });
+        for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...HANDOFF_TIMERS, shareAcrossTabs: true });
         const leader = await settled(tabs);
         const rest = tabs.filter((_, index) => index !== leader);
         // Ten just before the close (some may be in the old leader's hands, sent or not, acked
