@@ -406,6 +406,12 @@ impl Episode {
                 }
                 Transmit::PersistOutbox { text } => self.storage = Some(text),
                 Transmit::FetchToken { .. } => return Err("no token was configured".to_owned()),
+                Transmit::RequestLock
+                | Transmit::StealLock
+                | Transmit::ReleaseLock
+                | Transmit::Broadcast { .. } => {
+                    return Err("a client alone asked for a tab's transmit".to_owned());
+                }
             }
         }
         for socket in closes {

@@ -16,6 +16,7 @@ import type {
   Protocol,
   SocketIoProtocolOptions,
   StateChangeEvent,
+  TabRole,
   Unsubscribe,
 } from "./types.js";
 
@@ -78,6 +79,11 @@ export class JobSocketClient<Events extends object = Record<string, unknown>> {
   /** The connection now. */
   get state(): ConnectionState {
     return this.#socket.state;
+  }
+
+  /** What this tab is to the app's other tabs (see `shareAcrossTabs`). */
+  get tabRole(): TabRole {
+    return this.#socket.tabRole;
   }
 
   /** Watches a generation job with one optional handler per event (plus `onEvent`). */

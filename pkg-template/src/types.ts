@@ -37,6 +37,7 @@ export type {
   StatusChangeData,
   StateChangeEvent,
   StateReason,
+  TabRole,
 } from "./jobsocket.js";
 
 /** One event of a map, discriminated on `event`. */

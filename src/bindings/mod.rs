@@ -220,6 +220,14 @@ impl JobSocket {
         })
     }
 
+    /// What this tab is to the app's other tabs: "leader" (it holds the connection),
+    /// "follower", "waiting" (for the lock or a leader's answer), "closed" (by `close()`), or
+    /// "off" when the connection is not shared.
+    #[wasm_bindgen(getter, js_name = tabRole, unchecked_return_type = "TabRole")]
+    pub fn tab_role(&self) -> String {
+        self.driver.tab_role().to_owned()
+    }
+
     /// Closes the connection and stops; `connect()` starts again.
     pub fn close(&self) {
         self.driver.command(|core, now| core.close(now));

@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::core::{Config, DialectConfig, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: [&str; 25] = [
+const KNOWN: [&str; 28] = [
     "url",
     "token",
     "tokenTransport",
@@ -35,6 +35,9 @@ const KNOWN: [&str; 25] = [
     "probeMaxDelayMs",
     "protocol",
     "unauthorizedCloseCodes",
+    "shareAcrossTabs",
+    "tabHeartbeatMs",
+    "tabTimeoutMs",
 ];
 
 /// Everything the options say.
@@ -176,6 +179,19 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
                 .ok_or_else(|| invalid("storageKey must be a string"))?,
         )
     };
+    let share = get(&options, "shareAcrossTabs");
+    if !share.is_undefined() {
+        config.share_across_tabs = share
+            .as_bool()
+            .ok_or_else(|| invalid("shareAcrossTabs must be true or false"))?;
+    }
+    millis(&options, "tabHeartbeatMs", &mut config.tab_heartbeat)?;
+    millis(&options, "tabTimeoutMs", &mut config.tab_timeout)?;
+    if config.tab_heartbeat.is_zero() || config.tab_timeout <= config.tab_heartbeat {
+        return Err(invalid(
+            "tabHeartbeatMs must be at least 1 and below tabTimeoutMs",
+        ));
+    }
     let jitter = get(&options, "jitter");
     if !jitter.is_undefined() {
         config.jitter = jitter

@@ -8,6 +8,13 @@ const TYPES: &'static str = r#"
 /** The two kinds of job a client can watch. */
 export type Channel = "generation" | "composition";
 
+/**
+ * What a tab is to the app's other tabs (`shareAcrossTabs`): "leader" holds the connection,
+ * "follower" gets it through the leader, "waiting" waits for the lock or a leader's answer,
+ * "closed" after `close()`, "off" when the connection is not shared.
+ */
+export type TabRole = "leader" | "follower" | "waiting" | "closed" | "off";
+
 /** The life-cycle status of a job. */
 export type JobStatus = "queued" | "processing" | "completed" | "failed" | "cancelled";
 
@@ -36,6 +43,17 @@ export interface JobSocketOptions {
   reconnectInitialDelayMs?: number;
   /** Longest delay between two attempts. Default 16000. */
   reconnectMaxDelayMs?: number;
+  /**
+   * Tabs of this origin with the same `url` and `storageKey` share one connection: the tab
+   * holding their Web Lock (the leader) has the socket, the polling and the outbox; the others
+   * follow it over a BroadcastChannel. Off where Web Locks or BroadcastChannel are missing.
+   * Default true.
+   */
+  shareAcrossTabs?: boolean;
+  /** How often the leading tab tells the others it is alive. Default 1000. */
+  tabHeartbeatMs?: number;
+  /** A leader silent this long (a frozen or hung tab) is replaced by a follower. Default 5000. */
+  tabTimeoutMs?: number;
   /** Full jitter: each delay is drawn between 0 and the backoff step. Default true. */
   jitter?: boolean;
   /** A connection must stay up this long to reset the failure streak. Default 5000. */

@@ -81,6 +81,16 @@ pub struct Config {
     pub outbox_max_retries: u32,
     /// The dialect the server speaks. [protocol v1]
     pub protocol: DialectConfig,
+    /// Whether tabs of one origin with the same URL and storage key share one connection,
+    /// led by the tab holding their Web Lock (see [`crate::core::tabs`]); the browser driver
+    /// turns it off where Web Locks or BroadcastChannel are missing. [true]
+    pub share_across_tabs: bool,
+    /// How often the leading tab tells the others it is alive (and a follower says what it
+    /// watches). [1 s]
+    pub tab_heartbeat: Duration,
+    /// A leader silent this long (frozen, or hung) is replaced: a follower takes its lock
+    /// over. [5 s]
+    pub tab_timeout: Duration,
     /// Close codes by which the server refuses the token: the first gets a fresh token, the
     /// second in a row stops the client (`unauthorized`). A `ws` server that closes with 1008
     /// (policy violation) on a bad token lists it here. [4001, 4003]
@@ -120,6 +130,9 @@ impl Config {
             outbox_ttl: Duration::from_secs(3600),
             outbox_max_retries: 3,
             protocol: DialectConfig::V1,
+            share_across_tabs: true,
+            tab_heartbeat: Duration::from_secs(1),
+            tab_timeout: Duration::from_secs(5),
             unauthorized_close_codes: vec![4001, 4003],
         }
     }

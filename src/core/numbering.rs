@@ -112,6 +112,14 @@ impl Numbering {
         self.skipped = None;
     }
 
+    /// The app is back at `since` (`None`: before the first event): what comes after it is new.
+    pub fn rewind_to(&mut self, since: Option<u64>) {
+        self.last_seq = since;
+        self.replay_from = since.unwrap_or(0);
+        self.socket_high = 0;
+        self.skipped = None;
+    }
+
     /// The `since` of a subscribe on a new socket: the last delivered `seq` when the wire
     /// replays from one (without it the seqs are the client's own numbering).
     pub fn since_for_new_socket(&mut self, replays: bool) -> Option<u64> {

@@ -44,6 +44,18 @@ pub enum DropReason {
 }
 
 impl DropReason {
+    /// The reason of a name (another tab's, see [`crate::core::tabs`]).
+    pub fn from_name(name: &str) -> Option<DropReason> {
+        [
+            DropReason::Overflow,
+            DropReason::Expired,
+            DropReason::RetriesExhausted,
+            DropReason::Cleared,
+        ]
+        .into_iter()
+        .find(|reason| reason.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             DropReason::Overflow => "overflow",
@@ -67,6 +79,11 @@ impl Outbox {
 
     pub fn is_empty(&self) -> bool {
         self.messages.is_empty()
+    }
+
+    /// Whether a message with this id waits here.
+    pub fn contains(&self, id: &str) -> bool {
+        self.messages.iter().any(|message| message.id == id)
     }
 
     /// Queues a message; returns the id of the oldest one dropped to stay within `max`.

@@ -35,6 +35,23 @@ pub enum Status {
 }
 
 impl Status {
+    const ALL: [Status; 7] = [
+        Status::Idle,
+        Status::Connecting,
+        Status::Open,
+        Status::Reconnecting,
+        Status::Polling,
+        Status::Offline,
+        Status::Closed,
+    ];
+
+    /// The status of a JS API name (another tab's, see [`crate::core::tabs`]).
+    pub fn from_name(name: &str) -> Option<Status> {
+        Status::ALL
+            .into_iter()
+            .find(|status| status.as_str() == name)
+    }
+
     /// The name used in the JS API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -93,6 +110,34 @@ pub enum StateReason {
 }
 
 impl StateReason {
+    const ALL: [StateReason; 18] = [
+        StateReason::ConnectRequested,
+        StateReason::ReconnectRequested,
+        StateReason::RetryDue,
+        StateReason::SocketOpened,
+        StateReason::ConnectTimeout,
+        StateReason::SocketClosed,
+        StateReason::HeartbeatTimeout,
+        StateReason::TokenFailed,
+        StateReason::Unauthorized,
+        StateReason::IdleTimeout,
+        StateReason::Offline,
+        StateReason::Online,
+        StateReason::Visible,
+        StateReason::PollingFallback,
+        StateReason::WebSocketRestored,
+        StateReason::ClosedByApp,
+        StateReason::ServerDisconnect,
+        StateReason::NoTransport,
+    ];
+
+    /// The reason of a code (another tab's, see [`crate::core::tabs`]).
+    pub fn from_name(name: &str) -> Option<StateReason> {
+        StateReason::ALL
+            .into_iter()
+            .find(|reason| reason.as_str() == name)
+    }
+
     /// A stable code for logs and the JS API.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -177,6 +222,15 @@ pub enum Transmit {
     Poll { request: u64, url: String },
     /// Store the outbox's persisted form (and report a failure with `handle_storage_failed`).
     PersistOutbox { text: String },
+    /// Tabs: ask for the app's lock and wait in line; answer with `handle_lock_acquired`, and
+    /// with `handle_lock_lost` should another tab take it.
+    RequestLock,
+    /// Tabs: take the lock now from a holder that stopped answering (a frozen tab).
+    StealLock,
+    /// Tabs: give the lock back, or leave the line for it.
+    ReleaseLock,
+    /// Tabs: post this text to the app's other tabs (`handle_tab_message` there).
+    Broadcast { text: String },
 }
 
 /// Something went wrong that the app should hear about. None of these stops the client.
@@ -256,6 +310,14 @@ pub enum ClientError {
         /// never had); otherwise the event was dropped (the app has one of that number).
         resubscribed: bool,
     },
+    /// An error another tab's client reported (see [`crate::core::tabs`]): its code, its
+    /// text, and for an error the server reported, the server's own code and the job.
+    Relayed {
+        code: &'static str,
+        message: String,
+        server_code: Option<String>,
+        job: Option<(Channel, String)>,
+    },
     /// [`ClientError::SequenceBackward`] for an app channel.
     ChannelSequenceBackward {
         channel: String,
@@ -319,7 +381,47 @@ impl ClientError {
             ClientError::StorageCorrupt { .. } => "storage_corrupt",
             ClientError::NoTransport => "no_transport",
             ClientError::ServerDisconnected => "server_disconnect",
+            ClientError::Relayed { code, .. } => code,
         }
+    }
+
+    /// The code of another tab's error as one of [`ClientError::code`]'s: a code this
+    /// version does not know (a tab running another version) reads as "server_error".
+    pub fn known_code(code: &str) -> &'static str {
+        const CODES: [&str; 28] = [
+            "malformed_frame",
+            "unknown_frame",
+            "missing_field",
+            "unknown_event",
+            "invalid_payload",
+            "frame_too_large",
+            "batch_too_large",
+            "binary_frame",
+            "unknown_namespace",
+            "binary_packet",
+            "server_error",
+            "connect_timeout",
+            "socket_closed",
+            "heartbeat_timeout",
+            "token_failed",
+            "unauthorized",
+            "reconnect_failing",
+            "connect_error",
+            "server_disconnect",
+            "no_transport",
+            "sequence_gap",
+            "sequence_backward",
+            "poll_failed",
+            "storage_degraded",
+            "storage_corrupt",
+            "handler_error",
+            "setup_failed",
+            "invalid_options",
+        ];
+        CODES
+            .into_iter()
+            .find(|known| *known == code)
+            .unwrap_or("server_error")
     }
 }
 
@@ -397,6 +499,7 @@ impl fmt::Display for ClientError {
                 "{channel} {id}: events {expected} to {} are missing",
                 received.saturating_sub(1)
             ),
+            ClientError::Relayed { message, .. } => f.write_str(message),
             ClientError::ServerDisconnected => write!(
                 f,
                 "the server ended the session; the client stopped until connect() or reconnect()"
@@ -531,4 +634,8 @@ pub enum Timer {
     ProgressRelease,
     /// A job's status endpoint is due.
     Poll,
+    /// Tabs: the leader tells the others it is alive; a follower says what it watches.
+    TabHeartbeat,
+    /// Tabs: the leader has been silent for `tab_timeout`; its lock is taken over.
+    LeaderSilent,
 }

@@ -122,6 +122,42 @@ impl Subscriptions {
         true
     }
 
+    /// Moves a job's numbering back to `since` (`None`: its start) and forgets what the app
+    /// was told, so a replay from there and the next snapshot count as news; true when the job
+    /// is watched and was ahead of `since`.
+    pub fn rewind(&mut self, channel: Channel, job_id: &str, since: Option<u64>) -> bool {
+        let Some(entry) = self.jobs.get_mut(&(channel, job_id)) else {
+            return false;
+        };
+        if entry.numbering.last_seq() <= since {
+            return false;
+        }
+        self.start_after(channel, job_id, since);
+        true
+    }
+
+    /// Takes a watched job as delivered up to `since` and nothing else, whatever it was.
+    pub fn start_after(&mut self, channel: Channel, job_id: &str, since: Option<u64>) {
+        if let Some(entry) = self.jobs.get_mut(&(channel, job_id)) {
+            entry.numbering.rewind_to(since);
+            entry.view = JobView::new();
+            entry.view.note_seq(since.unwrap_or(0));
+            entry.held_progress = None;
+        }
+    }
+
+    /// The `since` of a `subscribe` for a watched job on the open socket: its last delivered
+    /// `seq` where the wire replays.
+    pub fn since_for_subscribe(
+        &mut self,
+        channel: Channel,
+        job_id: &str,
+        replays: bool,
+    ) -> Option<u64> {
+        let entry = self.jobs.get_mut(&(channel, job_id))?;
+        entry.numbering.since_for_new_socket(replays)
+    }
+
     /// Forgets a job whatever its references (its terminal event was delivered).
     pub fn end(&mut self, channel: Channel, job_id: &str) {
         self.jobs.remove(&(channel, job_id));

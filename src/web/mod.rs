@@ -8,6 +8,7 @@ mod environment;
 mod poll;
 mod socket;
 mod storage;
+mod tabs;
 mod token;
 
 use std::cell::{Cell, RefCell};
@@ -17,14 +18,16 @@ use std::rc::{Rc, Weak};
 use gloo_timers::callback::Timeout;
 use wasm_bindgen::JsValue;
 
+use crate::core::tabs::Tab;
 use crate::core::utf16::Utf16Index;
-use crate::core::{Client, Config, ConnectionState, Event, Instant, SocketId, Transmit};
+use crate::core::{Config, ConnectionState, Event, Instant, SocketId, Transmit};
 use clock::Clock;
 pub use environment::page_protocol;
 use environment::{PageEvents, PageListener, PageReport};
 use poll::PollListener;
 use socket::{BrowserSocket, SocketListener, SocketReport};
 use storage::OutboxStorage;
+use tabs::{TabLink, TabsListener, TabsReport};
 use token::TokenListener;
 pub use token::TokenSource;
 
@@ -75,7 +78,9 @@ pub struct WeakDriver {
 }
 
 struct Inner {
-    core: RefCell<Client>,
+    core: RefCell<Tab>,
+    /// The channel to the app's other tabs and the lock, when sharing.
+    tabs: RefCell<Option<TabLink<Inner>>>,
     clock: Clock,
     socket: RefCell<Option<BrowserSocket>>,
     timer: RefCell<Option<Timeout>>,
@@ -100,7 +105,9 @@ impl Driver {
     /// A client for `config`, delivering to `sink`. `token`, when given, is asked before
     /// every connection attempt (and `config.auth` is turned on for it). The outbox is kept
     /// in `localStorage` under a key made of the URL and `storage_key`; what a previous page
-    /// left there is restored and delivered.
+    /// left there is restored and delivered. With `config.share_across_tabs` and a browser
+    /// that has Web Locks and BroadcastChannel, the tabs with that same key share one
+    /// connection (see [`crate::core::tabs`]); the lock and the channel are named after it.
     pub fn new(
         mut config: Config,
         sink: Rc<dyn EventSink>,
@@ -108,14 +115,19 @@ impl Driver {
         storage_key: Option<&str>,
     ) -> Driver {
         config.auth = token.is_some();
+        config.share_across_tabs &= tabs::supported();
         entropy::fill_secrets(&mut config);
-        let outbox_storage =
-            OutboxStorage::new(crate::core::outbox::storage_key(&config.url, storage_key));
+        let key = crate::core::outbox::storage_key(&config.url, storage_key);
+        let shared = config.share_across_tabs;
+        let outbox_storage = OutboxStorage::new(key.clone());
         let max_frame_bytes = config.max_frame_bytes;
-        let inner = Rc::new_cyclic(|this| Inner {
+        let clock = Clock::new();
+        let now = clock.now();
+        let inner = Rc::new_cyclic(|this: &Weak<Inner>| Inner {
             max_frame_bytes,
-            core: RefCell::new(Client::new(config)),
-            clock: Clock::new(),
+            core: RefCell::new(Tab::new(config, now)),
+            tabs: RefCell::new(shared.then(|| TabLink::open(key, this.clone()))),
+            clock,
             socket: RefCell::new(None),
             timer: RefCell::new(None),
             armed_for: Cell::new(None),
@@ -134,22 +146,29 @@ impl Driver {
         if !environment::websocket_exists() {
             inner.input(|core, now| core.handle_websocket_unavailable(now));
         }
-        match inner.outbox_storage.load() {
-            Ok(Some(text)) => inner.input(|core, now| core.restore_outbox(now, &text)),
-            Ok(None) => {}
-            Err(reason) => inner.input(|core, now| core.handle_storage_failed(now, &reason)),
+        if shared {
+            inner.drain();
+        } else {
+            // Its own leader from the start, with the outbox a previous page left.
+            let stored = inner.outbox_storage.load();
+            inner.input(|core, now| core.handle_lock_acquired(now, stored));
         }
         Driver { inner }
     }
 
     /// Runs an app command on the core at the current time, then carries out what follows.
-    pub fn command<R>(&self, command: impl FnOnce(&mut Client, Instant) -> R) -> R {
+    pub fn command<R>(&self, command: impl FnOnce(&mut Tab, Instant) -> R) -> R {
         self.inner.input(command)
     }
 
     /// The connection snapshot.
     pub fn state(&self) -> ConnectionState {
         self.inner.core.borrow().state()
+    }
+
+    /// What this tab is to the app's other tabs (see [`Tab::role_name`]).
+    pub fn tab_role(&self) -> &'static str {
+        self.inner.core.borrow().role_name()
     }
 
     /// An instant of the core as milliseconds since the Unix epoch, for the app.
@@ -166,17 +185,31 @@ impl Driver {
 
 impl WeakDriver {
     /// Runs a command if the driver still exists; `None` once it was dropped.
-    pub fn command<R>(&self, command: impl FnOnce(&mut Client, Instant) -> R) -> Option<R> {
+    pub fn command<R>(&self, command: impl FnOnce(&mut Tab, Instant) -> R) -> Option<R> {
         self.inner.upgrade().map(|inner| inner.input(command))
     }
 }
 
 impl Inner {
-    fn input<R>(&self, step: impl FnOnce(&mut Client, Instant) -> R) -> R {
+    fn input<R>(&self, step: impl FnOnce(&mut Tab, Instant) -> R) -> R {
         let now = self.clock.now();
         let result = step(&mut self.core.borrow_mut(), now);
         self.drain();
         result
+    }
+
+    /// Runs an input of the leader's client (a late one for a client this tab no longer runs
+    /// is dropped), then carries out what follows.
+    fn on_client(&self, input: impl FnOnce(&mut crate::core::Client, Instant)) {
+        self.input(|core, now| core.on_client(now, None, |client| input(client, now)));
+    }
+
+    /// Drains with `text` (a socket frame or another tab's message, `js` being the browser's
+    /// string of it) as the source of the events' payloads.
+    fn drain_with_source(&self, js: JsValue, text: String) {
+        *self.frame.borrow_mut() = Some(Rc::new(SourceFrame::new(js, text)));
+        self.drain();
+        *self.frame.borrow_mut() = None;
     }
 
     /// Carries out every transmit and delivers every event the core has, then re-arms the
@@ -211,7 +244,9 @@ impl Inner {
                 None => {
                     let now = self.clock.now();
                     let missing = Err("no token option".to_owned());
-                    self.core.borrow_mut().handle_token(now, request, missing);
+                    self.core.borrow_mut().on_client(now, None, |client| {
+                        client.handle_token(now, request, missing)
+                    });
                 }
             },
             Transmit::Poll { request, url } => {
@@ -220,7 +255,9 @@ impl Inner {
             Transmit::PersistOutbox { text } => {
                 if let Err(reason) = self.outbox_storage.save(&text) {
                     let now = self.clock.now();
-                    self.core.borrow_mut().handle_storage_failed(now, &reason);
+                    self.core.borrow_mut().on_client(now, None, |client| {
+                        client.handle_storage_failed(now, &reason)
+                    });
                 }
             }
             Transmit::OpenSocket { socket, url } => {
@@ -230,9 +267,9 @@ impl Inner {
                     Ok(opened) => *self.socket.borrow_mut() = Some(opened),
                     Err(message) => {
                         let now = self.clock.now();
-                        self.core
-                            .borrow_mut()
-                            .handle_socket_closed(now, socket, 1006, &message);
+                        self.core.borrow_mut().on_client(now, None, |client| {
+                            client.handle_socket_closed(now, socket, 1006, &message)
+                        });
                     }
                 }
             }
@@ -252,6 +289,22 @@ impl Inner {
                 {
                     drop(slot);
                     closing.close(code, &reason);
+                }
+            }
+            Transmit::Broadcast { text } => {
+                if let Some(link) = self.tabs.borrow().as_ref() {
+                    link.post(&text);
+                }
+            }
+            Transmit::RequestLock | Transmit::StealLock => {
+                let steal = transmit == Transmit::StealLock;
+                if let Some(link) = self.tabs.borrow_mut().as_mut() {
+                    link.request_lock(steal);
+                }
+            }
+            Transmit::ReleaseLock => {
+                if let Some(link) = self.tabs.borrow_mut().as_mut() {
+                    link.release_lock();
                 }
             }
         }
@@ -285,23 +338,27 @@ impl Inner {
 impl SocketListener for Inner {
     fn on_socket_report(&self, socket: SocketId, report: SocketReport) {
         match report {
-            SocketReport::Opened => self.input(|core, now| core.handle_socket_opened(now, socket)),
+            SocketReport::Opened => self.on_client(|client, now| {
+                client.handle_socket_opened(now, socket);
+            }),
             SocketReport::Text(text, js) => {
                 let now = self.clock.now();
-                self.core.borrow_mut().handle_frame(now, socket, &text);
-                *self.frame.borrow_mut() = Some(Rc::new(SourceFrame::new(js, text)));
-                self.drain();
-                *self.frame.borrow_mut() = None;
+                self.core
+                    .borrow_mut()
+                    .on_client(now, Some(&text), |client| {
+                        client.handle_frame(now, socket, &text)
+                    });
+                self.drain_with_source(js, text);
             }
-            SocketReport::TooLarge(units) => {
-                self.input(|core, now| core.handle_frame_too_large(now, socket, units))
-            }
-            SocketReport::Binary(bytes) => {
-                self.input(|core, now| core.handle_binary_frame(now, socket, bytes))
-            }
-            SocketReport::Closed { code, reason } => {
-                self.input(|core, now| core.handle_socket_closed(now, socket, code, &reason))
-            }
+            SocketReport::TooLarge(units) => self.on_client(|client, now| {
+                client.handle_frame_too_large(now, socket, units);
+            }),
+            SocketReport::Binary(bytes) => self.on_client(|client, now| {
+                client.handle_binary_frame(now, socket, bytes);
+            }),
+            SocketReport::Closed { code, reason } => self.on_client(|client, now| {
+                client.handle_socket_closed(now, socket, code, &reason);
+            }),
         }
     }
 }
@@ -312,9 +369,11 @@ impl TokenListener for Inner {
             // A fixed token answers while the transmit is carried out, inside `drain`: feed
             // it straight in, the drain loop picks up what follows.
             let now = self.clock.now();
-            self.core.borrow_mut().handle_token(now, request, token);
+            self.core
+                .borrow_mut()
+                .on_client(now, None, |client| client.handle_token(now, request, token));
         } else {
-            self.input(|core, now| core.handle_token(now, request, token));
+            self.on_client(|client, now| client.handle_token(now, request, token));
         }
     }
 }
@@ -329,8 +388,51 @@ impl PageListener for Inner {
     }
 }
 
+impl TabsListener for Inner {
+    fn on_tabs_report(&self, report: TabsReport) {
+        match report {
+            TabsReport::Message(text, js) => {
+                let now = self.clock.now();
+                self.core.borrow_mut().handle_tab_message(now, &text);
+                self.drain_with_source(js, text);
+            }
+            TabsReport::LockAcquired => {
+                // Read now, not when the page started: the previous leader wrote it last.
+                let stored = self.outbox_storage.load();
+                self.input(|core, now| core.handle_lock_acquired(now, stored));
+            }
+            TabsReport::LockLost => self.input(|core, now| core.handle_lock_lost(now)),
+        }
+    }
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        // The page keeps running without this client: the other tabs hear it leave, the lock
+        // goes back. Events are not delivered any more; transmits that reach the browser are.
+        let now = self.clock.now();
+        let core = self.core.get_mut();
+        core.leave(now);
+        while let Some(transmit) = core.poll_transmit() {
+            match transmit {
+                Transmit::Broadcast { text } => {
+                    if let Some(link) = self.tabs.get_mut().as_ref() {
+                        link.post(&text);
+                    }
+                }
+                Transmit::CloseSocket { code, reason, .. } => {
+                    if let Some(socket) = self.socket.get_mut().take() {
+                        socket.close(code, &reason);
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+}
+
 impl PollListener for Inner {
     fn on_poll(&self, request: u64, body: Result<String, String>) {
-        self.input(|core, now| core.handle_poll_response(now, request, body));
+        self.on_client(|client, now| client.handle_poll_response(now, request, body));
     }
 }

@@ -340,6 +340,12 @@ impl Scenario {
                         .retain(|(pending, _)| *pending != socket);
                     self.server.closed.push((socket, code, reason));
                 }
+                Transmit::RequestLock
+                | Transmit::StealLock
+                | Transmit::ReleaseLock
+                | Transmit::Broadcast { .. } => {
+                    panic!("a client alone asked for a tab's transmit: {transmit:?}")
+                }
             }
         }
         while let Some(event) = self.client.poll_event() {

@@ -13,6 +13,17 @@ impl Client {
     pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
         let mut id = String::from("m_");
         id.push_str(&self.ids.next_id());
+        self.send_with_id(now, id.clone(), event, data);
+        id
+    }
+
+    /// [`Client::send`] with an id made elsewhere: another tab's message, relayed by the tab
+    /// that holds the connection (see [`crate::core::tabs`]). A message already queued under
+    /// that id is not queued twice.
+    pub fn send_with_id(&mut self, now: Instant, id: String, event: &str, data: RawJson) {
+        if self.outbox.contains(&id) {
+            return;
+        }
         self.idle_since = None;
         if let Some(dropped) = self.outbox.push(
             id.clone(),
@@ -29,7 +40,6 @@ impl Client {
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
             _ => {}
         }
-        id
     }
     /// Input: the outbox a previous page stored under this client's key. Unreadable text is
     /// reported and replaced; messages are delivered as if just sent (an idle client

@@ -107,6 +107,14 @@ impl<'a> Value<'a> {
         }
     }
 
+    /// The elements, if this is an array.
+    pub fn as_array(&self) -> Option<&[Value<'a>]> {
+        match &self.kind {
+            Kind::Array(items) => Some(items),
+            _ => None,
+        }
+    }
+
     /// The member named `name`, if this is an object that has one.
     pub fn get(&self, name: &str) -> Option<&Value<'a>> {
         self.as_object()?

@@ -1,0 +1,251 @@
+//! Sharing one connection across tabs (`core::tabs`), on fake time: three tabs of one browser,
+//! a lock, a channel, a job server that replays from `since`.
+
+#[path = "core_tabs/world.rs"]
+mod world;
+
+use std::time::Duration;
+
+use jobsocket::core::protocol::RawJson;
+use jobsocket::core::{Event, Status};
+use world::{World, config, seqs};
+
+/// Each of `tabs` delivered the events 1 to `count` of `job`, each once, in order.
+fn assert_each_got(world: &World, tabs: &[usize], job: &str, count: u64) {
+    let expected: Vec<u64> = (1..=count).collect();
+    for tab in tabs {
+        assert_eq!(seqs(&world.pages[*tab], job), expected, "tab {tab}");
+    }
+}
+
+fn three_tabs_watching(job: &str) -> World {
+    let mut world = World::new(config());
+    for _ in 0..3 {
+        let tab = world.open_tab();
+        world.subscribe(tab, job);
+    }
+    world
+}
+
+#[test]
+fn three_tabs_share_one_socket_and_each_gets_every_event_once_in_order() {
+    let mut world = three_tabs_watching("g1");
+    for _ in 0..5 {
+        world.emit("g1");
+    }
+    assert_eq!(world.server.sockets_opened, 1);
+    assert_eq!(world.leaders(), vec![0]);
+    for tab in 0..3 {
+        assert_eq!(
+            seqs(&world.pages[tab], "g1"),
+            vec![1, 2, 3, 4, 5],
+            "tab {tab}"
+        );
+        assert_eq!(
+            world.pages[tab].tab.state().status,
+            Status::Open,
+            "tab {tab}"
+        );
+    }
+    assert_eq!(world.pages[1].tab.role_name(), "follower");
+}
+
+#[test]
+fn a_follower_that_joins_a_running_job_gets_its_whole_history_and_the_others_no_repeat() {
+    let mut world = World::new(config());
+    let first = world.open_tab();
+    world.subscribe(first, "g1");
+    for _ in 0..4 {
+        world.emit("g1");
+    }
+    let late = world.open_tab();
+    world.subscribe(late, "g1");
+    world.emit("g1");
+    assert_eq!(seqs(&world.pages[late], "g1"), vec![1, 2, 3, 4, 5]);
+    assert_eq!(seqs(&world.pages[first], "g1"), vec![1, 2, 3, 4, 5]);
+    assert_eq!(world.server.sockets_opened, 1);
+}
+
+#[test]
+fn closing_the_leader_mid_job_hands_over_within_a_moment_and_nobody_misses_or_repeats() {
+    let mut world = three_tabs_watching("g1");
+    for _ in 0..3 {
+        world.emit("g1");
+    }
+    world.close_tab(0);
+    // The lock passes to the next tab in line at once: no timer is involved.
+    assert_eq!(world.leaders(), vec![1]);
+    for _ in 0..3 {
+        world.emit("g1");
+    }
+    assert_each_got(&world, &[1, 2], "g1", 6);
+    assert_eq!(world.server.open_sockets(), 1);
+}
+
+#[test]
+fn events_the_old_leader_never_relayed_are_replayed_to_every_tab_by_the_new_one() {
+    let mut world = three_tabs_watching("g1");
+    world.emit("g1");
+    // The leader freezes with events on their way to it, then its tab is closed.
+    world.freeze(0);
+    world.emit("g1");
+    world.emit("g1");
+    world.close_tab(0);
+    world.emit("g1");
+    assert_each_got(&world, &[1, 2], "g1", 4);
+}
+
+#[test]
+fn reloading_each_tab_in_turn_loses_and_repeats_nothing() {
+    let mut world = three_tabs_watching("g1");
+    let mut tabs = vec![0, 1, 2];
+    for tab in &mut tabs {
+        world.emit("g1");
+        let reloaded = world.reload_tab(*tab);
+        world.subscribe(reloaded, "g1");
+        *tab = reloaded;
+        world.emit("g1");
+    }
+    assert_each_got(&world, &tabs, "g1", 6);
+    assert_eq!(world.server.open_sockets(), 1);
+}
+
+#[test]
+fn a_frozen_leader_is_replaced_within_the_timeout_and_steps_down_when_it_thaws() {
+    let mut world = three_tabs_watching("g1");
+    world.emit("g1");
+    world.freeze(0);
+    world.advance(Duration::from_millis(1_300));
+    let leaders = world.leaders();
+    assert_eq!(leaders.len(), 2, "the frozen one still thinks it leads");
+    let new_leader = *leaders.iter().find(|tab| **tab != 0).expect("a new leader");
+    world.emit("g1");
+    world.thaw(0);
+    assert_eq!(world.leaders(), vec![new_leader]);
+    assert_eq!(world.pages[0].tab.role_name(), "follower");
+    world.emit("g1");
+    assert_each_got(&world, &[0, 1, 2], "g1", 3);
+    assert_eq!(world.server.open_sockets(), 1);
+}
+
+#[test]
+fn a_leader_that_answers_is_never_replaced_however_long_it_runs() {
+    let mut world = three_tabs_watching("g1");
+    world.advance(Duration::from_secs(600));
+    assert_eq!(world.leaders(), vec![0]);
+    assert_eq!(world.server.sockets_opened, 1);
+}
+
+#[test]
+fn messages_sent_from_followers_reach_the_server_once_each() {
+    let mut world = three_tabs_watching("g1");
+    let mut ids = Vec::new();
+    for round in 0..10 {
+        for tab in 0..3 {
+            let data = RawJson::new(format!("{{\"n\":{round}}}")).expect("JSON");
+            ids.push(world.act(tab, |tab, now| tab.send(now, "note", data)));
+        }
+    }
+    assert_eq!(world.server.handled.len(), 30);
+    assert_eq!(world.server.messages_received, 30);
+    for id in &ids {
+        assert!(world.server.handled.contains(id));
+    }
+}
+
+#[test]
+fn a_message_sent_while_no_tab_leads_goes_to_the_next_leader_once() {
+    let mut world = three_tabs_watching("g1");
+    world.freeze(0);
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(1, |tab, now| tab.send(now, "note", data));
+    world.close_tab(0);
+    assert_eq!(world.server.handled.len(), 1);
+    assert!(world.server.handled.contains(&id));
+}
+
+#[test]
+fn the_outbox_the_old_leader_stored_is_delivered_by_the_new_one() {
+    let mut world = three_tabs_watching("g1");
+    // The leader queues while the browser is offline, then its tab closes.
+    let data = RawJson::new("{}").expect("JSON");
+    world.act(0, |tab, now| {
+        tab.on_client(now, None, |client| client.handle_offline(now));
+        tab.send(now, "note", data)
+    });
+    assert!(world.server.handled.is_empty());
+    assert!(
+        world
+            .storage
+            .as_deref()
+            .is_some_and(|text| text.contains("note"))
+    );
+    world.close_tab(0);
+    assert_eq!(world.server.handled.len(), 1);
+}
+
+#[test]
+fn followers_mirror_the_leaders_connection_with_status_changes_of_their_own() {
+    let mut world = World::new(config());
+    let leader = world.open_tab();
+    let follower = world.open_tab();
+    world.subscribe(leader, "g1");
+    let changes: Vec<(Status, Status)> = world.pages[follower]
+        .events
+        .iter()
+        .filter_map(|event| match event {
+            Event::StateChanged(change) => Some((change.from, change.to)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(changes.last(), Some(&(Status::Connecting, Status::Open)));
+    assert_eq!(world.pages[follower].tab.state().status, Status::Open);
+}
+
+#[test]
+fn closing_a_follower_stops_its_events_and_unsubscribes_what_only_it_watched() {
+    let mut world = World::new(config());
+    let leader = world.open_tab();
+    let follower = world.open_tab();
+    world.subscribe(leader, "g1");
+    world.subscribe(follower, "g2");
+    world.emit("g2");
+    world.act(follower, |tab, now| tab.close(now));
+    world.emit("g2");
+    assert_eq!(seqs(&world.pages[follower], "g2"), vec![1]);
+    assert_eq!(world.pages[follower].tab.state().status, Status::Closed);
+    assert_eq!(world.pages[follower].tab.role_name(), "closed");
+    assert_eq!(world.leaders(), vec![leader]);
+}
+
+#[test]
+fn a_crashed_follower_is_forgotten_after_three_timeouts() {
+    let mut world = World::new(config());
+    let leader = world.open_tab();
+    let follower = world.open_tab();
+    world.subscribe(leader, "g1");
+    world.subscribe(follower, "g2");
+    world.emit("g2");
+    world.close_tab(follower);
+    world.advance(Duration::from_millis(3_500));
+    world.emit("g2");
+    // Nobody watches g2 now: the leader does not receive its event (no socket subscription).
+    assert!(seqs(&world.pages[leader], "g2").is_empty());
+}
+
+#[test]
+fn without_sharing_each_tab_has_its_own_socket() {
+    let mut config = config();
+    config.share_across_tabs = false;
+    let mut world = World::new(config);
+    for _ in 0..3 {
+        let tab = world.open_tab();
+        world.subscribe(tab, "g1");
+    }
+    world.emit("g1");
+    assert_eq!(world.server.sockets_opened, 3);
+    for tab in 0..3 {
+        assert_eq!(world.pages[tab].tab.role_name(), "off");
+        assert_eq!(seqs(&world.pages[tab], "g1"), vec![1]);
+    }
+}
