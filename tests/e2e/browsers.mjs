@@ -5,14 +5,19 @@
 // self-contained, as it is sent to the browser as source text.
 //
 // For tests of several tabs of one app (they must share localStorage, Web Locks and
-// BroadcastChannel), newContext() gives a profile of its own whose newTab()s all share it:
-// in Chromium a browser context with a page per tab, in Firefox a WebDriver session of its
-// own (geckodriver serves one session at a time, so a context is another geckodriver and
-// Firefox) with a window per tab. A tab adds reload(), and close() really closes it.
+// BroadcastChannel), newContext() gives a browser with a profile of its own whose newTab()s
+// all share it, one window per tab (a background tab of a window is hidden, and browsers
+// throttle hidden pages' timers, which tests of timing would then measure instead of the
+// client). In Chromium, a Chromium of its own reached with playwright-core's connectOverCDP;
+// in Firefox, a WebDriver session of its own (geckodriver serves one at a time, so another
+// geckodriver and Firefox). A tab adds reload(), and close() really closes it; a Chromium tab
+// also freeze() and resume().
 import { spawn } from "node:child_process";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
 import path from "node:path";
 import os from "node:os";
+import { chromium } from "playwright-core";
 import { launchBrowser } from "./support.mjs";
 
 /** The browsers these tests run in, by name: JOBSOCKET_BROWSERS=chromium skips Firefox. */
@@ -41,47 +46,131 @@ async function launchChromium() {
         close: () => page.close().catch(() => {}),
       };
     },
-    async newContext() {
-      const context = await browser.newContext();
-      let tabs = 0;
-      return {
-        browser: "chromium",
-        async newTab() {
-          const page = await context.newPage();
-          const problems = [];
-          page.on("pageerror", (error) => problems.push(error.message));
-          page.on("console", (message) => {
-            if (message.type() === "error") problems.push(message.text());
-          });
-          let cdp;
-          const lifecycle = async (state) => {
-            cdp ??= await context.newCDPSession(page);
-            await cdp.send("Page.setWebLifecycleState", { state });
-          };
-          const tab = {
-            name: `tab ${++tabs}`,
-            closed: false,
-            problems,
-            goto: (url) => page.goto(url),
-            reload: () => page.reload(),
-            evaluate: (fn, arg) => page.evaluate(fn, arg),
-            /** Chromium only: stops the page's task queues (CDP), as a browser does to a background tab. */
-            freeze: () => lifecycle("frozen"),
-            resume: () => lifecycle("active"),
-            /** This tab's CDP session, made on first use (Chromium only). */
-            cdp: async () => (cdp ??= await context.newCDPSession(page)),
-            close: async () => {
-              tab.closed = true;
-              await page.close().catch(() => {});
-            },
-          };
-          return tab;
-        },
-        close: () => context.close().catch(() => {}),
-      };
-    },
+    newContext: () => chromiumContext(),
     close: () => browser.close(),
   };
+}
+
+// True while any process of group `pgid` is alive (signal 0 checks without sending).
+function groupAlive(pgid) {
+  try {
+    process.kill(-pgid, 0);
+    return true;
+  } catch (error) {
+    return error.code === "EPERM";
+  }
+}
+
+/**
+ * Tabs in Chromium: a Chromium started here (in a process group of its own, with a profile of
+ * its own), driven by playwright-core over CDP in its default context with `noDefaults`.
+ * Not a context of launch()'s browser: Playwright turns on focus emulation in every page of
+ * the contexts it makes, which keeps a page visible and awake, and Chromium then ignores
+ * Page.setWebLifecycleState "frozen" (no freeze event, timers keep running); its own default
+ * context with noDefaults has none. Each tab is a window of its own (Target.createTarget
+ * newWindow), so every tab is visible, as in launch()'s contexts.
+ */
+async function chromiumContext() {
+  const profile = await mkdtemp(path.join(os.tmpdir(), "jobsocket-tabs-"));
+  const child = spawn(
+    process.env.CHROMIUM_BINARY ?? "/usr/lib/chromium/chromium",
+    [
+      "--headless", "--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage",
+      "--disable-background-networking", "--disable-component-update", "--disable-sync",
+      "--no-first-run", "--disable-extensions",
+      // As playwright-core's launch() has them.
+      "--disable-background-timer-throttling", "--disable-renderer-backgrounding",
+      "--disable-backgrounding-occluded-windows",
+      "--remote-debugging-port=0", `--user-data-dir=${profile}`, "about:blank",
+    ],
+    { stdio: ["ignore", "ignore", "pipe"], detached: true },
+  );
+  let stderr = "";
+  child.stderr.on("data", (chunk) => (stderr = (stderr + chunk).slice(-4000)));
+  const exited = new Promise((resolve) => child.once("exit", resolve));
+  let browser;
+  let stopping;
+  // Kills the whole group (renderers write into the profile too), waits until every process
+  // of it is gone, then removes the profile.
+  const stop = () =>
+    (stopping ??= (async () => {
+      await browser?.close().catch(() => {});
+      if (groupAlive(child.pid)) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+        } catch {
+          // Gone between the check and the kill.
+        }
+      }
+      await exited;
+      while (groupAlive(child.pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+      await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
+    })());
+  try {
+    // Chromium writes the port it took and the browser's CDP path to DevToolsActivePort.
+    let active;
+    for (const deadline = Date.now() + 20_000; !active; ) {
+      if (child.exitCode !== null) throw new Error(`Chromium exited (${child.exitCode}): ${stderr}`);
+      if (Date.now() > deadline) throw new Error(`Chromium gave no DevTools port within 20 s: ${stderr}`);
+      const text = await readFile(path.join(profile, "DevToolsActivePort"), "utf8").catch(() => "");
+      if (text.split("\n").length >= 2) active = text;
+      else await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    const [port, browserPath] = active.split("\n");
+    browser = await chromium.connectOverCDP(`ws://127.0.0.1:${port}${browserPath}`, { noDefaults: true });
+    const context = browser.contexts()[0];
+    const control = await browser.newBrowserCDPSession();
+    let tabs = 0;
+    return {
+      browser: "chromium",
+      async newTab() {
+        const [page] = await Promise.all([
+          context.waitForEvent("page"),
+          control.send("Target.createTarget", { url: "about:blank", newWindow: true }),
+        ]);
+        const problems = [];
+        page.on("pageerror", (error) => problems.push(error.message));
+        page.on("console", (message) => {
+          // A page of the server's origin asks for /favicon.ico, which it has not.
+          if (message.type() === "error" && !message.location().url.endsWith("/favicon.ico")) problems.push(message.text());
+        });
+        let cdp;
+        const session = async () => (cdp ??= await context.newCDPSession(page));
+        const tab = {
+          name: `tab ${++tabs}`,
+          closed: false,
+          problems,
+          goto: (url) => page.goto(url),
+          reload: () => page.reload(),
+          evaluate: (fn, arg) => page.evaluate(fn, arg),
+          /**
+           * CDP's page lifecycle: Chromium hides the page and stops its task queues (timers,
+           * socket and channel messages, lock callbacks wait), as it does to a background tab.
+           */
+          freeze: async () => (await session()).send("Page.setWebLifecycleState", { state: "frozen" }),
+          /**
+           * Runs the page again, and shows it (CDP's resume leaves it hidden; focus emulation
+           * makes it visible again, as when its user comes back to it).
+           */
+          resume: async () => {
+            await (await session()).send("Page.setWebLifecycleState", { state: "active" });
+            await (await session()).send("Emulation.setFocusEmulationEnabled", { enabled: true });
+          },
+          /** This tab's CDP session, made on first use. */
+          cdp: session,
+          close: async () => {
+            tab.closed = true;
+            await page.close().catch(() => {});
+          },
+        };
+        return tab;
+      },
+      close: stop,
+    };
+  } catch (error) {
+    await stop();
+    throw error;
+  }
 }
 
 /**

@@ -1,7 +1,9 @@
-// Issue 13, one connection for all tabs of an app, in Chromium and in Firefox: same-origin tabs
-// with the same `url` and `storageKey` elect one leader (Web Locks), which holds the one socket
-// and serves the others over BroadcastChannel. Every tab of a test is a tab of ONE profile
-// (browsers.mjs newContext()), so they share localStorage, Web Locks and BroadcastChannel.
+// Issue 13, one connection for all tabs of an app, in Chromium and in Firefox (a file for
+// each, tabs-chromium.test.mjs and tabs-firefox.test.mjs, so each stays within the runner's
+// time limit per file): same-origin tabs with the same `url` and `storageKey` elect one leader
+// (Web Locks), which holds the one socket and serves the others over BroadcastChannel. Every
+// tab of a test is a tab of ONE profile (browsers.mjs newContext()), so they share
+// localStorage, Web Locks and BroadcastChannel.
 //
 // Each test has a scope of its own on the one reference server (the socket URL, the REST API
 // and the admin counters all name it), so the server's counters are the test's own:
@@ -13,6 +15,9 @@
 import { after, before, describe, test } from "node:test";
 import assert from "node:assert/strict";
 import { randomBytes } from "node:crypto";
+import { mkdir, writeFile } from "node:fs/promises";
+import path from "node:path";
+import { fileURLToPath } from "node:url";
 import WebSocket from "ws";
 import { startServer } from "./support.mjs";
 import { BROWSERS, launch } from "./browsers.mjs";
@@ -34,6 +39,8 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 const newScope = (label) => `tabs-${label}-${randomBytes(4).toString("hex")}`;
 
 let server;
+/** Where a failing test leaves its tabs' full records. */
+const failures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../target/e2e-failures");
 
 async function api(method, path, body) {
   const response = await fetch(`${server.url}${path}`, {
@@ -108,15 +115,44 @@ async function setUpTab({ url, storageKey, options }) {
     stalls: [],
     loadedAt: now(),
   });
+  // Every frame of the page's sockets, in short (the last 500), for failure messages.
+  record.frames = [];
+  const note = (socket, direction, text) => {
+    let frames;
+    try {
+      frames = [JSON.parse(text)].flat();
+    } catch {
+      frames = [{ type: `(not JSON: ${String(text).slice(0, 40)})` }];
+    }
+    for (const frame of frames) {
+      const parts = [frame.type, frame.channel, frame.id?.slice?.(0, 12), frame.seq, frame.event, frame.since !== undefined ? `since=${frame.since}` : undefined];
+      record.frames.push(`${socket}${direction} ${parts.filter((part) => part !== undefined).join(" ")} @${Math.round(now())}`);
+    }
+    if (record.frames.length > 500) record.frames.splice(0, record.frames.length - 500);
+  };
   const Native = window.WebSocket;
   window.WebSocket = class extends Native {
     constructor(socketUrl, protocols) {
       super(socketUrl, protocols);
       const entry = { url: String(socketUrl), created: now() };
-      record.sockets.push(entry);
+      const index = (this.index = record.sockets.push(entry));
       this.addEventListener("open", () => (entry.opened = now()));
       this.addEventListener("close", () => (entry.closed = now()));
+      this.addEventListener("message", (message) => note(index, "<", message.data));
     }
+    send(text) {
+      note(this.index, ">", text);
+      super.send(text);
+    }
+  };
+  // For failure messages only, never for assertions: what the tabs say to each other, heard on
+  // the channel the client names after its outbox's key (the URL without its query, and the
+  // storageKey; an internal name: if it changes, this hears nothing and says so).
+  record.channel = [];
+  const snoop = new BroadcastChannel(`jobsocket:v1:outbox:${url.split("?")[0]}${storageKey ? `:${storageKey}` : ""}`);
+  snoop.onmessage = (message) => {
+    record.channel.push(`${String(message.data).slice(0, 200)} @${Math.round(now())}`);
+    if (record.channel.length > 500) record.channel.splice(0, record.channel.length - 500);
   };
   const { initialize, JobSocket } = await import("/pkg/index.js");
   await initialize();
@@ -168,15 +204,24 @@ const summary = (tab) =>
       sent: record.ids.length,
       stalls: record.stalls,
       events,
+      firstEvents: Object.fromEntries(
+        Object.entries(record.events).map(([job, list]) => [job.slice(0, 12), list.slice(0, 5).map((e) => `${e.seq}:${e.event}@${Math.round(e.at)}`)]),
+      ),
+      // Socket number, direction, and the frame in short; the last 60.
+      frames: record.frames.slice(-60),
+      // The tab channel as this page heard it (all tabs' messages, its own too); the last 80.
+      loadedAt: Math.round(record.loadedAt),
+      channel: record.channel.slice(-80),
     };
   });
 
 /**
  * Opens `count` tabs of one new profile of `browser` on the server's origin, runs
  * `body({ context, tabs })`, and closes the profile whatever the outcome; a failure's message
- * gains what every tab still open holds.
+ * gains what every tab still open holds, and its full records go to
+ * target/e2e-failures/SCOPE.json.
  */
-async function withTabs(browser, count, body) {
+async function withTabs(browser, scope, count, body) {
   const context = await browser.newContext();
   const tabs = [];
   try {
@@ -187,13 +232,19 @@ async function withTabs(browser, count, body) {
     }
     return await body({ context, tabs });
   } catch (error) {
+    const full = {};
     for (const tab of tabs) {
       if (tab.closed) continue;
-      const seen = await Promise.race([summary(tab), sleep(5_000).then(() => "(no answer within 5 s)")]).catch(
-        (problem) => `(could not be read: ${problem.message})`,
-      );
-      error.message += `\n${tab.name}: ${JSON.stringify(seen)}; page errors: ${JSON.stringify(tab.problems)}`;
+      const answer = (read) =>
+        Promise.race([read(tab), sleep(5_000).then(() => "(no answer within 5 s)")]).catch((problem) => `(could not be read: ${problem.message})`);
+      error.message += `\n${tab.name}: ${JSON.stringify(await answer(summary))}; page errors: ${JSON.stringify(tab.problems)}`;
+      full[tab.name] = await answer(recordOf);
     }
+    // Every record in full (each event's arrival time, every frame and channel message kept).
+    const file = path.join(failures, `${scope}.json`);
+    await mkdir(failures, { recursive: true });
+    await writeFile(file, JSON.stringify(full, null, 1));
+    error.message += `\nthe tabs' full records: ${file}`;
     throw error;
   } finally {
     await context.close();
@@ -292,11 +343,14 @@ async function longestGap(tab, job) {
   return Math.round(gap);
 }
 
-for (const name of BROWSERS) {
+/** The suite in browser `name` (tabs-chromium.test.mjs, tabs-firefox.test.mjs). */
+export function tabsSuite(name) {
+  if (!BROWSERS.includes(name)) return;
   describe(`tabs share one connection in ${name}`, () => {
     let browser;
     before(async () => {
-      server = await startServer();
+      // The pages are of http://127.0.0.1:PORT; this lets them open sockets to localhost:PORT.
+      server = await startServer(["--allow-origin", "http://127.0.0.1:*"]);
       browser = await launch(name);
     });
     after(async () => {
@@ -306,7 +360,7 @@ for (const name of BROWSERS) {
 
     test("three tabs with the same url and storageKey: one socket at the server, one leader, every event once in each tab", async () => {
       const scope = newScope("one-socket");
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         // shareAcrossTabs is left out: it is on by default where Web Locks and BroadcastChannel exist.
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...TAB_TIMERS });
         await settled(tabs);
@@ -333,7 +387,7 @@ for (const name of BROWSERS) {
 
     test("the leader tab closes in the middle of a job: the other tabs still get every event once, in order", async () => {
       const scope = newScope("close");
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...HANDOFF_TIMERS, shareAcrossTabs: true });
         const leader = await settled(tabs);
         // About 66 events, 50 ms apart: 3.3 s, the handoff well inside it.
@@ -364,7 +418,7 @@ for (const name of BROWSERS) {
     test("each tab reloads in turn while a job runs: the reloaded page gets the whole job once, the others lose nothing", async () => {
       const scope = newScope("reload");
       const options = { ...BASE, ...HANDOFF_TIMERS, shareAcrossTabs: true };
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", options);
         await settled(tabs);
         // About 166 events, 40 ms apart: 6.6 s for three reloads.
@@ -410,7 +464,7 @@ for (const name of BROWSERS) {
 
     test("messages sent from followers and the leader are handled and acked once each", async () => {
       const scope = newScope("send");
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true });
         const leader = await settled(tabs);
         const plan = tabs.map((_, index) => (index === leader ? 5 : 20));
@@ -439,7 +493,7 @@ for (const name of BROWSERS) {
 
     test("messages a follower sends while the leader closes are handled once each", async () => {
       const scope = newScope("send-handoff");
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...HANDOFF_TIMERS, shareAcrossTabs: true });
         const leader = await settled(tabs);
         const rest = tabs.filter((_, index) => index !== leader);
@@ -470,7 +524,7 @@ for (const name of BROWSERS) {
 
     test("a frozen leader is replaced within about tabTimeoutMs, and follows once it runs again", async () => {
       const scope = newScope("frozen");
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true });
         const leader = await settled(tabs);
         const rest = tabs.filter((_, index) => index !== leader);
@@ -540,20 +594,24 @@ for (const name of BROWSERS) {
         const counters = await stats(scope);
         assert.deepEqual({ total: counters.ws_connections_total, open: counters.ws_open }, { total: 2, open: 1 }, "the old leader's socket closed");
         const gaps = await Promise.all(rest.map((tab) => longestGap(tab, job)));
+        // Again now that the new leader's socket has opened and brought events.
+        const measured = await handoff(rest, frozenAt, job);
         console.log(
-          `[${name}] handoff from a ${name === "chromium" ? "frozen" : "busy"} leader: ${JSON.stringify(took)}; it followed ${followedAfter} ms after it ran again; longest gap between two events in the other tabs: ${gaps.join(", ")} ms (events 40 ms apart)`,
+          `[${name}] handoff from a ${name === "chromium" ? "frozen" : "busy"} leader: ${JSON.stringify(measured)}; it followed ${followedAfter} ms after it ran again; longest gap between two events in the other tabs: ${gaps.join(", ")} ms (events 40 ms apart)`,
         );
       });
     });
 
-    test("tabs with another storageKey or another url never share: a leader and a socket for each", async () => {
-      const scope = newScope("apart");
-      await withTabs(browser, 4, async ({ tabs }) => {
+    /**
+     * Two groups of two tabs, each group with its own url and storageKey, watching one job of
+     * `scope`: each group elects its own leader, and the scope counts a socket per group.
+     */
+    async function twoGroups(scope, [first, second]) {
+      await withTabs(browser, scope, 4, async ({ tabs }) => {
         const options = { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true };
         const groups = [
-          // Same url, two storageKeys.
-          [[tabs[0], tabs[1]], socketUrl(scope), "user-a"],
-          [[tabs[2], tabs[3]], socketUrl(scope), "user-b"],
+          [[tabs[0], tabs[1]], ...first],
+          [[tabs[2], tabs[3]], ...second],
         ];
         for (const [members, url, key] of groups) for (const tab of members) await client(tab, url, key, options);
         for (const [members] of groups) await settled(members);
@@ -563,31 +621,47 @@ for (const name of BROWSERS) {
         const expected = await serverEvents(scope, job);
         for (const tab of tabs) await assertEveryEventOnce(tab, job, expected);
         const counters = await stats(scope);
-        assert.deepEqual({ total: counters.ws_connections_total, open: counters.ws_open }, { total: 2, open: 2 }, "two storageKeys, two sockets");
+        assert.deepEqual({ total: counters.ws_connections_total, open: counters.ws_open }, { total: 2, open: 2 }, "a socket per group");
+        // And each group's socket was opened by its leader's page.
+        for (const [members, url] of groups) {
+          const opened = (await Promise.all(members.map(async (tab) => (await recordOf(tab)).sockets))).flat();
+          assert.deepEqual(opened.map((socket) => socket.url.split("&requestId=")[0]), [url], "the group's one socket, to its url");
+        }
       });
-      const other = newScope("apart-url");
-      await withTabs(browser, 4, async ({ tabs }) => {
-        const options = { ...BASE, ...TAB_TIMERS, shareAcrossTabs: true };
-        // One storageKey, two urls (one scope: the server ignores the other query parameter).
-        const groups = [
-          [[tabs[0], tabs[1]], socketUrl(other, "&app=1"), "user"],
-          [[tabs[2], tabs[3]], socketUrl(other, "&app=2"), "user"],
-        ];
-        for (const [members, url, key] of groups) for (const tab of members) await client(tab, url, key, options);
-        for (const [members] of groups) await settled(members);
-        const job = await startJob(other, { clips: 1, steps: 10, stepMs: 30 });
-        for (const tab of tabs) await watch(tab, job);
-        await finished(tabs, job);
-        const expected = await serverEvents(other, job);
-        for (const tab of tabs) await assertEveryEventOnce(tab, job, expected);
-        const counters = await stats(other);
-        assert.deepEqual({ total: counters.ws_connections_total, open: counters.ws_open }, { total: 2, open: 2 }, "two urls, two sockets");
-      });
+    }
+
+    test("tabs with another storageKey never share: a leader and a socket for each", async () => {
+      const scope = newScope("apart-key");
+      await twoGroups(scope, [
+        [socketUrl(scope), "user-a"],
+        [socketUrl(scope), "user-b"],
+      ]);
+    });
+
+    test("tabs with another url (another host) never share: a leader and a socket for each", async () => {
+      const scope = newScope("apart-host");
+      // The pages are of 127.0.0.1; the server lets them reach it as localhost too
+      // (--allow-origin below), one scope for both names.
+      await twoGroups(scope, [
+        [socketUrl(scope), "user"],
+        [socketUrl(scope).replace("127.0.0.1", "localhost"), "user"],
+      ]);
+    });
+
+    test("tabs with another url (another query) never share: a leader and a socket for each", async () => {
+      const scope = newScope("apart-query");
+      // One scope: the server ignores the other query parameter. A query can name what the
+      // server serves (this server's scope, a tenant, an API version), so another query is
+      // another url.
+      await twoGroups(scope, [
+        [socketUrl(scope, "&app=1"), "user"],
+        [socketUrl(scope, "&app=2"), "user"],
+      ]);
     });
 
     test("shareAcrossTabs: false gives each tab a socket of its own", async () => {
       const scope = newScope("off");
-      await withTabs(browser, 3, async ({ tabs }) => {
+      await withTabs(browser, scope, 3, async ({ tabs }) => {
         for (const tab of tabs) await client(tab, socketUrl(scope), "app", { ...BASE, ...TAB_TIMERS, shareAcrossTabs: false });
         assert.deepEqual(await roles(tabs), ["off", "off", "off"]);
         const job = await startJob(scope, { clips: 1, steps: 10, stepMs: 30 });
