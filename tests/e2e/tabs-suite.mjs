@@ -189,8 +189,16 @@ const summary = (tab) =>
   tab.evaluate(() => {
     const record = window.__tab;
     if (!record) return "(not set up)";
+    // Per job: how many events, the seqs missing below the highest, the repeated ones.
     const events = Object.fromEntries(
-      Object.entries(record.events).map(([job, list]) => [job.slice(0, 12), list.map((e) => `${e.seq}:${e.event}`).join(" ")]),
+      Object.entries(record.events).map(([job, list]) => {
+        const seqs = list.map((e) => e.seq);
+        const highest = Math.max(0, ...seqs);
+        const missing = [];
+        for (let seq = 1; seq <= highest; seq++) if (!seqs.includes(seq)) missing.push(seq);
+        const repeated = seqs.filter((seq, at) => seqs.indexOf(seq) !== at);
+        return [job.slice(0, 12), { count: list.length, highest, missing: missing.slice(0, 30), repeated: repeated.slice(0, 30), last: list.at(-1)?.event }];
+      }),
     );
     return {
       role: window.__socket?.tabRole,
@@ -207,11 +215,11 @@ const summary = (tab) =>
       firstEvents: Object.fromEntries(
         Object.entries(record.events).map(([job, list]) => [job.slice(0, 12), list.slice(0, 5).map((e) => `${e.seq}:${e.event}@${Math.round(e.at)}`)]),
       ),
-      // Socket number, direction, and the frame in short; the last 60.
-      frames: record.frames.slice(-60),
-      // The tab channel as this page heard it (all tabs' messages, its own too); the last 80.
+      // Socket number, direction, and the frame in short; the last 12 (all: the file).
+      frames: record.frames.slice(-12),
+      // The tab channel as this page heard it (all tabs' messages, its own too); the last 12.
       loadedAt: Math.round(record.loadedAt),
-      channel: record.channel.slice(-80),
+      channel: record.channel.slice(-12).map((message) => message.slice(0, 120)),
     };
   });
 
@@ -273,10 +281,14 @@ const roles = (tabs) => Promise.all(tabs.map(roleOf));
 /** Waits until exactly one of `tabs` leads and the others follow; resolves with the leader's index. */
 async function settled(tabs) {
   let last;
-  await eventually("one leader and the other tabs following", async () => {
-    last = await roles(tabs);
-    return last.filter((role) => role === "leader").length === 1 && last.every((role) => role === "leader" || role === "follower");
-  }).catch((error) => {
+  await eventually(
+    "one leader and the other tabs following",
+    async () => {
+      last = await roles(tabs);
+      return last.filter((role) => role === "leader").length === 1 && last.every((role) => role === "leader" || role === "follower");
+    },
+    { timeoutMs: 10_000 },
+  ).catch((error) => {
     error.message += `: roles ${JSON.stringify(last)}`;
     throw error;
   });
@@ -302,10 +314,15 @@ const finished = (tabs, job) =>
 /** Asserts that `tab` delivered exactly the server's events of `job`: each once, in seq order. */
 async function assertEveryEventOnce(tab, job, expected, label = tab.name) {
   const got = await delivered(tab, job);
+  const seqs = got.map((entry) => Number(entry.split(":")[0]));
+  const missing = expected.map((_, index) => index + 1).filter((seq) => !seqs.includes(seq));
+  const repeated = seqs.filter((seq, at) => seqs.indexOf(seq) !== at);
+  const backward = seqs.filter((seq, at) => at > 0 && seq < seqs[at - 1]);
   assert.deepEqual(
-    got.map((entry) => Number(entry.split(":")[0])),
+    seqs,
     expected.map((_, index) => index + 1),
-    `${label}: seqs 1..${expected.length}, each once, in order`,
+    `${label}: seqs 1..${expected.length}, each once, in order; it delivered ${seqs.length} events, first ${seqs.slice(0, 3)}, ` +
+      `missing ${JSON.stringify(missing)}, repeated ${JSON.stringify(repeated)}, after a higher one ${JSON.stringify(backward)}`,
   );
   assert.deepEqual(got, expected, `${label}: the server's events`);
 }
