@@ -290,6 +290,13 @@ async function runMode({ cdp, chromiumPgid, server, config, share }) {
       await pause(100);
     }
     const elapsedMs = performance.now() - started;
+    // Figures over events lost or repeated would mean nothing: every tab must have delivered
+    // every event of every job once (a generation of c clips of s steps has c × (s + 1) + 4).
+    const expected = config.jobs * (config.clips * (config.steps + 1) + 4);
+    const counts = (await Promise.all(pages.map(({ sessionId }) => evaluate(cdp, sessionId, () => window.__seen)))).map((page) => page.events);
+    if (counts.some((n) => n !== expected)) {
+      throw new Error(`${share ? "shared" : "not shared"}: the tabs delivered ${counts.join(", ")} events, not ${expected} each`);
+    }
     const after = await Promise.all(pages.map(({ sessionId }) => cdp.send("Performance.getMetrics", {}, sessionId)));
     const cpuAfter = { chromium: await groupCpuMs(chromiumPgid), server: await processCpuMs(server.pid) };
     const seen = await Promise.all(pages.map(({ sessionId }) => evaluate(cdp, sessionId, () => window.__seen)));
