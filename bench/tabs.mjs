@@ -34,7 +34,7 @@ const pause = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 export function tabsConfig(quick) {
   return quick
-    ? { tabs: 10, jobs: 10, clips: 2, steps: 20, stepMs: 10, order: ["shared", "off"] }
+    ? { tabs: 10, jobs: 10, clips: 2, steps: 20, stepMs: 10, order: ["shared", "off", "off", "shared"] }
     : { tabs: 10, jobs: 10, clips: 10, steps: 30, stepMs: 10, order: ["shared", "off", "off", "shared"] };
 }
 
