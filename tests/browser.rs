@@ -116,12 +116,9 @@ async fn a_server_that_refuses_the_socket_is_reported_and_retried() {
 #[wasm_bindgen_test]
 fn an_invalid_url_is_reported_without_panicking() {
     let recorder = Rc::new(Recorder::default());
-    let driver = Driver::new(
-        Config::new("ws://exa mple.invalid:99999/ws"),
-        recorder.clone(),
-        None,
-        None,
-    );
+    let mut config = Config::new("ws://exa mple.invalid:99999/ws");
+    config.share_across_tabs = false;
+    let driver = Driver::new(config, recorder.clone(), None, None);
     driver.command(|core, now| core.connect(now));
     assert_eq!(driver.state().status, Status::Reconnecting);
     assert!(recorder.events.borrow().iter().any(|event| matches!(
@@ -514,4 +511,51 @@ async fn refused_websockets_fall_back_to_polling_and_the_job_still_completes_the
     gloo_timers::future::TimeoutFuture::new(500).await;
     assert_eq!(scope.stat("poll_requests").await, polls, "polling stopped");
     driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
+async fn two_clients_of_one_key_share_one_socket_and_the_second_carries_on_when_the_first_goes() {
+    let scope = Scope::new("tabs");
+    let mut config = scope.config();
+    config.share_across_tabs = true;
+    config.tab_heartbeat = std::time::Duration::from_millis(50);
+    config.tab_timeout = std::time::Duration::from_millis(300);
+    let first_recorder = Rc::new(Recorder::default());
+    let second_recorder = Rc::new(Recorder::default());
+    let first = Driver::new(config.clone(), first_recorder.clone(), None, None);
+    let second = Driver::new(config, second_recorder.clone(), None, None);
+    let job = start_job(
+        "/api/v1/generations",
+        r#"{"clips":2,"steps_per_clip":5,"step_ms":60}"#,
+    )
+    .await;
+    first.command(|core, now| core.subscribe(now, Channel::Generation, &job));
+    second.command(|core, now| core.subscribe(now, Channel::Generation, &job));
+    second_recorder
+        .wait_for(
+            &second,
+            10_000,
+            "two events in the second client",
+            |recorder| recorder.job_events().len() >= 2,
+        )
+        .await;
+    assert_eq!(
+        (first.tab_role(), second.tab_role()),
+        ("leader", "follower")
+    );
+    assert_eq!(scope.stat("ws_open").await, 1.0);
+    // The leader goes (its page closes): the second takes the lock and carries on.
+    drop(first);
+    second_recorder
+        .wait_for(&second, 10_000, "the terminal event", is_terminal)
+        .await;
+    assert_eq!(second.tab_role(), "leader");
+    let seqs: Vec<u64> = second_recorder
+        .job_events()
+        .iter()
+        .map(|(seq, _)| *seq)
+        .collect();
+    assert_eq!(seqs, (1..=seqs.len() as u64).collect::<Vec<_>>());
+    assert_eq!(scope.stat("ws_connections_total").await, 2.0);
+    second.command(|core, now| core.close(now));
 }

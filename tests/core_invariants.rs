@@ -409,7 +409,9 @@ impl Episode {
                 Transmit::RequestLock
                 | Transmit::StealLock
                 | Transmit::ReleaseLock
-                | Transmit::Broadcast { .. } => {
+                | Transmit::Broadcast { .. }
+                | Transmit::StorePending { .. }
+                | Transmit::RemovePending { .. } => {
                     return Err("a client alone asked for a tab's transmit".to_owned());
                 }
             }

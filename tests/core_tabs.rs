@@ -249,3 +249,185 @@ fn without_sharing_each_tab_has_its_own_socket() {
         assert_eq!(seqs(&world.pages[tab], "g1"), vec![1]);
     }
 }
+
+#[test]
+fn a_reconnect_asked_in_a_follower_reconnects_the_one_shared_socket() {
+    let mut world = three_tabs_watching("g1");
+    world.emit("g1");
+    world.act(2, |tab, now| tab.reconnect(now));
+    world.emit("g1");
+    assert_eq!(world.server.sockets_opened, 2);
+    assert_eq!(world.server.open_sockets(), 1);
+    assert_each_got(&world, &[0, 1, 2], "g1", 2);
+}
+
+#[test]
+fn closing_the_leader_with_close_hands_the_connection_over_and_shows_that_tab_closed() {
+    let mut world = three_tabs_watching("g1");
+    world.emit("g1");
+    world.act(0, |tab, now| tab.close(now));
+    assert_eq!(world.pages[0].tab.state().status, Status::Closed);
+    assert_eq!(world.leaders().len(), 1);
+    world.emit("g1");
+    assert_each_got(&world, &[1, 2], "g1", 2);
+    assert_eq!(seqs(&world.pages[0], "g1"), vec![1]);
+    assert_eq!(world.server.open_sockets(), 1);
+    // connect() joins again, as a follower, and gets what it missed.
+    world.act(0, |tab, now| tab.connect(now));
+    world.emit("g1");
+    assert_eq!(world.pages[0].tab.role_name(), "follower");
+    assert_each_got(&world, &[0, 1, 2], "g1", 3);
+}
+
+#[test]
+fn clearing_the_outbox_in_a_follower_clears_the_shared_one_and_every_tab_hears_of_it() {
+    let mut world = three_tabs_watching("g1");
+    world.act(0, |tab, now| {
+        tab.on_client(now, None, |client| client.handle_offline(now))
+    });
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(1, |tab, now| tab.send(now, "note", data));
+    assert!(
+        world
+            .storage
+            .as_deref()
+            .is_some_and(|text| text.contains(&id))
+    );
+    world.act(2, |tab, now| tab.clear_outbox(now));
+    assert!(
+        world
+            .storage
+            .as_deref()
+            .is_some_and(|text| !text.contains(&id))
+    );
+    for tab in 0..3 {
+        let cleared = world.pages[tab].events.iter().any(
+            |event| matches!(event, Event::OutboxDropped { id: dropped, .. } if *dropped == id),
+        );
+        assert!(cleared, "tab {tab} heard of the cleared message");
+    }
+    world.act(0, |tab, now| tab.handle_online(now));
+    assert!(world.server.handled.is_empty());
+}
+
+#[test]
+fn coalesced_progress_reaches_followers_exactly_as_the_leader_delivers_it() {
+    let mut config = config();
+    config.max_progress_per_second = 2;
+    let mut world = World::new(config);
+    for _ in 0..2 {
+        let tab = world.open_tab();
+        world.subscribe(tab, "g1");
+    }
+    // Three progress events at once: the first goes out, the last is held, then released
+    // from no frame (the relay form carries it).
+    for _ in 0..3 {
+        world.emit("g1");
+    }
+    world.advance(Duration::from_millis(600));
+    assert_eq!(seqs(&world.pages[0], "g1"), vec![1, 3]);
+    assert_eq!(seqs(&world.pages[1], "g1"), vec![1, 3]);
+    let progress = |tab: usize| -> Vec<Event> {
+        world.pages[tab]
+            .events
+            .iter()
+            .filter(|event| matches!(event, Event::Job(_)))
+            .map(|event| match event {
+                Event::Job(delivery) => Event::Job(jobsocket::core::JobDelivery {
+                    payload: None,
+                    ..delivery.clone()
+                }),
+                other => other.clone(),
+            })
+            .collect()
+    };
+    assert_eq!(progress(0), progress(1));
+}
+
+#[test]
+fn an_app_channel_event_reaches_only_the_tabs_that_joined_it_once_each() {
+    let mut world = World::new(config());
+    let tabs: Vec<usize> = (0..3).map(|_| world.open_tab()).collect();
+    world.act(tabs[1], |tab, now| {
+        tab.subscribe_channel(now, "workspace", "w1")
+    });
+    world.act(tabs[2], |tab, now| {
+        tab.subscribe_channel(now, "workspace", "w1")
+    });
+    world.emit_app_event("workspace", "w1", 1);
+    world.emit_app_event("workspace", "w1", 2);
+    assert!(world.app_events(tabs[0]).is_empty());
+    for tab in [tabs[1], tabs[2]] {
+        let seqs: Vec<u64> = world.app_events(tab).iter().map(|event| event.2).collect();
+        assert_eq!(seqs, vec![1, 2], "tab {tab}");
+    }
+    assert_eq!(world.server.sockets_opened, 1);
+}
+
+#[test]
+fn a_leader_woken_from_a_freeze_never_writes_the_outbox_over_the_new_leaders() {
+    let mut world = three_tabs_watching("g1");
+    world.server.hold_acks = true;
+    let first = RawJson::new("{\"n\":1}").expect("JSON");
+    world.act(0, |tab, now| tab.send(now, "note", first));
+    // Its ack arrives while the leader is frozen; a follower takes over meanwhile.
+    world.freeze(0);
+    world.release_acks();
+    world.advance(Duration::from_millis(1_300));
+    let new_leader = *world
+        .leaders()
+        .iter()
+        .find(|tab| **tab != 0)
+        .expect("a new leader");
+    // The new leader's outbox holds a message sent from a follower, not acked yet.
+    let follower = 3 - new_leader;
+    let second = RawJson::new("{\"n\":2}").expect("JSON");
+    let id = world.act(follower, |tab, now| tab.send(now, "note", second));
+    assert!(
+        world
+            .storage
+            .as_deref()
+            .is_some_and(|text| text.contains(&id))
+    );
+    let writes = world.pages[0].storage_writes;
+    world.thaw(0);
+    // The old leader handled that old ack as a follower: it wrote nothing.
+    assert_eq!(world.pages[0].storage_writes, writes);
+    assert!(
+        world
+            .storage
+            .as_deref()
+            .is_some_and(|text| text.contains(&id))
+    );
+    assert_eq!(world.leaders(), vec![new_leader]);
+}
+
+#[test]
+fn a_message_whose_tab_closes_while_no_tab_leads_is_delivered_once_by_the_next_leader() {
+    let mut world = three_tabs_watching("g1");
+    world.freeze(0);
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(1, |tab, now| tab.send(now, "note", data));
+    assert_eq!(world.pages[1].tab.state().outbox_size, 1);
+    world.close_tab(1);
+    world.close_tab(0);
+    assert_eq!(world.leaders(), vec![2]);
+    assert_eq!(world.server.handled.len(), 1);
+    assert!(world.server.handled.contains(&id));
+    assert!(world.pending_storage.is_empty(), "the leader removed it");
+}
+
+#[test]
+fn a_follower_forgets_its_stored_message_once_the_next_leader_took_it_from_storage() {
+    let mut world = three_tabs_watching("g1");
+    world.freeze(0);
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(2, |tab, now| tab.send(now, "note", data));
+    world.close_tab(0);
+    assert_eq!(world.leaders(), vec![1]);
+    assert!(world.server.handled.contains(&id));
+    assert_eq!(world.pages[2].tab.state().outbox_size, 0);
+    // A later leader has nothing of it to send again.
+    world.close_tab(1);
+    assert_eq!(world.server.messages_received, 1);
+}

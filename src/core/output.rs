@@ -231,6 +231,13 @@ pub enum Transmit {
     ReleaseLock,
     /// Tabs: post this text to the app's other tabs (`handle_tab_message` there).
     Broadcast { text: String },
+    /// Tabs: store an app message that is not in the shared outbox yet, under a key of its
+    /// own (the outbox's key, `:pending:` and `id`), and hand every such text to
+    /// `handle_lock_acquired` when this tab takes the lead. A failure is reported with
+    /// `handle_pending_storage_failed`.
+    StorePending { id: String, text: String },
+    /// Tabs: remove the stored message `id` (in the outbox now, or cleared), or every one.
+    RemovePending { id: Option<String> },
 }
 
 /// Something went wrong that the app should hear about. None of these stops the client.

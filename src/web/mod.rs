@@ -151,7 +151,7 @@ impl Driver {
         } else {
             // Its own leader from the start, with the outbox a previous page left.
             let stored = inner.outbox_storage.load();
-            inner.input(|core, now| core.handle_lock_acquired(now, stored));
+            inner.input(|core, now| core.handle_lock_acquired(now, stored, Vec::new()));
         }
         Driver { inner }
     }
@@ -302,6 +302,15 @@ impl Inner {
                     link.request_lock(steal);
                 }
             }
+            Transmit::StorePending { id, text } => {
+                if let Err(reason) = self.outbox_storage.save_pending(&id, &text) {
+                    let now = self.clock.now();
+                    self.core
+                        .borrow_mut()
+                        .handle_pending_storage_failed(now, &reason);
+                }
+            }
+            Transmit::RemovePending { id } => self.outbox_storage.remove_pending(id.as_deref()),
             Transmit::ReleaseLock => {
                 if let Some(link) = self.tabs.borrow_mut().as_mut() {
                     link.release_lock();
@@ -399,7 +408,8 @@ impl TabsListener for Inner {
             TabsReport::LockAcquired => {
                 // Read now, not when the page started: the previous leader wrote it last.
                 let stored = self.outbox_storage.load();
-                self.input(|core, now| core.handle_lock_acquired(now, stored));
+                let pending = self.outbox_storage.load_pending();
+                self.input(|core, now| core.handle_lock_acquired(now, stored, pending));
             }
             TabsReport::LockLost => self.input(|core, now| core.handle_lock_lost(now)),
         }

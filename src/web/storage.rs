@@ -47,6 +47,55 @@ impl OutboxStorage {
     }
 }
 
+impl OutboxStorage {
+    /// The key of a pending message (see [`crate::core::Transmit::StorePending`]).
+    fn pending_key(&self, id: &str) -> String {
+        format!("{}:pending:{id}", self.key)
+    }
+
+    /// Stores a message that is not in the shared outbox yet, under a key of its own.
+    pub fn save_pending(&self, id: &str, text: &str) -> Result<(), String> {
+        Self::storage()?
+            .set_item(&self.pending_key(id), text)
+            .map_err(|error| describe(&error))
+    }
+
+    /// Removes the pending message `id`, or every pending message of this outbox.
+    pub fn remove_pending(&self, id: Option<&str>) {
+        let Ok(storage) = Self::storage() else {
+            return;
+        };
+        let keys = match id {
+            Some(id) => vec![self.pending_key(id)],
+            None => self.pending_keys(&storage),
+        };
+        for key in keys {
+            // Removing cannot fail for want of space; a blocked storage had nothing stored.
+            let _ = storage.remove_item(&key);
+        }
+    }
+
+    /// Every pending message of this outbox, by any tab.
+    pub fn load_pending(&self) -> Vec<String> {
+        let Ok(storage) = Self::storage() else {
+            return Vec::new();
+        };
+        self.pending_keys(&storage)
+            .iter()
+            .filter_map(|key| storage.get_item(key).ok().flatten())
+            .collect()
+    }
+
+    fn pending_keys(&self, storage: &Storage) -> Vec<String> {
+        let prefix = self.pending_key("");
+        let count = storage.length().unwrap_or(0);
+        (0..count)
+            .filter_map(|index| storage.key(index).ok().flatten())
+            .filter(|key| key.starts_with(&prefix))
+            .collect()
+    }
+}
+
 /// A thrown `DOMException` or `Error` as "Name: message".
 fn describe(thrown: &JsValue) -> String {
     let field = |name: &str| {

@@ -131,6 +131,9 @@ impl Scope {
             self.name
         );
         config.max_progress_per_second = 0;
+        // One client's behaviour, from its construction on: a shared client leads only once
+        // the browser grants its lock, a moment later (sharing has tests of its own).
+        config.share_across_tabs = false;
         config
     }
 

@@ -31,6 +31,8 @@ pub struct Page {
     /// Job events delivered to this page's app: (job, seq, event name).
     pub delivered: Vec<(String, u64, &'static str)>,
     pub events: Vec<Event>,
+    /// How many times this page wrote the stored outbox.
+    pub storage_writes: usize,
 }
 
 struct ServerSocket {
@@ -49,6 +51,9 @@ pub struct Server {
     pub handled: HashSet<String>,
     pub messages_received: usize,
     pub sockets_opened: usize,
+    /// While set, acks wait in `held_acks` until `release_acks`.
+    pub hold_acks: bool,
+    held_acks: Vec<(usize, SocketId, String)>,
 }
 
 impl Server {
@@ -63,6 +68,8 @@ pub struct World {
     lock_holder: Option<usize>,
     lock_line: Vec<usize>,
     pub storage: Option<String>,
+    /// Messages stored by tabs that could not hand them to a leader, by id.
+    pub pending_storage: Vec<(String, String)>,
     pub server: Server,
     config: Config,
     seeds: u8,
@@ -76,6 +83,7 @@ impl World {
             lock_holder: None,
             lock_line: Vec::new(),
             storage: None,
+            pending_storage: Vec::new(),
             server: Server::default(),
             config,
             seeds: 0,
@@ -96,12 +104,15 @@ impl World {
             inbox: VecDeque::new(),
             delivered: Vec::new(),
             events: Vec::new(),
+            storage_writes: 0,
         });
         let index = self.pages.len() - 1;
         if !self.config.share_across_tabs {
             let stored = Ok(self.storage.clone());
             let now = self.now;
-            self.pages[index].tab.handle_lock_acquired(now, stored);
+            self.pages[index]
+                .tab
+                .handle_lock_acquired(now, stored, Vec::new());
         }
         self.settle();
         index
@@ -186,6 +197,51 @@ impl World {
         self.settle();
     }
 
+    /// The acks held back so far go out, to running and frozen pages alike.
+    pub fn release_acks(&mut self) {
+        for (page, socket, ack) in std::mem::take(&mut self.server.held_acks) {
+            self.pages[page]
+                .inbox
+                .push_back(Inbound::Frame(socket, ack));
+        }
+        self.settle();
+    }
+
+    /// The server sends event number `seq` of an app channel to every socket that joined it.
+    pub fn emit_app_event(&mut self, channel: &str, id: &str, seq: u64) {
+        let key = format!("{channel}/{id}");
+        let frame = ServerFrame::ChannelEvent {
+            channel: channel.to_owned(),
+            id: id.to_owned(),
+            seq,
+            event: "note".to_owned(),
+            data: jobsocket::core::protocol::RawJson::new("{\"n\":1}").expect("JSON"),
+        }
+        .encode();
+        for socket in &self.server.sockets {
+            if socket.open && socket.jobs.contains(&key) {
+                let inbound = Inbound::Frame(socket.id, frame.clone());
+                self.pages[socket.page].inbox.push_back(inbound);
+            }
+        }
+        self.settle();
+    }
+
+    /// The app-channel events a page delivered: (channel, id, seq).
+    pub fn app_events(&self, page: usize) -> Vec<(String, String, u64)> {
+        self.pages[page]
+            .events
+            .iter()
+            .filter_map(|event| match event {
+                Event::Channel(delivery) => delivery
+                    .channel
+                    .clone()
+                    .map(|(channel, id)| (channel, id, delivery.seq)),
+                _ => None,
+            })
+            .collect()
+    }
+
     /// Moves time on by `duration`, waking each running tab at its deadlines.
     pub fn advance(&mut self, duration: Duration) {
         let end = self.now + duration;
@@ -259,10 +315,15 @@ impl World {
     fn handle(&mut self, index: usize, inbound: Inbound) {
         let now = self.now;
         let stored = self.storage.clone();
+        let pending = self
+            .pending_storage
+            .iter()
+            .map(|(_, text)| text.clone())
+            .collect();
         let tab = &mut self.pages[index].tab;
         match inbound {
             Inbound::TabMessage(text) => tab.handle_tab_message(now, &text),
-            Inbound::LockAcquired => tab.handle_lock_acquired(now, Ok(stored)),
+            Inbound::LockAcquired => tab.handle_lock_acquired(now, Ok(stored), pending),
             Inbound::LockLost => tab.handle_lock_lost(now),
             Inbound::SocketOpened(socket) => {
                 tab.on_client(now, None, |client| client.handle_socket_opened(now, socket));
@@ -342,7 +403,15 @@ impl World {
                 }
             }
             Transmit::Send { socket, text } => self.server_receives(index, socket, &text),
-            Transmit::PersistOutbox { text } => self.storage = Some(text),
+            Transmit::StorePending { id, text } => self.pending_storage.push((id, text)),
+            Transmit::RemovePending { id: Some(id) } => {
+                self.pending_storage.retain(|(stored, _)| *stored != id);
+            }
+            Transmit::RemovePending { id: None } => self.pending_storage.clear(),
+            Transmit::PersistOutbox { text } => {
+                self.pages[index].storage_writes += 1;
+                self.storage = Some(text);
+            }
             Transmit::FetchToken { .. } | Transmit::Poll { .. } => {
                 panic!("these scenarios use neither tokens nor polling")
             }
@@ -389,13 +458,31 @@ impl World {
                     jobs.push(id);
                 }
             }
+            ClientFrame::Join { channel, id, .. } => {
+                let key = format!("{channel}/{id}");
+                replies.push(ServerFrame::Joined {
+                    channel,
+                    id,
+                    seq: 0,
+                });
+                self.server.sockets[at].jobs.push(key);
+            }
+            ClientFrame::Leave { channel, id } => {
+                let key = format!("{channel}/{id}");
+                self.server.sockets[at].jobs.retain(|job| *job != key);
+            }
             ClientFrame::Unsubscribe { id, .. } => {
                 self.server.sockets[at].jobs.retain(|job| *job != id);
             }
             ClientFrame::Message { id, .. } => {
                 self.server.messages_received += 1;
                 self.server.handled.insert(id.clone());
-                replies.push(ServerFrame::Ack { id });
+                if self.server.hold_acks {
+                    let ack = ServerFrame::Ack { id }.encode();
+                    self.server.held_acks.push((page, socket, ack));
+                } else {
+                    replies.push(ServerFrame::Ack { id });
+                }
             }
             ClientFrame::Ping { t } => replies.push(ServerFrame::Pong { t }),
             other => panic!("unexpected frame {other:?}"),

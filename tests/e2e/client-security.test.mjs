@@ -163,6 +163,8 @@ for (const name of BROWSERS) {
             client.close();
             client.free();
             const reloaded = new JobSocket(options(user));
+            // Tabs share one outbox: the new client restores it once it holds the lock.
+            while (reloaded.tabRole !== "leader") await new Promise((resolve) => setTimeout(resolve, 10));
             counts[`${user}Restored`] = reloaded.state.outboxSize;
             reloaded.clearOutbox();
             reloaded.close();

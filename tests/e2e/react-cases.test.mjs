@@ -131,7 +131,12 @@ for (const name of BROWSERS) {
       const { job, shown } = await runCase(browser, "remount");
       assertCompleted(shown, job);
       assert.equal(shown.switchedAt, "processing", "the remount came while the job ran");
-      assert.equal(count(shown.frames, `subscribe:${job}`), 2, shown.frames.join());
+      // The new provider's client shares its key with the old one, which is released 50 ms
+      // after its unmount: if the new one asks before then, it follows the old one (which
+      // subscribes the job again for it, to replay its history) and then takes the lead and
+      // subscribes on a socket of its own. So two subscribes, or three.
+      const subscribes = count(shown.frames, `subscribe:${job}`);
+      assert.ok(subscribes === 2 || subscribes === 3, shown.frames.join());
       assertEveryEventOnce(shown.events[job], 2);
     });
 

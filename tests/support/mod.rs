@@ -343,7 +343,9 @@ impl Scenario {
                 Transmit::RequestLock
                 | Transmit::StealLock
                 | Transmit::ReleaseLock
-                | Transmit::Broadcast { .. } => {
+                | Transmit::Broadcast { .. }
+                | Transmit::StorePending { .. }
+                | Transmit::RemovePending { .. } => {
                     panic!("a client alone asked for a tab's transmit: {transmit:?}")
                 }
             }

@@ -9,7 +9,7 @@ use crate::core::events::JobEvent;
 use crate::core::outbox::DropReason;
 use crate::core::output::{
     ChannelDelivery, ClientError, ConnectionState, Event, JobDelivery, StateChange, StateReason,
-    Status,
+    Status, Transmit,
 };
 use crate::core::protocol::Channel;
 use crate::core::time::Instant;
@@ -28,6 +28,7 @@ impl Tab {
         if from == self.me {
             return;
         }
+        self.step_down_if_woken(now);
         match &self.role {
             Role::Leader(_) => self.lead_message(now, from, message),
             Role::Follower { leader, epoch, .. } => {
@@ -59,11 +60,8 @@ impl Tab {
         let watching = self.interest.watching();
         self.post(&Message::Hello { watching });
         for message in self.pending.clone() {
-            self.post(&Message::Send {
-                id: message.id,
-                event: message.event,
-                data: message.data,
-            });
+            self.transmits
+                .push_back(Transmit::Broadcast { text: message.text });
         }
         let commands = std::mem::take(&mut self.commands);
         if !commands.is_empty() {

@@ -56,7 +56,8 @@ impl Interest {
 
     /// Whether an app-channel event is for this tab and new to it: of a channel it watches
     /// and (when `numbered`, the wire numbering the channel's events) past its last `seq`; or
-    /// of a name it listens to.
+    /// of a name it listens to; or, for an event the wire tags with no channel (Socket.IO's own
+    /// rooms, plain JSON), when it watches any channel, as a client alone would deliver it.
     pub fn admit_app_event(
         &mut self,
         channel: Option<&(String, String)>,
@@ -64,10 +65,14 @@ impl Interest {
         event: &str,
         numbered: bool,
     ) -> bool {
-        if let Some(key) = channel
-            && let Some(watch) = self.channels.get_mut(key)
-        {
-            return !numbered || admit(watch, seq);
+        match channel {
+            Some(key) => {
+                if let Some(watch) = self.channels.get_mut(key) {
+                    return !numbered || admit(watch, seq);
+                }
+            }
+            None if !self.channels.is_empty() => return true,
+            None => {}
         }
         self.names.get(event).is_some()
     }

@@ -1,6 +1,7 @@
 //! The leading tab: its client, the followers it serves and what each watches, and the routing
 //! of the client's events to its own app and to the followers.
 
+use std::collections::VecDeque;
 use std::mem;
 
 use super::wire::{self, JobData, Message, Received, SharedError, SharedState, TabId, Watching};
@@ -35,6 +36,29 @@ pub(super) struct Leader {
     names: Vec<String>,
     /// When the others hear next that this leader is alive (`None` without sharing).
     pub(super) beat_at: Option<Instant>,
+    /// When this tab last ran an input or a timer as leader.
+    pub(super) ran_at: Instant,
+    /// The latest messages of other tabs this leader queued: a sender that hears of a new
+    /// leader before it hears its message was taken sends it again, and it must not go to
+    /// the server twice (it may be acked and out of the outbox already).
+    taken: VecDeque<String>,
+}
+
+/// How many taken message ids a leader remembers.
+const TAKEN_REMEMBERED: usize = 256;
+
+impl Leader {
+    /// Records a message of another tab as queued; false if it already was.
+    fn take(&mut self, id: &str) -> bool {
+        if self.taken.iter().any(|taken| taken == id) {
+            return false;
+        }
+        if self.taken.len() == TAKEN_REMEMBERED {
+            self.taken.pop_front();
+        }
+        self.taken.push_back(id.to_owned());
+        true
+    }
 }
 
 /// A follower unheard of for this many `tab_timeout`s is gone (a crashed tab says no `bye`);
@@ -44,7 +68,12 @@ const PEER_TIMEOUTS: u32 = 3;
 impl Tab {
     /// Takes the lead: a new client with the stored outbox, watching what every tab watches
     /// from where each is, and connecting if the connection was wanted.
-    pub(super) fn lead(&mut self, now: Instant, stored: Result<Option<String>, String>) {
+    pub(super) fn lead(
+        &mut self,
+        now: Instant,
+        stored: Result<Option<String>, String>,
+        pending: Vec<String>,
+    ) {
         self.known_epoch += 1;
         self.clients_run += 1;
         let mut client = Client::with_first_io_id(self.config.clone(), self.clients_run << 32);
@@ -59,12 +88,24 @@ impl Tab {
             Ok(None) => {}
             Err(reason) => client.handle_storage_failed(now, &reason),
         }
+        let own = self.pending.drain(..).map(|message| message.text);
+        let mut adopted = Vec::new();
+        for text in pending.into_iter().chain(own) {
+            if let Some((_, Received::Other(Message::Send { id, event, data }))) =
+                wire::decode(&text)
+            {
+                client.send_with_id(now, id.clone(), &event, data);
+                self.transmits.push_back(Transmit::RemovePending {
+                    id: Some(id.clone()),
+                });
+                adopted.push(id);
+            }
+        }
         let commands = mem::take(&mut self.commands);
         if commands.clear {
             client.clear_outbox(now);
-        }
-        for message in self.pending.drain(..) {
-            client.send_with_id(now, message.id, &message.event, message.data);
+            self.transmits
+                .push_back(Transmit::RemovePending { id: None });
         }
         let was_active = !matches!(self.shown.status, Status::Idle | Status::Closed);
         let epoch = self.known_epoch;
@@ -76,7 +117,14 @@ impl Tab {
             channels: Vec::new(),
             names: Vec::new(),
             beat_at: self.shared.then(|| now + self.config.tab_heartbeat),
+            ran_at: now,
+            taken: VecDeque::new(),
         }));
+        if let Role::Leader(leader) = &mut self.role {
+            for id in &adopted {
+                leader.take(id);
+            }
+        }
         self.sync_client(now);
         if let Role::Leader(leader) = &mut self.role {
             if commands.reconnect {
@@ -86,8 +134,36 @@ impl Tab {
             }
         }
         self.post(&Message::Lead { epoch });
+        if !adopted.is_empty() {
+            // Their senders, if still open, can forget them.
+            self.post(&Message::Queued {
+                epoch,
+                ids: adopted,
+            });
+        }
         self.pump(now, None);
         self.post_state(now);
+    }
+
+    /// A leader that did not run for longer than `tab_timeout` (its page was frozen, or its
+    /// timers throttled) while followers were there has been replaced, or is about to be:
+    /// they took its lock over. It steps down before it handles anything, so that what its
+    /// old socket delivered meanwhile (an ack, say) never makes it write the outbox over the
+    /// new leader's: the outbox has one writer. True when it stepped down.
+    pub(super) fn step_down_if_woken(&mut self, now: Instant) -> bool {
+        let timeout = self.config.tab_timeout;
+        let Role::Leader(leader) = &mut self.role else {
+            return false;
+        };
+        let slept = now.saturating_since(leader.ran_at) > timeout;
+        leader.ran_at = now;
+        if !(self.shared && slept && !leader.peers.is_empty()) {
+            return false;
+        }
+        self.stop_leading(now);
+        self.transmits.push_back(Transmit::ReleaseLock);
+        self.wait(now);
+        true
     }
 
     /// Stops the client: its socket closes, its timers stop; nothing else of it reaches the
@@ -215,9 +291,14 @@ impl Tab {
             Message::Send { id, event, data } => {
                 self.peer_heard(now, from);
                 if let Role::Leader(leader) = &mut self.role {
-                    leader.client.send_with_id(now, id.clone(), &event, data);
+                    if leader.take(&id) {
+                        leader.client.send_with_id(now, id.clone(), &event, data);
+                    }
                     let epoch = leader.epoch;
                     self.pump(now, None);
+                    self.transmits.push_back(Transmit::RemovePending {
+                        id: Some(id.clone()),
+                    });
                     let ids = vec![id];
                     self.post(&Message::Queued { epoch, ids });
                 }
@@ -228,7 +309,11 @@ impl Tab {
                     match command.as_str() {
                         "connect" => leader.client.connect(now),
                         "reconnect" => leader.client.reconnect(now),
-                        "clear" => leader.client.clear_outbox(now),
+                        "clear" => {
+                            leader.client.clear_outbox(now);
+                            self.transmits
+                                .push_back(Transmit::RemovePending { id: None });
+                        }
                         _ => {}
                     }
                 }
@@ -438,7 +523,7 @@ impl Tab {
                 .channels
                 .iter()
                 .any(|(n, i, _)| n == name && i == id),
-            None => false,
+            None => !watching.channels.is_empty(),
         } || watching.names.contains(&delivery.event));
         if watched_by_peer {
             let message = Message::AppEvent {

@@ -47,7 +47,9 @@ use super::client::Client;
 use super::config::Config;
 use super::ids::IdGenerator;
 use super::outbox::DropReason;
-use super::output::{ConnectionState, Event, StateChange, StateReason, Status, Timer, Transmit};
+use super::output::{
+    ClientError, ConnectionState, Event, StateChange, StateReason, Status, Timer, Transmit,
+};
 use super::protocol::{Channel, RawJson};
 use super::rng::Rng;
 use super::time::Instant;
@@ -73,12 +75,12 @@ enum Role {
     Detached,
 }
 
-/// A message the app sent that is not in the shared outbox yet.
+/// A message the app sent that is not in the shared outbox yet: its id, and the `send`
+/// message that carries it to a leader, as posted and as stored (see [`Transmit::StorePending`]).
 #[derive(Debug, Clone)]
 struct PendingSend {
     id: String,
-    event: String,
-    data: RawJson,
+    text: String,
 }
 
 /// Commands of this tab's app waiting for a leader to carry them out.
@@ -113,6 +115,8 @@ pub struct Tab {
     /// What this tab's app sees of the connection: the leader's own client, or its mirror.
     shown: ConnectionState,
     pending: Vec<PendingSend>,
+    /// Storing a pending message failed once, and that was reported.
+    pending_storage_degraded: bool,
     commands: PendingCommands,
     transmits: VecDeque<Transmit>,
     events: VecDeque<Event>,
@@ -143,6 +147,7 @@ impl Tab {
             clients_run: 0,
             shown,
             pending: Vec::new(),
+            pending_storage_degraded: false,
             commands: PendingCommands::default(),
             transmits: VecDeque::new(),
             events: VecDeque::new(),
@@ -164,11 +169,15 @@ impl Tab {
         }
     }
 
-    /// The connection as this tab's app sees it.
+    /// The connection as this tab's app sees it; the outbox counts this tab's messages not
+    /// in the shared outbox yet.
     pub fn state(&self) -> ConnectionState {
         match &self.role {
             Role::Leader(leader) => leader.client.state(),
-            _ => self.shown.clone(),
+            _ => ConnectionState {
+                outbox_size: self.shown.outbox_size + self.pending.len(),
+                ..self.shown.clone()
+            },
         }
     }
 
@@ -194,6 +203,9 @@ impl Tab {
         frame: Option<&str>,
         input: impl FnOnce(&mut Client),
     ) {
+        if self.step_down_if_woken(now) {
+            return;
+        }
         if let Some(client) = self.client() {
             input(client);
             self.pump(now, frame);
@@ -204,6 +216,7 @@ impl Tab {
 
     /// Wants a connection; a closed tab joins the others again.
     pub fn connect(&mut self, now: Instant) {
+        self.step_down_if_woken(now);
         self.wants_connection = true;
         match &mut self.role {
             Role::Leader(leader) => leader.client.connect(now),
@@ -218,6 +231,7 @@ impl Tab {
 
     /// Connects again now (the shared connection, whichever tab holds it).
     pub fn reconnect(&mut self, now: Instant) {
+        self.step_down_if_woken(now);
         self.wants_connection = true;
         match &mut self.role {
             Role::Leader(leader) => leader.client.reconnect(now),
@@ -255,10 +269,11 @@ impl Tab {
     /// Leaves the others without a word to the app: the lock goes back, a leader's socket
     /// closes, the other tabs are told. What a page that goes away does.
     pub fn leave(&mut self, now: Instant) {
+        let attached = !matches!(self.role, Role::Detached);
         if let Role::Leader(_) = self.role {
             self.stop_leading(now);
         }
-        if self.shared && !matches!(self.role, Role::Detached) {
+        if self.shared && attached {
             self.post(&Message::Bye);
             self.transmits.push_back(Transmit::ReleaseLock);
         }
@@ -313,44 +328,59 @@ impl Tab {
 
     /// Queues an app message in the shared outbox; returns its id.
     pub fn send(&mut self, now: Instant, event: &str, data: RawJson) -> String {
+        self.step_down_if_woken(now);
         let mut id = String::from("m_");
         id.push_str(&self.ids.next_id());
         self.wants_connection = true;
-        let message = PendingSend {
-            id: id.clone(),
-            event: event.to_owned(),
-            data,
-        };
-        match &mut self.role {
-            Role::Leader(leader) => {
-                leader
-                    .client
-                    .send_with_id(now, message.id, &message.event, message.data);
-                self.pump(now, None);
-            }
-            Role::Follower { .. } => {
-                self.post(&Message::Send {
-                    id: message.id.clone(),
-                    event: message.event.clone(),
-                    data: message.data.clone(),
-                });
-                self.pending.push(message);
-            }
-            Role::Waiting { .. } | Role::Detached => self.pending.push(message),
+        if let Role::Leader(leader) = &mut self.role {
+            leader.client.send_with_id(now, id.clone(), event, data);
+            self.pump(now, None);
+            return id;
         }
+        // Not the outbox's writer: the message is stored under a key of its own, which only
+        // this tab writes and a leader removes once the message is in the outbox, so that it
+        // outlives this tab even while no tab leads.
+        let text = wire::encode(
+            self.me,
+            &Message::Send {
+                id: id.clone(),
+                event: event.to_owned(),
+                data,
+            },
+        );
+        self.transmits.push_back(Transmit::StorePending {
+            id: id.clone(),
+            text: text.clone(),
+        });
+        if let Role::Follower { .. } = self.role {
+            self.transmits
+                .push_back(Transmit::Broadcast { text: text.clone() });
+        }
+        self.pending.push(PendingSend {
+            id: id.clone(),
+            text,
+        });
         id
     }
 
     /// Drops every queued message, this tab's not yet shared and the shared outbox's.
     pub fn clear_outbox(&mut self, now: Instant) {
+        self.step_down_if_woken(now);
         for message in self.pending.drain(..) {
+            self.transmits.push_back(Transmit::RemovePending {
+                id: Some(message.id.clone()),
+            });
             self.events.push_back(Event::OutboxDropped {
                 id: message.id,
                 reason: DropReason::Cleared,
             });
         }
         match &mut self.role {
-            Role::Leader(leader) => leader.client.clear_outbox(now),
+            Role::Leader(leader) => {
+                leader.client.clear_outbox(now);
+                self.transmits
+                    .push_back(Transmit::RemovePending { id: None });
+            }
             Role::Follower { .. } => self.post(&Message::Command {
                 command: "clear".to_owned(),
             }),
@@ -372,6 +402,19 @@ impl Tab {
         self.on_client(now, None, |client| client.handle_offline(now));
     }
 
+    /// Input: storing a message that is not in the shared outbox yet failed (a full or
+    /// blocked `localStorage`): it is kept in memory until a leader takes it, which is reported
+    /// once.
+    pub fn handle_pending_storage_failed(&mut self, _now: Instant, reason: &str) {
+        if !self.pending_storage_degraded {
+            self.pending_storage_degraded = true;
+            self.events
+                .push_back(Event::Error(ClientError::StorageDegraded {
+                    reason: reason.to_owned(),
+                }));
+        }
+    }
+
     /// Input: the page became visible.
     pub fn handle_visible(&mut self, now: Instant) {
         self.on_client(now, None, |client| client.handle_visible(now));
@@ -384,8 +427,14 @@ impl Tab {
     }
 
     /// Input: this tab holds the lock now and leads; `stored` is the outbox as stored (read
-    /// now: the previous leader may have written it up to its end).
-    pub fn handle_lock_acquired(&mut self, now: Instant, stored: Result<Option<String>, String>) {
+    /// now: the previous leader may have written it up to its end), `pending` every message
+    /// stored by a tab that could not hand it to a leader (see [`Transmit::StorePending`]).
+    pub fn handle_lock_acquired(
+        &mut self,
+        now: Instant,
+        stored: Result<Option<String>, String>,
+        pending: Vec<String>,
+    ) {
         match self.role {
             Role::Leader(_) => return,
             Role::Detached => {
@@ -394,7 +443,7 @@ impl Tab {
             }
             _ => {}
         }
-        self.lead(now, stored);
+        self.lead(now, stored, pending);
     }
 
     /// Input: another tab took the lock (this one was silent too long).
@@ -533,6 +582,7 @@ impl Tab {
     /// (`added`: a job newly watched here, which the client may have to replay), a follower
     /// tells its leader.
     fn interest_changed(&mut self, now: Instant, added: Option<(Channel, &str)>) {
+        self.step_down_if_woken(now);
         match &self.role {
             Role::Leader(_) => {
                 if let Some((channel, id)) = added {

@@ -541,3 +541,130 @@ fn triples(value: &Value<'_>) -> Option<Vec<Triple>> {
         })
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_message_reads_back_as_written() {
+        let error = SharedError {
+            code: "server_error".to_owned(),
+            message: "server error unknown_job about generation g\"1: gone".to_owned(),
+            server_code: Some("unknown_job".to_owned()),
+            job: Some((Channel::Generation, "g\"1".to_owned())),
+        };
+        let messages = vec![
+            Message::Lead { epoch: 3 },
+            Message::State {
+                epoch: 3,
+                state: Box::new(SharedState {
+                    status: "open".to_owned(),
+                    reason: Some("socket_opened".to_owned()),
+                    attempt: 2,
+                    retry_in_ms: Some(5),
+                    connected_ago_ms: Some(0),
+                    disconnected_ago_ms: None,
+                    error: Some(error.clone()),
+                    request_id: Some("r".to_owned()),
+                    client_id: None,
+                    heartbeat_ms: Some(30_000),
+                    outbox: 4,
+                    recovered: true,
+                    transport: Some("websocket".to_owned()),
+                }),
+            },
+            Message::AppEvent {
+                epoch: 1,
+                channel: Some(("workspace".to_owned(), "w1".to_owned())),
+                seq: 9,
+                event: "note".to_owned(),
+                data: RawJson::new("{\"a\":[1,2]}").expect("JSON"),
+            },
+            Message::AppEvent {
+                epoch: 1,
+                channel: None,
+                seq: 1,
+                event: "ping".to_owned(),
+                data: RawJson::new("null").expect("JSON"),
+            },
+            Message::Ended {
+                epoch: 1,
+                channel: Channel::Composition,
+                id: "c".to_owned(),
+            },
+            Message::Error { epoch: 1, error },
+            Message::Dropped {
+                epoch: 1,
+                id: "m_1".to_owned(),
+                reason: "cleared".to_owned(),
+            },
+            Message::OutboxSize { epoch: 1, size: 7 },
+            Message::Queued {
+                epoch: 1,
+                ids: vec!["m_1".to_owned(), "m_2".to_owned()],
+            },
+            Message::Bye,
+            Message::Who,
+            Message::Hello {
+                watching: Watching {
+                    jobs: vec![
+                        (Channel::Generation, "g".to_owned(), Some(4)),
+                        (Channel::Composition, "c".to_owned(), None),
+                    ],
+                    channels: vec![("workspace".to_owned(), "w".to_owned(), Some(1))],
+                    names: vec!["ping".to_owned()],
+                },
+            },
+            Message::Send {
+                id: "m_3".to_owned(),
+                event: "note".to_owned(),
+                data: RawJson::new("{\"text\":\"é\"}").expect("JSON"),
+            },
+            Message::Command {
+                command: "reconnect".to_owned(),
+            },
+        ];
+        for message in messages {
+            let text = encode(u64::MAX, &message);
+            assert_eq!(
+                decode(&text),
+                Some((u64::MAX, Received::Other(message))),
+                "{text}"
+            );
+        }
+    }
+
+    #[test]
+    fn a_job_event_keeps_its_data_where_it_lies_in_the_text() {
+        let text = encode_job(
+            7,
+            2,
+            (Channel::Generation, "g"),
+            5,
+            "progress",
+            JobData::Json("{\"step\":\"x\"}"),
+        );
+        let Some((7, Received::Job { seq, data, .. })) = decode(&text) else {
+            panic!("not a job event: {text}");
+        };
+        assert_eq!(seq, 5);
+        let JobData::Json(span) = data else {
+            panic!("not JSON data");
+        };
+        assert_eq!(&text[span], "{\"step\":\"x\"}");
+    }
+
+    #[test]
+    fn text_that_is_not_a_message_is_ignored() {
+        for text in [
+            "",
+            "[]",
+            "{\"tab\":1}",
+            "{\"tab\":1,\"t\":\"nope\"}",
+            "{\"t\":\"who\"}",
+        ] {
+            assert_eq!(decode(text), None, "{text}");
+        }
+    }
+}
