@@ -9,9 +9,9 @@
 // all share it, one window per tab (a background tab of a window is hidden, and browsers
 // throttle hidden pages' timers, which tests of timing would then measure instead of the
 // client). In Chromium, a Chromium of its own reached with playwright-core's connectOverCDP;
-// in Firefox, a WebDriver session of its own (geckodriver serves one at a time, so another
-// geckodriver and Firefox). A tab adds reload(), and close() really closes it; a Chromium tab
-// also freeze() and resume().
+// in Firefox, windows of the launch's one WebDriver session (so the contexts of one launch
+// share a profile there: see firefoxContext). A tab adds reload(), and close() really closes
+// it; a Chromium tab also freeze() and resume().
 import { spawn } from "node:child_process";
 import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { createInterface } from "node:readline";
@@ -94,7 +94,6 @@ async function chromiumContext() {
   // of it is gone, then removes the profile.
   const stop = () =>
     (stopping ??= (async () => {
-      await browser?.close().catch(() => {});
       if (groupAlive(child.pid)) {
         try {
           process.kill(-child.pid, "SIGKILL");
@@ -104,6 +103,8 @@ async function chromiumContext() {
       }
       await exited;
       while (groupAlive(child.pid)) await new Promise((resolve) => setTimeout(resolve, 20));
+      // Playwright's end of the connection, already cut.
+      await browser?.close().catch(() => {});
       await rm(profile, { recursive: true, force: true, maxRetries: 10, retryDelay: 100 });
     })());
   try {
@@ -237,43 +238,39 @@ async function startGeckoSession(prefs = {}) {
 const script = (fn, arg) => ({ script: `return (${fn})(arguments[0]);`, args: [arg ?? null] });
 
 async function launchFirefox() {
-  // The session of newPage() starts with the first page: a suite of tabs (newContext()) has no
-  // use for it.
-  let session;
-  const call = async (...args) => (await (session ??= startGeckoSession())).call(...args);
+  // The session starts with the first page or context.
+  let windows;
+  const start = () => (windows ??= firefoxWindows());
   return {
-    // One session is one window: a test uses one page at a time.
+    // One window for newPage(): a test uses one page at a time.
     async newPage() {
-      await (session ??= startGeckoSession());
+      const { call, home, inWindow } = await start();
       return {
         problems: [],
-        goto: (url) => call("POST", "/url", { url }),
-        evaluate: (fn, arg) => call("POST", "/execute/sync", script(fn, arg)),
+        goto: (url) => inWindow(home, () => call("POST", "/url", { url })),
+        evaluate: (fn, arg) => inWindow(home, () => call("POST", "/execute/sync", script(fn, arg))),
         close: async () => {
-          await call("POST", "/url", { url: "about:blank" }).catch(() => {});
+          await inWindow(home, () => call("POST", "/url", { url: "about:blank" })).catch(() => {});
         },
       };
     },
-    newContext: () => firefoxContext(),
+    newContext: async () => firefoxContext(await start()),
     async close() {
-      if (session) await (await session.catch(() => null))?.stop();
+      if (windows) await (await windows.catch(() => null))?.stop();
     },
   };
 }
 
 /**
- * Tabs in Firefox: a session of their own, one top-level window each (a window, not a tab of
- * one window: a tab in the background is hidden, and Firefox clamps a hidden page's timers to
- * one a second, which tests of timing would then measure instead of the client). The session's first
- * window stays open on about:blank, since closing a session's last window ends it. WebDriver
- * runs scripts in its current window, so each command switches first, one command at a time.
+ * A WebDriver session and its windows. WebDriver runs every command in its current window,
+ * so each command chain switches to its window first, one chain at a time. The first window
+ * (`home`) stays open, since closing a session's last window ends the session.
  */
-async function firefoxContext() {
+async function firefoxWindows() {
   const { call, stop } = await startGeckoSession();
   const home = await call("GET", "/window");
   let current = home;
   let queue = Promise.resolve();
-  // One WebDriver command chain at a time, in the window `handle`.
   const inWindow = (handle, commands) => {
     const run = queue.then(async () => {
       if (current !== handle) {
@@ -285,7 +282,25 @@ async function firefoxContext() {
     queue = run.catch(() => {});
     return run;
   };
+  const closeWindow = (handle) =>
+    inWindow(handle, async () => {
+      await call("DELETE", "/window");
+      current = undefined;
+    });
+  return { call, stop, home, inWindow, closeWindow };
+}
+
+/**
+ * Tabs in Firefox: top-level windows of launch()'s one session (a window each, not tabs of one
+ * window: a background tab is hidden, and Firefox clamps a hidden page's timers to one a
+ * second, which tests of timing would then measure instead of the client). geckodriver serves
+ * one session at a time, so the contexts of one launch() share its profile (a Firefox for each
+ * would cost some 4 s a test): tests keep apart by URL (a scope each), and close() closes the
+ * context's windows, which ends their pages, locks and channels.
+ */
+function firefoxContext({ call, home, inWindow, closeWindow }) {
   let tabs = 0;
+  const open = new Set();
   return {
     browser: "firefox",
     async newTab() {
@@ -300,15 +315,16 @@ async function firefoxContext() {
         close: async () => {
           if (tab.closed) return;
           tab.closed = true;
-          await inWindow(handle, async () => {
-            await call("DELETE", "/window");
-            current = undefined;
-          }).catch(() => {});
+          open.delete(tab);
+          await closeWindow(handle).catch(() => {});
         },
       };
+      open.add(tab);
       return tab;
     },
-    close: stop,
+    async close() {
+      for (const tab of [...open]) await tab.close();
+    },
   };
 }
 
