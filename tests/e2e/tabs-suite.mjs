@@ -42,13 +42,13 @@ let server;
 /** Where a failing test leaves its tabs' full records. */
 const failures = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../../target/e2e-failures");
 
-async function api(method, path, body) {
-  const response = await fetch(`${server.url}${path}`, {
+async function api(method, route, body) {
+  const response = await fetch(`${server.url}${route}`, {
     method,
-    headers: { "content-type": "application/json", ...(path.startsWith("/admin") ? { "x-admin-key": server.adminKey } : {}) },
+    headers: { "content-type": "application/json", ...(route.startsWith("/admin") ? { "x-admin-key": server.adminKey } : {}) },
     body: body === undefined ? undefined : JSON.stringify(body),
   });
-  assert.ok(response.ok, `${method} ${path}: HTTP ${response.status}`);
+  assert.ok(response.ok, `${method} ${route}: HTTP ${response.status}`);
   return response.json();
 }
 
