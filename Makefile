@@ -58,8 +58,9 @@ demo-dialects: demo-build server
 demo-build: pack
 	scripts/build-demo.sh
 
-## Benchmarks against the raw WebSocket and socket.io-client; see bench/run.mjs.
-bench: package
+## Benchmarks against the raw WebSocket and socket.io-client, and of tabs sharing one
+## connection (against the reference server); see bench/run.mjs and bench/tabs.mjs.
+bench: package server
 	scripts/npm-ci.sh bench
 	QUICK=$(QUICK) node bench/run.mjs
 
@@ -93,7 +94,7 @@ test-e2e: demo-build server
 
 ## The bench in quick mode, so the harness cannot rot; it checks that numbers came out,
 ## never that they are fast.
-test-bench: package
+test-bench: package server
 	scripts/npm-ci.sh bench
 	QUICK=1 node bench/run.mjs
 	node bench/check-report.mjs

@@ -14,6 +14,14 @@ const keys = [
   "size.with_react_gzip_bytes",
   "memory.wasm_bytes_after_cycles",
   "idle.timer_wakeups_per_minute",
+  "tabs.sockets_shared",
+  "tabs.sockets_off",
+  "tabs.leader_task_us_per_event",
+  "tabs.follower_task_us_per_event",
+  "tabs.off_task_us_per_event",
+  "tabs.leader_vs_off",
+  "tabs.follower_vs_off",
+  "tabs.all_tabs_shared_vs_off",
 ];
 let passed = 0;
 let failed = 0;

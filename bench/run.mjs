@@ -1,6 +1,8 @@
 // `make bench`: measures jobsocket against the raw browser WebSocket and socket.io-client in
 // one directly launched headless Chromium (Playwright over CDP would slow WebSockets ~2.4x),
-// writes target/bench/report.json and prints a markdown table. QUICK=1 runs small numbers.
+// then ten tabs of one app with and without a shared connection (tabs.mjs, against the
+// reference server), writes target/bench/report.json and prints markdown tables. QUICK=1 runs
+// small numbers.
 import { spawn } from "node:child_process";
 import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
@@ -9,6 +11,7 @@ import { fileURLToPath } from "node:url";
 import { gzipSync } from "node:zlib";
 import * as esbuild from "esbuild";
 import { startServers } from "./servers.mjs";
+import { benchTabs, stopTabsBench, tabsTable } from "./tabs.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
 const quick = process.env.QUICK === "1";
@@ -204,6 +207,7 @@ async function main() {
   const interrupted = async (signal) => {
     await browser?.stop();
     await servers.stop();
+    await stopTabsBench();
     process.exit(signal === "SIGINT" ? 130 : 143);
   };
   process.once("SIGINT", interrupted);
@@ -226,11 +230,14 @@ async function main() {
   }
   if (!outcome.ok) throw new Error(`the bench page failed: ${outcome.error}`);
   const report = summarize(outcome.result, size);
+  // Issue 13: ten tabs of one app, sharing one connection or not (bench/tabs.mjs).
+  report.tabs = await benchTabs({ root, quick });
   const out = path.join(root, "target/bench");
   await mkdir(out, { recursive: true });
   await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
   console.log(`\n${quick ? "QUICK " : ""}bench, ${report.user_agent}\n`);
   console.log(table(report));
+  console.log(`\n### Tabs sharing one connection\n\n${tabsTable(report.tabs)}`);
   console.log(`\nwritten to target/bench/report.json`);
 }
 
