@@ -251,8 +251,11 @@ test("every fault in turn: nothing lost, repeated or out of order, every message
     await until(page, () => window.__client.state.outboxSize === 3);
     await page.reload();
     await startClient(page);
-    // The new page watches the same jobs; its outbox came back from localStorage.
+    // The new page watches the same jobs; its outbox came back from localStorage once the
+    // tab took the lead (tabs share one outbox: it is restored by the leader, a moment after
+    // the client starts).
     await page.evaluate((ids) => ids.forEach((id) => window.__watch(id)), jobs);
+    await until(page, () => window.__client.tabRole === "leader");
     assert.equal(await page.evaluate(() => window.__client.state.outboxSize), 3, "restored");
     await admin("refuse-ws", false);
   });
