@@ -449,3 +449,35 @@ fn a_tab_joining_a_job_waits_for_the_leader_to_hear_it_so_live_events_never_cut_
     world.emit("g1");
     assert_each_got(&world, &[first, second, late], "g1", 6);
 }
+
+#[test]
+fn a_leader_whose_timers_stopped_is_replaced_even_if_it_still_answers_messages() {
+    let mut world = three_tabs_watching("g1");
+    world.emit("g1");
+    // Chromium's frozen page: no timers, so no heartbeat; its channel's messages still run,
+    // and it answers the followers' hellos.
+    world.pages[0].timers_stopped = true;
+    world.advance(Duration::from_millis(1_300));
+    assert!(
+        world.leaders().iter().any(|tab| *tab != 0),
+        "a follower took over"
+    );
+}
+
+#[test]
+fn a_leader_whose_timers_stopped_takes_no_message_it_could_store_over_the_new_leaders_outbox() {
+    let mut world = three_tabs_watching("g1");
+    world.pages[0].timers_stopped = true;
+    world.advance(Duration::from_millis(1_300));
+    let writes = world.pages[0].storage_writes;
+    // A follower's message reaches the old leader too, which still handles messages.
+    let data = RawJson::new("{}").expect("JSON");
+    let id = world.act(2, |tab, now| tab.send(now, "note", data));
+    assert_eq!(
+        world.pages[0].storage_writes, writes,
+        "the old leader stored nothing"
+    );
+    assert_ne!(world.pages[0].tab.role_name(), "leader");
+    assert!(world.server.handled.contains(&id));
+    assert_eq!(world.server.messages_received, 1);
+}

@@ -326,7 +326,7 @@ mod tests {
             storage_key("wss://a/ws?token=x", Some("user-7")),
             "jobsocket:v1:outbox:wss://a/ws:user-7"
         );
-                assert_ne!(
+        assert_ne!(
             storage_key("wss://a/ws", None),
             storage_key("wss://b/ws", None)
         );

@@ -26,6 +26,9 @@ enum Inbound {
 pub struct Page {
     pub tab: Tab,
     pub frozen: bool,
+    /// Its timers do not run and its lock news wait, but it handles messages and frames (a
+    /// page Chromium froze still gets its channel's messages).
+    pub timers_stopped: bool,
     pub gone: bool,
     inbox: VecDeque<Inbound>,
     /// Job events delivered to this page's app: (job, seq, event name).
@@ -100,6 +103,7 @@ impl World {
         self.pages.push(Page {
             tab,
             frozen: false,
+            timers_stopped: false,
             gone: false,
             inbox: VecDeque::new(),
             delivered: Vec::new(),
@@ -255,7 +259,7 @@ impl World {
             self.now = (self.now + Duration::from_millis(10)).min(end);
             for index in 0..self.pages.len() {
                 let page = &mut self.pages[index];
-                if page.gone || page.frozen {
+                if page.gone || page.frozen || page.timers_stopped {
                     continue;
                 }
                 if page
@@ -306,7 +310,7 @@ impl World {
                     }
                     page.events.push(event);
                 }
-                if let Some(inbound) = self.pages[index].inbox.pop_front() {
+                if let Some(inbound) = self.next_inbound(index) {
                     moved = true;
                     self.handle(index, inbound);
                 }
@@ -316,6 +320,20 @@ impl World {
             }
         }
         panic!("the tabs never settled");
+    }
+
+    /// What the page handles next: the oldest item, but for a page whose timers stopped, the
+    /// oldest message or frame (what a frozen Chromium page still runs); its lock news wait.
+    fn next_inbound(&mut self, index: usize) -> Option<Inbound> {
+        let page = &mut self.pages[index];
+        if !page.timers_stopped {
+            return page.inbox.pop_front();
+        }
+        let at = page
+            .inbox
+            .iter()
+            .position(|inbound| !matches!(inbound, Inbound::LockAcquired | Inbound::LockLost))?;
+        page.inbox.remove(at)
     }
 
     fn handle(&mut self, index: usize, inbound: Inbound) {

@@ -57,7 +57,7 @@ impl Tab {
             beat_at: now + self.config.tab_heartbeat,
             steal_at,
         };
-                self.interest.follow();
+        self.interest.follow();
         self.say_hello();
         for message in self.pending.clone() {
             self.transmits
@@ -99,7 +99,9 @@ impl Tab {
         if from != leader {
             return;
         }
-        self.heard_from_leader(now);
+        // Only the heartbeat above says the leader is alive: it comes from the leader's
+        // timers, which a frozen page stops. A frozen page may still answer messages (Chromium
+        // runs a frozen page's channel messages), and an answer is no sign it will lead.
         match message {
             Received::Job {
                 channel,
@@ -139,6 +141,7 @@ impl Tab {
         }
     }
 
+    /// The leader's heartbeat came: it counts as silent `tab_timeout` from now.
     fn heard_from_leader(&mut self, now: Instant) {
         let steal_at = self.steal_deadline(now);
         if let Role::Follower { steal_at: at, .. } = &mut self.role {
@@ -186,7 +189,7 @@ impl Tab {
                 self.shown.outbox_size = size;
                 self.events.push_back(Event::OutboxSize(size));
             }
-                        Message::Heard { peer, n, .. } if peer == self.me => self.interest.heard(n),
+            Message::Heard { peer, n, .. } if peer == self.me => self.interest.heard(n),
             Message::Queued { ids, .. } => {
                 self.pending.retain(|message| !ids.contains(&message.id));
             }

@@ -96,7 +96,7 @@ impl Interest {
 
     /// Whether an event numbered `seq` of a job is new to this tab; if so it counts as
     /// delivered.
-        pub fn admit_job(&mut self, channel: Channel, id: &str, seq: u64) -> bool {
+    pub fn admit_job(&mut self, channel: Channel, id: &str, seq: u64) -> bool {
         let heard = self.heard;
         match self.jobs.get_mut(&(channel, id.to_owned())) {
             Some(watch) if heard == NOT_TOLD || watch.told_in <= heard => admit(watch, seq),
@@ -185,7 +185,7 @@ fn add<K: PartialEq>(map: &mut SmallMap<K, Watch>, key: K) -> bool {
         watch.refs += 1;
         return false;
     }
-        map.insert(
+    map.insert(
         key,
         Watch {
             refs: 1,

@@ -36,7 +36,8 @@ pub(super) struct Leader {
     names: Vec<String>,
     /// When the others hear next that this leader is alive (`None` without sharing).
     pub(super) beat_at: Option<Instant>,
-    /// When this tab last ran an input or a timer as leader.
+    /// When this tab's timers last ran as leader. A page whose timers stop (frozen) may still
+    /// handle messages, so those do not count.
     pub(super) ran_at: Instant,
     /// The latest messages of other tabs this leader queued: a sender that hears of a new
     /// leader before it hears its message was taken sends it again, and it must not go to
@@ -107,7 +108,7 @@ impl Tab {
             self.transmits
                 .push_back(Transmit::RemovePending { id: None });
         }
-                self.interest.lead();
+        self.interest.lead();
         let was_active = !matches!(self.shown.status, Status::Idle | Status::Closed);
         let epoch = self.known_epoch;
         self.role = Role::Leader(Box::new(Leader {
@@ -146,18 +147,18 @@ impl Tab {
         self.post_state(now);
     }
 
-    /// A leader that did not run for longer than `tab_timeout` (its page was frozen, or its
-    /// timers throttled) while followers were there has been replaced, or is about to be:
-    /// they took its lock over. It steps down before it handles anything, so that what its
-    /// old socket delivered meanwhile (an ack, say) never makes it write the outbox over the
-    /// new leader's: the outbox has one writer. True when it stepped down.
+    /// A leader whose timers did not run for longer than `tab_timeout` (its page was frozen,
+    /// or its timers throttled) while followers were there has been replaced, or is about to
+    /// be: they heard no heartbeat and took its lock over. It steps down before it handles
+    /// anything, so that what its old socket delivered meanwhile (an ack, say), or a message
+    /// a frozen page still gets, never makes it write the outbox over the new leader's: the
+    /// outbox has one writer. True when it stepped down.
     pub(super) fn step_down_if_woken(&mut self, now: Instant) -> bool {
         let timeout = self.config.tab_timeout;
         let Role::Leader(leader) = &mut self.role else {
             return false;
         };
         let slept = now.saturating_since(leader.ran_at) > timeout;
-        leader.ran_at = now;
         if !(self.shared && slept && !leader.peers.is_empty()) {
             return false;
         }
@@ -281,7 +282,7 @@ impl Tab {
                     self.post_state(now);
                 }
             }
-                        Message::Hello { watching, n } => {
+            Message::Hello { watching, n } => {
                 self.peer_hello(now, from, watching);
                 let epoch = self.epoch();
                 self.post(&Message::Heard {

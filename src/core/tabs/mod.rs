@@ -460,6 +460,7 @@ impl Tab {
         let heartbeat = self.config.tab_heartbeat;
         match &mut self.role {
             Role::Leader(leader) => {
+                leader.ran_at = now;
                 if leader.beat_at.is_some_and(|at| at <= now) {
                     leader.beat_at = Some(now + heartbeat);
                     let epoch = leader.epoch;
@@ -471,7 +472,7 @@ impl Tab {
                 beat_at, steal_at, ..
             } => {
                 let steal = *steal_at <= now;
-                                let beat = *beat_at <= now;
+                let beat = *beat_at <= now;
                 if beat {
                     *beat_at = now + heartbeat;
                     self.say_hello();
@@ -591,7 +592,7 @@ impl Tab {
                 self.sync_client(now);
                 self.pump(now, None);
             }
-                        Role::Follower { .. } => self.say_hello(),
+            Role::Follower { .. } => self.say_hello(),
             Role::Waiting { .. } | Role::Detached => {}
         }
     }

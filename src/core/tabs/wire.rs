@@ -101,11 +101,18 @@ pub enum Message {
     Bye,
     /// A new tab asks who leads.
     Who,
-        /// A follower's whole interest (sent when it changes, to each new leader, and every
+    /// A follower's whole interest (sent when it changes, to each new leader, and every
     /// `tab_heartbeat` as a sign of life), numbered `n` by the follower.
-    Hello { watching: Watching, n: u64 },
+    Hello {
+        watching: Watching,
+        n: u64,
+    },
     /// The leader heard `peer`'s hello number `n`: what it told of is on its way, in order.
-    Heard { epoch: u64, peer: TabId, n: u64 },
+    Heard {
+        epoch: u64,
+        peer: TabId,
+        n: u64,
+    },
     /// A follower's app message, for the shared outbox.
     Send {
         id: String,
@@ -199,7 +206,7 @@ pub fn encode(from: TabId, message: &Message) -> String {
         }
         Message::Bye => kind(&mut out, "bye"),
         Message::Who => kind(&mut out, "who"),
-                Message::Hello { watching, n } => {
+        Message::Hello { watching, n } => {
             kind(&mut out, "hello");
             field_u64(&mut out, "n", *n);
             write_watching(&mut out, watching);
@@ -449,7 +456,7 @@ pub fn decode(text: &str) -> Option<(TabId, Received)> {
         },
         "bye" => Message::Bye,
         "who" => Message::Who,
-                "heard" => Message::Heard {
+        "heard" => Message::Heard {
             epoch: epoch()?,
             peer: value.get("peer")?.as_u64()?,
             n: value.get("n")?.as_u64()?,
@@ -619,7 +626,7 @@ mod tests {
             },
             Message::Bye,
             Message::Who,
-                        Message::Heard {
+            Message::Heard {
                 epoch: 2,
                 peer: 9,
                 n: 4,
