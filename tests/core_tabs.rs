@@ -481,3 +481,22 @@ fn a_leader_whose_timers_stopped_takes_no_message_it_could_store_over_the_new_le
     assert!(world.server.handled.contains(&id));
     assert_eq!(world.server.messages_received, 1);
 }
+
+#[test]
+fn followers_that_all_see_the_leader_fall_silent_take_over_one_at_a_time() {
+    for tabs in [3, 5] {
+        let mut world = World::new(config());
+        for _ in 0..tabs {
+            let tab = world.open_tab();
+            world.subscribe(tab, "g1");
+        }
+        world.emit("g1");
+        world.freeze(0);
+        world.advance(Duration::from_millis(2_500));
+        // One follower took the lock over; the others heard it lead before their turn came.
+        assert_eq!(world.server.sockets_opened, 2, "{tabs} tabs");
+        world.emit("g1");
+        let followers: Vec<usize> = (1..tabs).collect();
+        assert_each_got(&world, &followers, "g1", 2);
+    }
+}

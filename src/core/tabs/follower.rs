@@ -50,12 +50,11 @@ impl Tab {
     /// messages and commands that waited for a leader.
     pub(super) fn follow(&mut self, now: Instant, leader: TabId, epoch: u64) {
         self.known_epoch = self.known_epoch.max(epoch);
-        let steal_at = self.steal_deadline(now);
         self.role = Role::Follower {
             leader,
             epoch,
             beat_at: now + self.config.tab_heartbeat,
-            steal_at,
+            heard_at: now,
         };
         self.interest.follow();
         self.say_hello();
@@ -97,6 +96,9 @@ impl Tab {
             return;
         }
         if from != leader {
+            if let Received::Other(Message::Hello { .. }) = message {
+                self.saw_follower(from, now);
+            }
             return;
         }
         // Only the heartbeat above says the leader is alive: it comes from the leader's
@@ -143,9 +145,8 @@ impl Tab {
 
     /// The leader's heartbeat came: it counts as silent `tab_timeout` from now.
     fn heard_from_leader(&mut self, now: Instant) {
-        let steal_at = self.steal_deadline(now);
-        if let Role::Follower { steal_at: at, .. } = &mut self.role {
-            *at = steal_at;
+        if let Role::Follower { heard_at, .. } = &mut self.role {
+            *heard_at = now;
         }
     }
 
@@ -213,9 +214,7 @@ impl Tab {
 
     /// Waits for the next leader; this tab is in line for the lock already.
     fn wait_without_request(&mut self, now: Instant) {
-        self.role = Role::Waiting {
-            steal_at: self.steal_deadline(now),
-        };
+        self.role = Role::Waiting { heard_at: now };
     }
 
     /// Shows the leader's connection to this tab's app, with a status change when the status

@@ -51,15 +51,15 @@ use super::output::{
     ClientError, ConnectionState, Event, StateChange, StateReason, Status, Timer, Transmit,
 };
 use super::protocol::{Channel, RawJson};
-use super::rng::Rng;
+
 use super::time::Instant;
 
 /// What this tab is to the others.
 #[derive(Debug)]
 enum Role {
-    /// In line for the lock, no leader known yet.
+    /// In line for the lock, no leader known yet (since `heard_at`).
     Waiting {
-        steal_at: Instant,
+        heard_at: Instant,
     },
     /// Following `leader`, of term `epoch`.
     Follower {
@@ -67,8 +67,8 @@ enum Role {
         epoch: u64,
         /// When this tab next tells the leader what it watches.
         beat_at: Instant,
-        /// When the leader will have been silent too long.
-        steal_at: Instant,
+        /// When the leader's heartbeat last came.
+        heard_at: Instant,
     },
     Leader(Box<Leader>),
     /// Closed by the app: out of the line, following nobody, until `connect`.
@@ -100,8 +100,9 @@ pub struct Tab {
     me: TabId,
     /// Message ids: a follower's message is queued by the leader under the id it made.
     ids: IdGenerator,
-    /// Spreads the moment followers take over a silent leader, so they rarely do it together.
-    rng: Rng,
+    /// The other followers this tab heard say hello, and when: ranked by id, they take a
+    /// silent leader's lock over one heartbeat apart, so they do not do it together.
+    others: Vec<(TabId, Instant)>,
     role: Role,
     interest: Interest,
     /// The app wants a connection (it connected, subscribed or sent, and did not close).
@@ -137,8 +138,8 @@ impl Tab {
             shared: config.share_across_tabs,
             me,
             ids: IdGenerator::new(key),
-            rng: Rng::new(config.rng_seed ^ 0x7ab5),
-            role: Role::Waiting { steal_at: now },
+            others: Vec::new(),
+            role: Role::Waiting { heard_at: now },
             interest: Interest::default(),
             wants_connection: false,
             online: true,
@@ -458,6 +459,7 @@ impl Tab {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.on_client(now, None, |client| client.handle_timeout(now));
         let heartbeat = self.config.tab_heartbeat;
+        let silent = self.silence_deadline().is_some_and(|at| at <= now);
         match &mut self.role {
             Role::Leader(leader) => {
                 leader.ran_at = now;
@@ -468,21 +470,18 @@ impl Tab {
                     self.forget_silent_peers(now);
                 }
             }
-            Role::Follower {
-                beat_at, steal_at, ..
-            } => {
-                let steal = *steal_at <= now;
+            Role::Follower { beat_at, .. } => {
                 let beat = *beat_at <= now;
                 if beat {
                     *beat_at = now + heartbeat;
                     self.say_hello();
                 }
-                if steal {
+                if silent {
                     self.steal(now);
                 }
             }
-            Role::Waiting { steal_at } => {
-                if *steal_at <= now {
+            Role::Waiting { .. } => {
+                if silent {
                     self.steal(now);
                 }
             }
@@ -510,19 +509,21 @@ impl Tab {
                 leader.client.poll_timeout(),
                 leader.beat_at.map(|at| (at, Timer::TabHeartbeat)),
             ),
-            Role::Follower {
-                beat_at, steal_at, ..
-            } => (
-                None,
-                Some(if steal_at < beat_at {
-                    (*steal_at, Timer::LeaderSilent)
-                } else {
-                    (*beat_at, Timer::TabHeartbeat)
-                }),
-            ),
-            Role::Waiting { steal_at } if self.shared => {
-                (None, Some((*steal_at, Timer::LeaderSilent)))
+            Role::Follower { beat_at, .. } => {
+                let silent_at = self.silence_deadline().unwrap_or(*beat_at);
+                (
+                    None,
+                    Some(if silent_at < *beat_at {
+                        (silent_at, Timer::LeaderSilent)
+                    } else {
+                        (*beat_at, Timer::TabHeartbeat)
+                    }),
+                )
             }
+            Role::Waiting { .. } if self.shared => (
+                None,
+                self.silence_deadline().map(|at| (at, Timer::LeaderSilent)),
+            ),
             Role::Waiting { .. } | Role::Detached => (None, None),
         };
         match (client, tab) {
@@ -543,28 +544,50 @@ impl Tab {
 
     /// Waits in line for the lock, following whoever says it leads.
     fn wait(&mut self, now: Instant) {
-        self.role = Role::Waiting {
-            steal_at: self.steal_deadline(now),
-        };
+        self.role = Role::Waiting { heard_at: now };
         if self.shared {
             self.transmits.push_back(Transmit::RequestLock);
         }
     }
 
-    /// When a leader last heard from at `now` counts as silent: after `tab_timeout`, plus up
-    /// to a quarter of it drawn at random, so that followers rarely steal together.
-    fn steal_deadline(&mut self, now: Instant) -> Instant {
+    /// When the leader counts as silent (or, waiting, when no leader answered): `tab_timeout`
+    /// after its last heartbeat, plus one heartbeat for each live follower with a smaller id.
+    /// The first in that order takes the lock over and says so before the next would:
+    /// followers that all saw the same silence do not all take the lock (each a socket) in
+    /// turn. The order is taken when the deadline comes, with the followers heard of by then.
+    fn silence_deadline(&self) -> Option<Instant> {
+        let heard_at = match self.role {
+            Role::Waiting { heard_at } | Role::Follower { heard_at, .. } => heard_at,
+            Role::Leader(_) | Role::Detached => return None,
+        };
         let timeout = self.config.tab_timeout;
-        let spread = u64::try_from(timeout.as_millis() / 4).unwrap_or(0);
-        now + timeout + std::time::Duration::from_millis(self.rng.up_to(spread))
+        let live_since = heard_at.as_millis().saturating_sub(millis(timeout * 2));
+        let rank = self
+            .others
+            .iter()
+            .filter(|(id, seen)| *id < self.me && seen.as_millis() >= live_since)
+            .count();
+        Some(
+            heard_at
+                + timeout
+                + self.config.tab_heartbeat * u32::try_from(rank).unwrap_or(u32::MAX),
+        )
+    }
+
+    /// Another follower said hello.
+    pub(super) fn saw_follower(&mut self, id: TabId, now: Instant) {
+        let forgotten = self.config.tab_timeout * 4;
+        self.others
+            .retain(|(_, seen)| now.saturating_since(*seen) <= forgotten);
+        match self.others.iter_mut().find(|(known, _)| *known == id) {
+            Some(entry) => entry.1 = now,
+            None => self.others.push((id, now)),
+        }
     }
 
     fn steal(&mut self, now: Instant) {
-        let steal_at = self.steal_deadline(now);
         match &mut self.role {
-            Role::Waiting { steal_at: at } | Role::Follower { steal_at: at, .. } => {
-                *at = steal_at;
-            }
+            Role::Waiting { heard_at } | Role::Follower { heard_at, .. } => *heard_at = now,
             _ => return,
         }
         self.transmits.push_back(Transmit::StealLock);
@@ -603,4 +626,9 @@ impl Tab {
         let watching = self.interest.watching();
         self.post(&Message::Hello { watching, n });
     }
+}
+
+/// A duration in whole milliseconds.
+fn millis(duration: std::time::Duration) -> u64 {
+    u64::try_from(duration.as_millis()).unwrap_or(u64::MAX)
 }
