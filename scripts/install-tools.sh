@@ -26,6 +26,9 @@ fi
 apt_packages=()
 command -v chromium >/dev/null 2>&1 || apt_packages+=(chromium)
 command -v chromedriver >/dev/null 2>&1 || apt_packages+=(chromium-driver)
+# Debian's Redis for the multi-instance tests (the reference server's --redis mode, the
+# Socket.IO Redis adapter); the tests start their own on a free port, never the service.
+command -v redis-server >/dev/null 2>&1 || apt_packages+=(redis-server)
 if [[ " $want_browsers " == *" firefox "* ]]; then
   command -v firefox-esr >/dev/null 2>&1 || apt_packages+=(firefox-esr)
 fi
