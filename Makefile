@@ -12,13 +12,14 @@ endif
 export JOBSOCKET_RUN
 N ?= 20
 
-.PHONY: help tools package pack server demo demo-dialects demo-build bench test test-suites test-host test-browser test-e2e test-bench test-package test-frameworks lint soak invariants fmt clean
+.PHONY: help tools package pack server demo demo-dialects demo-build bench loadtest test test-suites test-host test-browser test-e2e test-bench test-loadtest test-package test-frameworks lint soak invariants fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
-	@echo "make test   run every test suite (host, browsers, end to end, quick bench) and the lints"
+	@echo "make test   run every test suite (host, browsers, end to end, quick bench and load test) and the lints"
 	@echo "make demo-dialects  the same hooks on a Socket.IO server and plain-JSON ws servers"
 	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
+	@echo "make loadtest  1,000 clients on two server instances sharing Redis, 100 jobs (QUICK=1: small)"
 	@echo "make soak   run the browser, end-to-end and framework suites N times each (N=20)"
 	@echo "make invariants  the core's random-episode invariant test, EPISODES=100000 in release"
 
@@ -64,6 +65,12 @@ bench: package server
 	scripts/npm-ci.sh bench
 	QUICK=$(QUICK) node bench/run.mjs
 
+## The load test: two instances of the reference server on one Redis, 1,000 WebSocket clients,
+## 100 jobs of 100 events a second for 20 s; latency, CPU and memory in target/loadtest/report.json
+## (QUICK=1: 40 clients, 10 jobs, 2 s, on the debug build). See scripts/loadtest.sh.
+loadtest: tools
+	QUICK=$(QUICK) scripts/loadtest.sh
+
 ## Every suite, then the check that no process the run started is still running (also
 ## after a failure, so a failing run does not leave servers or browsers behind either).
 test: tools
@@ -79,6 +86,7 @@ test-suites:
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bench
+	$(MAKE) --no-print-directory test-loadtest
 	$(MAKE) --no-print-directory test-package
 	$(MAKE) --no-print-directory test-frameworks
 	$(MAKE) --no-print-directory lint
@@ -98,6 +106,11 @@ test-bench: package server
 	scripts/npm-ci.sh bench
 	QUICK=1 node bench/run.mjs
 	node bench/check-report.mjs
+
+## The load test in quick mode, so the tool and its script cannot rot; it fails if an event was
+## lost, repeated or out of order, or a figure did not come out, never because it is slow.
+test-loadtest: server
+	QUICK=1 scripts/loadtest.sh
 
 ## The core's invariant test over EPISODES random episodes (make test runs 2,000 of them).
 EPISODES ?= 100000
