@@ -204,6 +204,14 @@ impl Report {
         failures
     }
 
+    /// CPU of every process on the machine but the measured ones, in % of one core: what
+    /// else competed for the cores during the run (builds, other tests).
+    pub fn others_cpu_percent(&self) -> Option<f64> {
+        let busy = self.machine_busy_percent? * self.cores as f64;
+        let ours: Option<f64> = self.processes.iter().map(|p| p.cpu_percent).sum();
+        Some((busy - ours?).max(0.0))
+    }
+
     /// The table printed at the end of the run.
     pub fn table(&self) -> String {
         let d = &self.delivery;
@@ -305,6 +313,12 @@ impl Report {
                 self.cores
             );
         }
+        if let Some(others) = self.others_cpu_percent() {
+            let _ = writeln!(
+                out,
+                "  other processes of the machine (not this run's): {others:.0}% of one core"
+            );
+        }
         match &self.redis_memory {
             Some(Ok(memory)) => {
                 let _ = writeln!(
@@ -402,6 +416,7 @@ impl Report {
             "latency": latency,
             "processes": processes,
             "machineBusyPercent": self.machine_busy_percent,
+            "otherProcessesCpuPercentOfOneCore": self.others_cpu_percent(),
             "redisMemory": redis,
         })
     }
