@@ -176,9 +176,10 @@ impl Report {
             !d.closes.is_empty(),
             format!("the servers closed sockets: {:?}", d.closes),
         );
+        let first = d.errors.first().map_or("", String::as_str);
         check(
             d.error_count > 0,
-            format!("{} errors, the first: {:?}", d.error_count, d.errors),
+            format!("{} errors, the first: {first}", d.error_count),
         );
         check(
             self.latency.is_none(),
@@ -491,6 +492,11 @@ mod tests {
             }
         };
         assert_eq!(report(&tally).failures(), Vec::<String>::new());
+        assert_eq!(
+            report(&tally).others_cpu_percent(),
+            Some(100.0),
+            "half of two cores"
+        );
         tally.duplicates = 1;
         tally.received = 4;
         let failures = report(&tally).failures();
