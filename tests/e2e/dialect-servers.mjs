@@ -124,7 +124,7 @@ async function startSocketIo({ verify, received, pingInterval, pingTimeout, redi
   const stop = async () => {
     // Closes the sockets and the HTTP server, and the adapter (which unsubscribes).
     await io.close();
-    clients?.close();
+    await clients?.close();
   };
   return { address: `http://127.0.0.1:${port}`, routes, stop };
 }
@@ -141,9 +141,10 @@ async function redisClients(url) {
   // Without a listener a client's error would crash the process; it is logged instead.
   for (const client of [pub, sub]) client.on("error", (error) => console.error(`redis ${url}: ${error.message}`));
   await Promise.all([pub.connect(), sub.connect()]);
-  // destroy(), not close(): at the end of a run Redis may already be gone, and close() would
-  // wait for its answers.
-  return { pub, sub, close: () => [pub, sub].forEach((client) => client.isOpen && client.destroy()) };
+  // close(), not destroy(): the adapter unsubscribes as the server closes, without waiting;
+  // close() lets those commands finish, destroy() would reject them with nobody to catch it.
+  // (So Redis must outlive the servers: the e2e tests and test-browser.sh stop it last.)
+  return { pub, sub, close: () => Promise.all([pub, sub].map((client) => client.close())) };
 }
 
 /**
