@@ -56,6 +56,17 @@ limits (defaults in brackets):
   --max-jobs N         jobs kept; new ones answer 503 when all are running [1000]
   --max-job-ms MS      longest a new job may run (steps x step); longer ones answer 400
                        [3600000]
+several instances (see the README, Several instances):
+  --redis URL          run on the Redis at URL (redis://HOST:PORT[/DB]) with every other
+                       instance given the same URL: events reach the clients of every
+                       instance, replay and snapshots answer on any instance, and the jobs
+                       of an instance that dies are taken over. In memory without it
+  --instance NAME      this instance's name (letters, digits, '-', '_'), in every client id
+                       it gives (NAME.c_1) [random with --redis, none without]
+  --redis-lease-ms MS  how long a dead instance keeps its jobs before another takes them
+                       over [2000]
+  --redis-ttl-ms MS    how long a job's log and snapshot stay in Redis after its last
+                       event [3600000]
   -h, --help           print this help
 
 The first line on stdout is `listening on http://HOST:PORT`. With --admin, the next
@@ -117,7 +128,7 @@ impl fmt::Display for ArgsError {
 impl std::error::Error for ArgsError {}
 
 /// The flags that take a value, by the name the user types; the name is also what errors quote.
-const FLAGS: [&str; 18] = [
+const FLAGS: [&str; 22] = [
     "--host",
     "--port",
     "--step-ms",
@@ -136,6 +147,10 @@ const FLAGS: [&str; 18] = [
     "--auth-timeout-ms",
     "--max-jobs",
     "--max-job-ms",
+    "--redis",
+    "--instance",
+    "--redis-lease-ms",
+    "--redis-ttl-ms",
 ];
 
 /// The one flag without a value.
@@ -169,6 +184,9 @@ where
     I: IntoIterator<Item = String>,
 {
     let mut token_flag: Option<&'static str> = None;
+    let mut redis_url: Option<String> = None;
+    let mut lease_ms = crate::redis::RedisConfig::DEFAULT_LEASE_MS;
+    let mut ttl_ms = crate::redis::RedisConfig::DEFAULT_TTL_MS;
     let mut idle_given = false;
     let mut parsed = Args {
         host: "127.0.0.1".to_owned(),
@@ -247,6 +265,13 @@ where
             "--max-job-ms" => {
                 parsed.config.limits.max_job_ms = positive(flag, &value, MAX_LIMIT_MS)?;
             }
+            "--redis" if !value.starts_with("redis://") => {
+                return Err(invalid(flag, value, "must start with redis://"));
+            }
+            "--redis" => redis_url = Some(value),
+            "--instance" => parsed.config.instance = Some(instance_name(flag, value)?),
+            "--redis-lease-ms" => lease_ms = positive(flag, &value, MAX_LIMIT_MS)?,
+            "--redis-ttl-ms" => ttl_ms = positive(flag, &value, MAX_LIMIT_MS)?,
             "--static" => parsed.config.static_dir = Some(directory(flag, value)?),
             "--pkg" => parsed.config.pkg_dir = Some(directory(flag, value)?),
             // FLAGS holds exactly the names matched above.
@@ -261,7 +286,29 @@ where
         let heartbeat_ms = parsed.config.heartbeat_ms;
         parsed.config.limits.idle_timeout_ms = crate::limits::default_idle_timeout_ms(heartbeat_ms);
     }
+    parsed.config.redis = redis_url.map(|url| crate::redis::RedisConfig {
+        url,
+        lease_ms,
+        ttl_ms,
+    });
     Ok(Command::Run(Box::new(parsed)))
+}
+
+/// 1 to 32 ASCII letters, digits, `-` or `_`: it goes into client ids and lease tokens.
+fn instance_name(flag: &'static str, value: String) -> Result<String, ArgsError> {
+    let valid = (1..=32).contains(&value.len())
+        && value
+            .bytes()
+            .all(|byte| byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'_'));
+    if valid {
+        Ok(value)
+    } else {
+        Err(invalid(
+            flag,
+            value,
+            "1 to 32 ASCII letters, digits, '-' or '_'",
+        ))
+    }
 }
 
 /// A number from 1 to `max`: a limit of 0 would refuse everything.

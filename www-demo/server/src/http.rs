@@ -16,8 +16,10 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
+use crate::jobs::CreateError;
 use crate::jobs::plan::{CompositionSpec, GenerationSpec};
-use crate::jobs::{CreateError, Job};
+use crate::redis::api::{self as redis_api, Started};
+use crate::redis::runner::{JobSpec, now_ms};
 use crate::scope::{ScopeError, Switch};
 use crate::state::AppState;
 
@@ -142,8 +144,15 @@ pub async fn create_generation(
         fail: request.fail,
     };
     let step = step(&state, request.step_ms)?;
+    if let Some(hub) = state.redis() {
+        let limits = &state.config().limits;
+        let spec = JobSpec::Generation(spec);
+        let started = redis_api::start_job(hub, spec, step, limits.max_jobs, limits.max_job_ms);
+        return Ok(created(started.await?, step));
+    }
+    let started_at_ms = now_ms();
     let job = state.jobs().start_generation(spec, step)?;
-    Ok(created(&job))
+    Ok(created(Started::of(&job, started_at_ms), step))
 }
 
 /// The body of `POST /api/v1/channels/{channel}/{id}/events`.
@@ -175,6 +184,10 @@ pub async fn publish_channel_event(
         request.data.unwrap_or(serde_json::Value::Null).to_string(),
     )
     .map_err(|error| ApiError::BadRequest(error.to_string()))?;
+    if let Some(hub) = state.redis() {
+        let seq = redis_api::publish(hub, &channel, &id, &event, &data).await?;
+        return Ok((StatusCode::CREATED, Json(json!({ "seq": seq }))).into_response());
+    }
     let channel = state
         .channels()
         .get_or_create(&channel, &id)
@@ -195,8 +208,15 @@ pub async fn create_composition(
         fail: request.fail,
     };
     let step = step(&state, request.step_ms)?;
+    if let Some(hub) = state.redis() {
+        let limits = &state.config().limits;
+        let spec = JobSpec::Composition(spec);
+        let started = redis_api::start_job(hub, spec, step, limits.max_jobs, limits.max_job_ms);
+        return Ok(created(started.await?, step));
+    }
+    let started_at_ms = now_ms();
     let job = state.jobs().start_composition(spec, step)?;
-    Ok(created(&job))
+    Ok(created(Started::of(&job, started_at_ms), step))
 }
 
 /// `GET /api/v1/generations/{id}`: the generation's snapshot.
@@ -205,7 +225,7 @@ pub async fn generation(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    snapshot(&state, Channel::Generation, &id, query.as_deref())
+    snapshot(&state, Channel::Generation, &id, query.as_deref()).await
 }
 
 /// `GET /api/v1/compositions/{id}`: the composition's snapshot.
@@ -214,7 +234,7 @@ pub async fn composition(
     Path(id): Path<String>,
     RawQuery(query): RawQuery,
 ) -> Result<Response, ApiError> {
-    snapshot(&state, Channel::Composition, &id, query.as_deref())
+    snapshot(&state, Channel::Composition, &id, query.as_deref()).await
 }
 
 /// `GET /thumbnails/{job}/{n}.svg`: a small generated picture, so the demo's images load. Any
@@ -235,7 +255,7 @@ pub async fn thumbnail(Path((job, file)): Path<(String, String)>) -> Response {
 
 /// Counts the request in its scope, fails it while the admin API says so, else answers the
 /// snapshot.
-fn snapshot(
+async fn snapshot(
     state: &AppState,
     channel: Channel,
     id: &str,
@@ -248,6 +268,10 @@ fn snapshot(
             "snapshots are switched off (admin fail-polls)".to_owned(),
         ));
     }
+    if let Some(hub) = state.redis() {
+        let snapshot = redis_api::snapshot(hub, channel, id).await?;
+        return Ok(([(header::CONTENT_TYPE, "application/json")], snapshot).into_response());
+    }
     let job = state
         .jobs()
         .get(channel, id)
@@ -255,9 +279,17 @@ fn snapshot(
     Ok(Json(job.snapshot()).into_response())
 }
 
-fn created(job: &Job) -> Response {
-    let location = format!("/api/v1/{}s/{}", job.channel(), job.id());
-    let body = json!({"id": job.id(), "status": "queued"});
+/// The 201 answer to a created job: its id, and when it started (`startedAt`, ms since the
+/// Unix epoch) and its step, from which a client can tell when each event was due.
+fn created(job: Started, step: Duration) -> Response {
+    let location = format!("/api/v1/{}s/{}", job.channel, job.id);
+    let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+    let body = json!({
+        "id": job.id,
+        "status": "queued",
+        "startedAt": job.started_at_ms,
+        "stepMs": step_ms,
+    });
     (
         StatusCode::CREATED,
         [(header::LOCATION, location)],

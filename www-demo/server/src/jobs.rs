@@ -226,16 +226,12 @@ impl JobStore {
 
     /// Refuses a plan whose steps, `step` apart, would run longer than `max_job_ms`.
     fn check_length(&self, plan: &Plan, step: Duration) -> Result<(), CreateError> {
-        let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
-        let steps = u64::try_from(plan.steps.len()).unwrap_or(u64::MAX);
-        let ms = steps.saturating_mul(step_ms);
-        if ms > self.max_job_ms {
-            return Err(CreateError::TooLong {
-                ms,
-                max_ms: self.max_job_ms,
-            });
-        }
-        Ok(())
+        check_length(plan, step, self.max_job_ms)
+    }
+
+    /// Jobs the store keeps at most.
+    pub fn max_jobs(&self) -> usize {
+        self.max_jobs
     }
 
     /// Creates a generation, `gen_` and 128 random bits, and starts simulating it, one event
@@ -304,18 +300,41 @@ impl JobStore {
     }
 }
 
-/// Emits the plan's start events now and the rest one `step` apart, in a task of its own.
-/// A zero step runs the job as fast as the runtime allows (a timer would round it up to 1 ms).
+/// Refuses a plan whose steps, `step` apart, would run longer than `max_job_ms`.
+pub(crate) fn check_length(
+    plan: &Plan,
+    step: Duration,
+    max_job_ms: u64,
+) -> Result<(), CreateError> {
+    let step_ms = u64::try_from(step.as_millis()).unwrap_or(u64::MAX);
+    let steps = u64::try_from(plan.steps.len()).unwrap_or(u64::MAX);
+    let ms = steps.saturating_mul(step_ms);
+    if ms > max_job_ms {
+        return Err(CreateError::TooLong {
+            ms,
+            max_ms: max_job_ms,
+        });
+    }
+    Ok(())
+}
+
+/// Emits the plan's start events now and the rest on a fixed schedule, step `n` at `n` steps
+/// after the start (so a late timer does not push every later event back), in a task of its
+/// own. A zero step runs the job as fast as the runtime allows (a timer would round it up to
+/// 1 ms).
 fn run(job: Arc<Job>, plan: Plan, step: Duration) {
+    let started = tokio::time::Instant::now();
     for event in plan.at_start {
         job.emit(event);
     }
     tokio::spawn(async move {
+        let mut due = started;
         for event in plan.steps {
             if step.is_zero() {
                 tokio::task::yield_now().await;
             } else {
-                tokio::time::sleep(step).await;
+                due += step;
+                tokio::time::sleep_until(due).await;
             }
             job.emit(event);
         }

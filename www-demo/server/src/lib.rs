@@ -29,6 +29,7 @@ pub mod limits;
 pub mod messages;
 pub mod origin;
 pub mod query;
+pub mod redis;
 pub mod scope;
 pub mod secret;
 pub mod state;
@@ -87,6 +88,12 @@ pub struct Config {
     /// Events each job keeps for replay; a `subscribe` from further back replays these only.
     /// The snapshots are not affected.
     pub max_log_events: usize,
+    /// The instance's name, in every client id it gives (`NAME.c_1`), so a client can tell
+    /// which of several instances it reached.
+    pub instance: Option<String>,
+    /// Run on Redis with the other instances of the same Redis (see [`redis`]); in memory
+    /// without.
+    pub redis: Option<redis::RedisConfig>,
 }
 
 impl Default for Config {
@@ -103,6 +110,8 @@ impl Default for Config {
             allowed_hosts: Vec::new(),
             limits: Limits::default(),
             max_log_events: jobs::MAX_LOG_EVENTS,
+            instance: None,
+            redis: None,
         }
     }
 }
@@ -167,7 +176,10 @@ pub fn router(state: AppState) -> Router {
 
 /// Serves on `listener` until SIGINT or SIGTERM.
 pub async fn serve(listener: TcpListener, config: Config) -> std::io::Result<()> {
-    serve_until(listener, AppState::new(config), shutdown_signal()).await
+    let state = AppState::start(config)
+        .await
+        .map_err(std::io::Error::other)?;
+    serve_until(listener, state, shutdown_signal()).await
 }
 
 /// Serves `state` on `listener` until `shutdown` completes, then closes every socket with
@@ -189,6 +201,10 @@ where
     connections::serve_http1(listener, router(state.clone()), header_timeout, shutdown).await?;
     // Upgraded sockets are no longer axum's connections: wait for them here.
     let _ = tokio::time::timeout(SHUTDOWN_GRACE, state.sockets_closed()).await;
+    // The other instances take this one's jobs over at once rather than after their leases.
+    if let Some(hub) = state.redis() {
+        let _ = tokio::time::timeout(SHUTDOWN_GRACE, hub.release_jobs()).await;
+    }
     Ok(())
 }
 

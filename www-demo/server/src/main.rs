@@ -46,7 +46,13 @@ async fn main() -> ExitCode {
         }
     };
     let demo = args.config.static_dir.is_some();
-    let state = AppState::new(args.config);
+    let state = match AppState::start(args.config).await {
+        Ok(state) => state,
+        Err(error) => {
+            eprintln!("error: {error}");
+            return ExitCode::FAILURE;
+        }
+    };
     {
         let mut stdout = std::io::stdout().lock();
         let _ = writeln!(stdout, "listening on http://{address}");

@@ -11,6 +11,7 @@ use crate::channels::ChannelStore;
 use crate::jobs::JobStore;
 use crate::messages::MessageLog;
 use crate::query::query_param;
+use crate::redis::RedisHub;
 use crate::scope::{Scope, ScopeError, Scopes};
 use crate::secret::random_hex;
 
@@ -35,10 +36,36 @@ struct Shared {
     /// also knows when the last socket is gone ([`AppState::sockets_closed`]).
     stopping: watch::Sender<bool>,
     scopes: Scopes,
+    /// The link to Redis in the `--redis` mode.
+    redis: Option<Arc<RedisHub>>,
 }
 
 impl AppState {
+    /// The state of a server in memory, whatever `config.redis` says: for tests of the
+    /// in-memory mode. [`AppState::start`] honours it.
     pub fn new(config: Config) -> AppState {
+        AppState::with_redis(config, None)
+    }
+
+    /// The state of a server as configured: connected to Redis first if `config.redis` says
+    /// so; an error names the Redis that could not be reached.
+    pub async fn start(mut config: Config) -> Result<AppState, String> {
+        let Some(redis) = config.redis.clone() else {
+            return Ok(AppState::new(config));
+        };
+        // Named in every client id, so a client can tell the instances apart.
+        let instance = config
+            .instance
+            .get_or_insert_with(|| random_hex()[..8].to_owned())
+            .clone();
+        let url = redis.url.clone();
+        let hub = RedisHub::connect(redis, &instance, config.max_log_events)
+            .await
+            .map_err(|error| format!("cannot use Redis at {url}: {error}"))?;
+        Ok(AppState::with_redis(config, Some(hub)))
+    }
+
+    fn with_redis(config: Config, redis: Option<Arc<RedisHub>>) -> AppState {
         AppState {
             inner: Arc::new(Shared {
                 admin_key: config
@@ -56,6 +83,7 @@ impl AppState {
                 clients: AtomicU64::new(0),
                 stopping: watch::Sender::new(false),
                 scopes: Scopes::default(),
+                redis,
             }),
         }
     }
@@ -95,10 +123,19 @@ impl AppState {
         Arc::clone(&self.inner.connections).try_acquire_owned().ok()
     }
 
-    /// A fresh client id for a new socket: `c_1`, `c_2`, …
+    /// The link to Redis, in the `--redis` mode.
+    pub fn redis(&self) -> Option<&Arc<RedisHub>> {
+        self.inner.redis.as_ref()
+    }
+
+    /// A fresh client id for a new socket: `c_1`, `c_2`, …, after the instance's name and a dot
+    /// when it has one (`a.c_1`).
     pub fn next_client_id(&self) -> String {
         let n = self.inner.clients.fetch_add(1, Ordering::Relaxed) + 1;
-        format!("c_{n}")
+        match &self.config().instance {
+            Some(instance) => format!("{instance}.c_{n}"),
+            None => format!("c_{n}"),
+        }
     }
 
     /// Records application message `id`; true if it is new and should be handled.

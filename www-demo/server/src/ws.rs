@@ -335,7 +335,19 @@ impl Connection {
                     return self.error("bad_frame", message).await;
                 }
                 // Handling a message is counting it: the demo has no application messages yet.
-                if self.state.first_time_message(&id) {
+                let first_time = match self.state.redis() {
+                    // Remembered in Redis, so a message resent through another instance is
+                    // handled once. Not acked while Redis does not answer: the client resends.
+                    Some(hub) => match hub.first_time_message(&id).await {
+                        Ok(first_time) => first_time,
+                        Err(error) => {
+                            let message = format!("cannot record message {id}: {error}");
+                            return self.error("unavailable", message).await;
+                        }
+                    },
+                    None => self.state.first_time_message(&id),
+                };
+                if first_time {
                     self.scope.handled();
                 }
                 send(&self.outbox, &ServerFrame::Ack { id }).await?;
@@ -352,10 +364,16 @@ impl Connection {
         id: String,
         since: Option<u64>,
     ) -> Result<(), Gone> {
-        let Some(job) = self.state.jobs().get(channel, &id) else {
-            return self
-                .job_error(channel, &id, "unknown_job", format!("no {channel} {id}"))
-                .await;
+        let job = match self.state.redis() {
+            // Whether Redis knows the job is for the forwarding task to find out.
+            Some(_) => None,
+            None => match self.state.jobs().get(channel, &id) {
+                Some(job) => Some(job),
+                None => {
+                    let message = format!("no {channel} {id}");
+                    return self.job_error(channel, &id, "unknown_job", message).await;
+                }
+            },
         };
         self.subscriptions.remove(channel, &id);
         if !self.subscriptions.has_room() {
@@ -364,7 +382,16 @@ impl Connection {
                 .job_error(channel, &id, "too_many_subscriptions", message)
                 .await;
         }
-        let task = tokio::spawn(forward::forward(job, since, self.outbox.clone()));
+        let outbox = self.outbox.clone();
+        let task = match (job, self.state.redis()) {
+            (Some(job), _) => tokio::spawn(forward::forward(job, since, outbox)),
+            (None, Some(hub)) => {
+                let hub = Arc::clone(hub);
+                let forward = forward::forward_from_redis(hub, channel, id.clone(), since, outbox);
+                tokio::spawn(forward)
+            }
+            (None, None) => return Ok(()),
+        };
         self.subscriptions.insert(channel, id, task);
         Ok(())
     }
@@ -380,15 +407,27 @@ impl Connection {
             let message = format!("at most {MAX_SUBSCRIPTIONS} subscriptions per socket");
             return self.error("too_many_subscriptions", message).await;
         }
-        let Some(channel) = self.state.channels().get_or_create(&name, &id) else {
-            let message = "the server keeps no more channels".to_owned();
-            return self.error("too_many_channels", message).await;
+        let task = if let Some(hub) = self.state.redis() {
+            let hub = Arc::clone(hub);
+            let forward = forward::forward_channel_from_redis(
+                hub,
+                name.clone(),
+                id.clone(),
+                since,
+                self.outbox.clone(),
+            );
+            tokio::spawn(forward)
+        } else {
+            let Some(channel) = self.state.channels().get_or_create(&name, &id) else {
+                let message = "the server keeps no more channels".to_owned();
+                return self.error("too_many_channels", message).await;
+            };
+            tokio::spawn(forward::forward_channel(
+                channel,
+                since,
+                self.outbox.clone(),
+            ))
         };
-        let task = tokio::spawn(forward::forward_channel(
-            channel,
-            since,
-            self.outbox.clone(),
-        ));
         self.subscriptions.join(name, id, task);
         Ok(())
     }

@@ -9,12 +9,15 @@
 
 use std::sync::Arc;
 
-use jobsocket::core::protocol::ServerFrame;
+use jobsocket::core::protocol::{Channel, ServerFrame};
 use tokio::sync::broadcast::error::RecvError;
 
 use super::{Gone, Outbox, send, send_text};
 use crate::channels::{AppChannel, ChannelLogged, ChannelWatch};
 use crate::jobs::{Job, Logged, Watch};
+use crate::redis::RedisHub;
+use crate::redis::forward::{self as redis_forward, Subscriber};
+use crate::redis::keys::Feed;
 
 /// Events per replay frame, and per read of the log. A replay goes out in batches, so no frame
 /// comes near the client's 1 MiB `maxFrameBytes` (an event is a few hundred bytes).
@@ -108,6 +111,70 @@ pub(super) async fn forward_channel(channel: Arc<AppChannel>, since: Option<u64>
             }
         }
     }
+}
+
+/// The Redis mode's forwarding task of a job: `subscribed` (or `unknown_job` if Redis does not
+/// know it), then as [`forward`] (see [`crate::redis::forward`]).
+pub(super) async fn forward_from_redis(
+    hub: Arc<RedisHub>,
+    channel: Channel,
+    id: String,
+    since: Option<u64>,
+    outbox: Outbox,
+) {
+    let feed = Feed::job(channel, &id);
+    let opening = |last: Option<u64>| {
+        let outbox = outbox.clone();
+        async move {
+            let frame = match last {
+                Some(seq) => ServerFrame::Subscribed { channel, id, seq },
+                None => ServerFrame::Error {
+                    code: "unknown_job".to_owned(),
+                    message: format!("no {channel} {id}"),
+                    job: Some((channel, id)),
+                },
+            };
+            send(&outbox, &frame).await.is_ok() && last.is_some()
+        }
+    };
+    let subscriber = Subscriber {
+        send: |text: String| {
+            let outbox = outbox.clone();
+            async move { send_text(&outbox, text).await.is_ok() }
+        },
+        last: since.unwrap_or(0),
+    };
+    redis_forward::forward(&hub, feed, subscriber, opening).await;
+}
+
+/// The Redis mode's forwarding task of an app channel: `joined`, then as [`forward_channel`].
+pub(super) async fn forward_channel_from_redis(
+    hub: Arc<RedisHub>,
+    name: String,
+    id: String,
+    since: Option<u64>,
+    outbox: Outbox,
+) {
+    let feed = Feed::app(&name, &id);
+    let opening = |last: Option<u64>| {
+        let outbox = outbox.clone();
+        async move {
+            let joined = ServerFrame::Joined {
+                channel: name,
+                id,
+                seq: last.unwrap_or(0),
+            };
+            send(&outbox, &joined).await.is_ok()
+        }
+    };
+    let subscriber = Subscriber {
+        send: |text: String| {
+            let outbox = outbox.clone();
+            async move { send_text(&outbox, text).await.is_ok() }
+        },
+        last: since.unwrap_or(0),
+    };
+    redis_forward::forward(&hub, feed, subscriber, opening).await;
 }
 
 fn channel_event(channel: &AppChannel, logged: ChannelLogged) -> ServerFrame {
