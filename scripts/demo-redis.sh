@@ -22,7 +22,7 @@ done
 start_listening target/debug/jobsocket-proxy --port "$port" "${upstreams[@]}"
 proxy=$STARTED_PID
 echo "redis: $REDIS_URL (pid $REDIS_PID)"
-echo "demo: http://127.0.0.1:$port/#adminKey=$admin_key"
+echo "demo: http://$LISTENING/#adminKey=$admin_key"
 echo "Open the demo address. Each new connection goes to the next instance; the chaos panel's"
 echo "switches reach the instance that answers the request. Ctrl-C stops everything."
 wait "$proxy"
