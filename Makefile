@@ -16,6 +16,7 @@ N ?= 20
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
+	@echo "            (REDIS=1: two instances on one Redis behind one address)"
 	@echo "make test   run every test suite (host, browsers, end to end, quick bench and load test) and the lints"
 	@echo "make demo-dialects  the same hooks on a Socket.IO server and plain-JSON ws servers"
 	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
@@ -47,9 +48,14 @@ pack: package
 server:
 	cargo build -p jobsocket-server
 
+## REDIS=1: two instances on one Redis behind jobsocket-proxy on $(PORT) (scripts/demo-redis.sh).
 demo: demo-build server
+ifeq ($(REDIS),1)
+	scripts/demo-redis.sh $(PORT)
+else
 	@echo "Starting the reference job server; open the address on its \`demo:\` line below, which carries the admin key the chaos panel needs (Ctrl-C stops it)."
 	target/debug/jobsocket-server --port $(PORT) --static www-demo/dist --pkg target/package --admin
+endif
 
 ## The demo's hooks on a Socket.IO 4.8 server and plain-JSON ws servers (the dialects page).
 demo-dialects: demo-build server

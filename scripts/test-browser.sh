@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
-# Runs the wasm-bindgen-test browser suite (tests/browser.rs) in headless Chromium and Firefox
-# against reference servers started here on free ports. The servers' addresses reach the tests
-# at build time through JOBSOCKET_TEST_SERVER and JOBSOCKET_TEST_AUTH_SERVER, and the admin key
-# through JOBSOCKET_TEST_ADMIN_KEY: a browser has no environment to read. Each test works in a
-# fault scope of its own on the shared server.
+# Runs the wasm-bindgen-test browser suites (tests/browser.rs, tests/browser_dialects.rs,
+# tests/browser_socket_io_cluster.rs; JOBSOCKET_BROWSER_TESTS names fewer) in headless Chromium
+# and Firefox against reference servers started here on free ports. The servers' addresses
+# reach the tests at build time through JOBSOCKET_TEST_SERVER and JOBSOCKET_TEST_AUTH_SERVER,
+# and the admin key through JOBSOCKET_TEST_ADMIN_KEY: a browser has no environment to read.
+# Each test works in a fault scope of its own on the shared server.
 #
 # The test page comes from wasm-bindgen-test-runner's own server, on a random port of
 # 127.0.0.1, and calls the reference servers cross-origin: they run with
@@ -18,6 +19,10 @@ source scripts/lib/processes.sh
 
 server_bin=${SERVER_BIN:-target/debug/jobsocket-server}
 browsers=${JOBSOCKET_BROWSERS:-chromium firefox}
+# The test files (tests/NAME.rs) to run; all of them unless named.
+test_files=${JOBSOCKET_BROWSER_TESTS:-browser browser_dialects browser_socket_io_cluster}
+test_args=()
+for file in $test_files; do test_args+=(--test "$file"); done
 logs=$(mktemp -d)
 at_exit 'rm -rf "$logs"'
 
@@ -59,9 +64,14 @@ export JOBSOCKET_TEST_SERVER JOBSOCKET_TEST_AUTH_SERVER JOBSOCKET_TEST_ADMIN_KEY
 echo "[browser tests] reference servers at $JOBSOCKET_TEST_SERVER and $JOBSOCKET_TEST_AUTH_SERVER (token)"
 
 # The servers of the other dialects (socket.io 4.8, phase-7's and story-007's `ws` servers),
-# for tests/browser_dialects.rs.
+# for tests/browser_dialects.rs; and two more socket.io instances joined by the Redis adapter on
+# Debian's redis-server (free port, no persistence; its group is stopped on exit like the
+# others), for tests/browser_socket_io_cluster.rs.
 scripts/npm-ci.sh tests/e2e
-start_listening "dialect servers" node tests/e2e/dialect-servers.mjs
+start_listening "redis-server" node tests/e2e/redis.mjs
+redis_url=$SERVER_ADDRESS
+echo "[browser tests] redis at $redis_url"
+start_listening "dialect servers" node tests/e2e/dialect-servers.mjs --redis "$redis_url"
 JOBSOCKET_TEST_DIALECTS=$SERVER_ADDRESS
 export JOBSOCKET_TEST_DIALECTS
 echo "[browser tests] dialect servers at $JOBSOCKET_TEST_DIALECTS"
@@ -75,12 +85,12 @@ for browser in $browsers; do
     chromium)
       echo "[browser tests] headless Chromium"
       run_group wasm-pack test --headless --chrome --mode no-install \
-        --chromedriver "$(command -v chromedriver)" -- --test browser --test browser_dialects
+        --chromedriver "$(command -v chromedriver)" -- "${test_args[@]}"
       ;;
     firefox)
       echo "[browser tests] headless Firefox"
       run_group wasm-pack test --headless --firefox --mode no-install \
-        --geckodriver "$cargo_bin/geckodriver" -- --test browser --test browser_dialects
+        --geckodriver "$cargo_bin/geckodriver" -- "${test_args[@]}"
       ;;
     *) echo "unknown browser $browser" >&2; exit 2 ;;
   esac

@@ -518,8 +518,9 @@ async fn two_clients_of_one_key_share_one_socket_and_the_second_carries_on_when_
     let scope = Scope::new("tabs");
     let mut config = scope.config();
     config.share_across_tabs = true;
-    config.tab_heartbeat = std::time::Duration::from_millis(50);
-    config.tab_timeout = std::time::Duration::from_millis(300);
+    // The default heartbeat and timeout (1 s, 5 s): the handoff below comes from the released
+    // lock, not from silence. With a 300 ms timeout a page stalled that long on a loaded
+    // machine let the follower take over first, and the roles came out swapped.
     let first_recorder = Rc::new(Recorder::default());
     let second_recorder = Rc::new(Recorder::default());
     let first = Driver::new(config.clone(), first_recorder.clone(), None, None);

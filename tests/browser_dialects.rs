@@ -10,12 +10,9 @@
 use std::rc::Rc;
 use std::time::Duration;
 
-use jobsocket::core::{
-    Channel, Config, DialectConfig, Event, GenerationEvent, JobEvent, RawJson, StateReason, Status,
-};
-use jobsocket::web::{Driver, TokenSource};
+use jobsocket::core::{Channel, Config, Event, RawJson, StateReason, Status};
+use jobsocket::web::Driver;
 use wasm_bindgen::JsValue;
-use wasm_bindgen_futures::JsFuture;
 use wasm_bindgen_test::{wasm_bindgen_test, wasm_bindgen_test_configure};
 
 wasm_bindgen_test_configure!(run_in_browser);
@@ -24,106 +21,14 @@ wasm_bindgen_test_configure!(run_in_browser);
 #[allow(dead_code)]
 mod harness;
 
+#[path = "browser/dialect_harness.rs"]
+mod dialect_harness;
+
+use dialect_harness::{
+    WorkspaceClient, address, approvals, channel_events, client, config, control, names,
+    progress_percentages, readme_config, seqs_are_contiguous, token_for, unique,
+};
 use harness::{Recorder, count_errors, is_terminal, opened_count};
-
-/// The README's configuration of one server kind (`ep080`, `story1615`, `phase7`,
-/// `story007`): `pkg-template/test/dialects.test.tsx` proves the README's are these.
-fn readme_config(name: &str) -> String {
-    let configs = js_sys::JSON::parse(include_str!("dialect-configs.json")).expect("JSON");
-    let config = js_sys::Reflect::get(&configs, &name.into()).expect("a configuration");
-    js_sys::JSON::stringify(&config)
-        .ok()
-        .and_then(|text| text.as_string())
-        .unwrap_or_else(|| panic!("no configuration {name}"))
-}
-
-/// The address of one of the dialect servers.
-fn address(name: &str) -> String {
-    let Some(addresses) = option_env!("JOBSOCKET_TEST_DIALECTS") else {
-        panic!("JOBSOCKET_TEST_DIALECTS names the dialect servers; run `make test`")
-    };
-    let addresses = js_sys::JSON::parse(addresses).expect("JSON addresses");
-    js_sys::Reflect::get(&addresses, &name.into())
-        .ok()
-        .and_then(|value| value.as_string())
-        .unwrap_or_else(|| panic!("no {name} in JOBSOCKET_TEST_DIALECTS"))
-}
-
-/// POSTs to the dialect servers' control API; the JSON answer.
-async fn control(path: &str, body: &str) -> JsValue {
-    let init = web_sys::RequestInit::new();
-    init.set_method("POST");
-    init.set_body(&JsValue::from_str(body));
-    let url = format!("{}{path}", address("control"));
-    let request = web_sys::Request::new_with_str_and_init(&url, &init).unwrap();
-    let response: web_sys::Response =
-        JsFuture::from(web_sys::window().unwrap().fetch_with_request(&request))
-            .await
-            .expect("the control API answers")
-            .into();
-    assert_eq!(response.status(), 200, "POST {path}");
-    JsFuture::from(response.json().unwrap()).await.unwrap()
-}
-
-/// A name no other test (nor the other browser, nor a rerun) uses.
-fn unique(label: &str) -> String {
-    format!("{label}-{:x}", (js_sys::Math::random() * 1e15) as u64)
-}
-
-async fn token_for(user: &str) -> String {
-    let answer = control("/token", &format!(r#"{{"user":"{user}"}}"#)).await;
-    js_sys::Reflect::get(&answer, &"token".into())
-        .unwrap()
-        .as_string()
-        .unwrap()
-}
-
-/// Quick retries and every progress event delivered, for `url` in `protocol`.
-fn config(url: &str, protocol: &str) -> Config {
-    let mut config = Config::new(url);
-    config.protocol = DialectConfig::parse(protocol).expect("the README's protocol");
-    config.max_progress_per_second = 0;
-    config.use_polling = false;
-    config.reconnect_initial_delay = Duration::from_millis(20);
-    config.reconnect_max_delay = Duration::from_millis(60);
-    config
-}
-
-/// A client of `config` with `token`, and its own outbox storage key.
-fn client(config: Config, token: Option<&str>, recorder: &Rc<Recorder>) -> Driver {
-    let mut config = config;
-    config.auth = token.is_some();
-    let token = token.map(|token| {
-        TokenSource::from_option(JsValue::from_str(token))
-            .expect("a token")
-            .expect("a token source")
-    });
-    Driver::new(config, recorder.clone(), token, Some(&unique("outbox")))
-}
-
-fn progress_percentages(recorder: &Recorder) -> Vec<f64> {
-    recorder
-        .job_events()
-        .into_iter()
-        .filter_map(|(_, event)| match event {
-            JobEvent::Generation(GenerationEvent::Progress(progress)) => Some(progress.percentage),
-            _ => None,
-        })
-        .collect()
-}
-
-fn names(recorder: &Recorder) -> Vec<&'static str> {
-    recorder
-        .job_events()
-        .iter()
-        .map(|(_, event)| event.name())
-        .collect()
-}
-
-fn seqs_are_contiguous(recorder: &Recorder) -> bool {
-    let seqs: Vec<u64> = recorder.job_events().iter().map(|(seq, _)| *seq).collect();
-    seqs == (1..=seqs.len() as u64).collect::<Vec<_>>()
-}
 
 /// One kind of server: where it is, the README's config for it, and its control API.
 struct Case {
@@ -443,21 +348,6 @@ async fn phase_7_bad_frames_are_reported_and_the_socket_kept() {
 
 // ---- Any channel, any event name.
 
-/// The app-channel events delivered so far, as (event name, data).
-fn channel_events(recorder: &Recorder) -> Vec<(String, String)> {
-    recorder
-        .events
-        .borrow()
-        .iter()
-        .filter_map(|event| match event {
-            Event::Channel(delivery) => {
-                Some((delivery.event.clone(), delivery.data.as_str().to_owned()))
-            }
-            _ => None,
-        })
-        .collect()
-}
-
 fn channel_seqs(recorder: &Recorder) -> Vec<u64> {
     recorder
         .events
@@ -615,66 +505,33 @@ fn json_string(text: &str) -> String {
 
 #[wasm_bindgen_test]
 async fn story_16_15_workspace_events_by_name_survive_a_drop_exactly_once() {
-    let (user, workspace) = (unique("u"), unique("w"));
-    let claims = format!(r#"{{"user":"{user}","workspace":"{workspace}"}}"#);
-    let answer = control("/token", &claims).await;
-    let token = js_sys::Reflect::get(&answer, &"token".into())
-        .unwrap()
-        .as_string()
-        .unwrap();
-    let recorder = Rc::new(Recorder::default());
-    let driver = client(
-        config(&address("socketIo"), &readme_config("story1615")),
-        Some(&token),
-        &recorder,
-    );
-    driver.command(|core, now| core.listen(now, "approval.created"));
-    recorder
-        .wait_for(&driver, 10_000, "the session", |_| {
-            driver.state().status == Status::Open
-        })
-        .await;
-    let emit = |n: u32| {
-        format!(
-            r#"{{"room":"workspace:{workspace}","event":"approval.created","data":{{"n":{n}}}}}"#
-        )
-    };
+    let client = WorkspaceClient::open("socketIo").await;
     for n in 1..=3 {
-        control("/socket.io/emit", &emit(n)).await;
+        control("/socket.io/emit", &client.approval(n)).await;
     }
-    control(
-        "/socket.io/emit",
-        &format!(
-            r#"{{"room":"workspace:{workspace}","event":"agent.status.changed","data":{{}}}}"#
-        ),
-    )
-    .await;
-    recorder
-        .wait_for(&driver, 10_000, "three approvals", |r| {
-            channel_events(r).len() == 3
-        })
-        .await;
-    control("/socket.io/drop", &format!(r#"{{"user":"{user}"}}"#)).await;
+    let other = format!(
+        r#"{{"room":"workspace:{}","event":"agent.status.changed","data":{{}}}}"#,
+        client.workspace
+    );
+    control("/socket.io/emit", &other).await;
+    client.wait_approvals(3).await;
+    let user = format!(r#"{{"user":"{}"}}"#, client.user);
+    control("/socket.io/drop", &user).await;
     for n in 4..=6 {
-        control("/socket.io/emit", &emit(n)).await;
+        control("/socket.io/emit", &client.approval(n)).await;
     }
-    recorder
-        .wait_for(&driver, 10_000, "six approvals", |r| {
-            channel_events(r).len() >= 6
-        })
-        .await;
-    assert_eq!(opened_count(&recorder), 2);
-    assert!(driver.state().recovered);
-    let data: Vec<String> = channel_events(&recorder)
-        .into_iter()
-        .map(|(_, d)| d)
-        .collect();
-    let expected: Vec<String> = (1..=6).map(|n| format!(r#"{{"n":{n}}}"#)).collect();
-    assert_eq!(data, expected, "each approval once, in order");
+    client.wait_approvals(6).await;
+    assert_eq!(opened_count(&client.recorder), 2);
+    assert!(client.driver.state().recovered);
     assert_eq!(
-        count_errors(&recorder, "unknown_event"),
+        client.approvals(),
+        approvals(1..=6),
+        "each approval once, in order"
+    );
+    assert_eq!(
+        count_errors(&client.recorder, "unknown_event"),
         1,
         "nobody listens to agent.status.changed"
     );
-    driver.command(|core, now| core.close(now));
+    client.close();
 }

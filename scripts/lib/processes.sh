@@ -70,10 +70,12 @@ stop_group() {
   wait "$pgid" 2>/dev/null || true
 }
 
+# Stops every group, the last started first: a server started on top of another (the dialect
+# servers on Redis) ends while what it uses is still there.
 stop_groups() {
-  local pgid
-  for pgid in "${started_groups[@]}"; do
-    stop_group "$pgid"
+  local at
+  for ((at = ${#started_groups[@]} - 1; at >= 0; at--)); do
+    stop_group "${started_groups[at]}"
   done
   started_groups=()
 }

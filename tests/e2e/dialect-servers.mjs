@@ -4,11 +4,18 @@
 // a control API (CORS open, so browser tests can call it) starts jobs, drops connections and
 // sends bad frames. Tests never share state: every test uses its own user, project and job ids.
 //
+// Given a Redis, there are also two more instances of the socket.io server, A and B, joined
+// as ep-080 joins its instances: `@socket.io/redis-adapter` on Redis pub/sub. Each has a
+// control API of its own, so a test emits on A while its client is connected to B.
+//
 // Run as a program (scripts/test-browser.sh), it prints `listening on {json of addresses}` and
-// serves until SIGTERM; imported (the end-to-end tests), startDialectServers() does the same.
+// serves until SIGTERM (`--redis redis://…` adds the two instances); imported (the end-to-end
+// tests), startDialectServers({ redis }) does the same.
 import { createHmac, randomBytes, timingSafeEqual } from "node:crypto";
 import { createServer } from "node:http";
 import { fileURLToPath } from "node:url";
+import { createAdapter } from "@socket.io/redis-adapter";
+import { createClient } from "redis";
 import { Server } from "socket.io";
 import { WebSocketServer } from "ws";
 
@@ -56,18 +63,22 @@ async function runJob({ steps = 4, stepMs = 30, fail = false }, emit) {
   else emit("completed", { status: "completed", progress: 100, result: { url: "/out/video.mp4", duration: 4 } });
 }
 
-export async function startDialectServers({ pingInterval = 300, pingTimeout = 200 } = {}) {
-  const { sign, verify } = signer(randomBytes(32));
-  const received = []; // every app message a server got: { server, user, event, data }
-  const now = () => new Date().toISOString();
-
-  // ---- Socket.IO 4.8: auth middleware on a signed token, user and workspace rooms the server
-  // joins itself, connection state recovery, acks for the client's emits.
-  const ioHttp = createServer();
-  const io = new Server(ioHttp, {
+/**
+ * ep-080's and story-16-15's Socket.IO 4.8 gateway: auth middleware on a signed token, user
+ * and workspace rooms the server joins itself, acks for the client's emits. In memory it
+ * offers connection state recovery; on `redis` (a URL) it joins the other instances on that
+ * Redis through the Redis adapter, which keeps no sessions, so it offers no recovery.
+ * Resolves with its address, the control API's routes for it (`/socket.io/…`), and stop().
+ */
+async function startSocketIo({ verify, received, pingInterval, pingTimeout, redis }) {
+  const http = createServer();
+  const clients = redis ? await redisClients(redis) : null;
+  const io = new Server(http, {
     pingInterval,
     pingTimeout,
-    connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true },
+    ...(clients
+      ? { adapter: createAdapter(clients.pub, clients.sub) }
+      : { connectionStateRecovery: { maxDisconnectionDuration: 120_000, skipMiddlewares: true } }),
     cors: { origin: "*" },
   });
   io.use((socket, next) => {
@@ -88,7 +99,105 @@ export async function startDialectServers({ pingInterval = 300, pingTimeout = 20
       ack?.({ ok: true });
     });
   });
-  const ioSockets = (user) => [...io.of("/").sockets.values()].filter((s) => s.data.user === user);
+  // This instance's sockets of a user (the control API drops only its own).
+  const sockets = (user) => [...io.of("/").sockets.values()].filter((s) => s.data.user === user);
+  const generationEvents = {
+    queued: "generation:queued",
+    progress: "generation:progress",
+    completed: "generation:complete",
+    failed: "generation:error",
+  };
+  const routes = {
+    "/socket.io/job": (input) => {
+      runJob(input, (kind, fields) => {
+        io.to(`user-${input.user}`).emit(generationEvents[kind], { jobId: input.job, ...fields });
+      });
+    },
+    "/socket.io/emit": (input) => {
+      io.to(input.room ?? `user-${input.user}`).emit(input.event, ...(input.binary ? [Buffer.from([1, 2, 3])] : [input.data]));
+    },
+    "/socket.io/drop": (input) => sockets(input.user).forEach((socket) => socket.conn.close()),
+    "/socket.io/kick": (input) => sockets(input.user).forEach((socket) => socket.disconnect(true)),
+    "/socket.io/raw": (input) => sockets(input.user).forEach((socket) => socket.conn.write(input.text)),
+  };
+  const port = await listen(http);
+  const stop = async () => {
+    // Closes the sockets and the HTTP server, and the adapter (which unsubscribes).
+    await io.close();
+    await clients?.close();
+  };
+  return { address: `http://127.0.0.1:${port}`, routes, stop };
+}
+
+/**
+ * node-redis clients for the Redis adapter: one publishes, the other stays subscribed. A
+ * Redis that cannot be reached for 2 s is an error (at start: the program exits with it),
+ * not endless retries.
+ */
+async function redisClients(url) {
+  const reconnectStrategy = (retries, cause) => (retries < 20 ? 100 : cause);
+  const pub = createClient({ url, socket: { reconnectStrategy } });
+  const sub = pub.duplicate();
+  // Without a listener a client's error would crash the process; it is logged instead.
+  for (const client of [pub, sub]) client.on("error", (error) => console.error(`redis ${url}: ${error.message}`));
+  await Promise.all([pub.connect(), sub.connect()]);
+  // close(), not destroy(): the adapter unsubscribes as the server closes, without waiting;
+  // close() lets those commands finish, destroy() would reject them with nobody to catch it.
+  // (So Redis must outlive the servers: the e2e tests and test-browser.sh stop it last.)
+  return { pub, sub, close: () => Promise.all([pub, sub].map((client) => client.close())) };
+}
+
+/**
+ * A control API on a free port: CORS open, a JSON body in, `routes[pathname](input)`'s value
+ * (or `{}`) out as JSON, 404 for any other path. A route that starts a job answers at once.
+ */
+async function startControl(routes) {
+  const server = createServer(async (request, response) => {
+    response.setHeader("access-control-allow-origin", "*");
+    response.setHeader("access-control-allow-headers", "content-type");
+    if (request.method === "OPTIONS") return response.end();
+    let body = "";
+    for await (const chunk of request) body += chunk;
+    const reply = (value) => {
+      response.setHeader("content-type", "application/json");
+      response.end(JSON.stringify(value ?? {}));
+    };
+    const { pathname } = new URL(request.url, "http://x");
+    const route = Object.hasOwn(routes, pathname) ? routes[pathname] : null;
+    if (!route) {
+      response.statusCode = 404;
+      return reply({ error: `no ${pathname}` });
+    }
+    return reply(route(body ? JSON.parse(body) : {}));
+  });
+  const port = await listen(server);
+  return {
+    address: `http://127.0.0.1:${port}`,
+    stop: () => new Promise((resolve) => server.close(resolve)),
+  };
+}
+
+export async function startDialectServers({ pingInterval = 300, pingTimeout = 200, redis } = {}) {
+  const { sign, verify } = signer(randomBytes(32));
+  const received = []; // every app message a server got: { server, user, event, data }
+  const now = () => new Date().toISOString();
+  // Every control API signs with the same key and reads the same record.
+  const common = {
+    "/token": (input) => ({ token: sign(input) }),
+    "/received": (input) =>
+      received.filter((message) => message.user === input.user || message.data?.user === input.user),
+  };
+
+  // ---- Instances A and B of the Socket.IO server on one Redis, each with its control API;
+  // first, so that a Redis out of reach fails the start before anything else listens.
+  const startInstance = async () => {
+    const instance = await startSocketIo({ verify, received, pingInterval, pingTimeout, redis });
+    return { instance, control: await startControl({ ...common, ...instance.routes }) };
+  };
+  const cluster = redis ? { a: await startInstance(), b: await startInstance() } : null;
+
+  // ---- Socket.IO 4.8 in memory, as one instance.
+  const socketIo = await startSocketIo({ verify, received, pingInterval, pingTimeout });
 
   // ---- phase-7: `ws` on /ws, the JWT in the query, {type:'subscribe', data:{jobId}}, progress
   // frames {type:'progress', jobId, userId, status, progress, stage, message, timestamp} to the
@@ -150,98 +259,65 @@ export async function startDialectServers({ pingInterval = 300, pingTimeout = 20
     projects.get(projectId)?.forEach((ws) => ws.readyState === ws.OPEN && ws.send(message));
   };
 
-  // ---- The control API.
-  const control = createServer(async (request, response) => {
-    response.setHeader("access-control-allow-origin", "*");
-    response.setHeader("access-control-allow-headers", "content-type");
-    if (request.method === "OPTIONS") return response.end();
-    let body = "";
-    for await (const chunk of request) body += chunk;
-    const input = body ? JSON.parse(body) : {};
-    const reply = (value) => {
-      response.setHeader("content-type", "application/json");
-      response.end(JSON.stringify(value ?? {}));
-    };
-    const { pathname } = new URL(request.url, "http://x");
-    switch (pathname) {
-      case "/token":
-        return reply({ token: sign(input) });
-      case "/received":
-        return reply(received.filter((message) => message.user === input.user || message.data?.user === input.user));
-      case "/socket.io/job":
-        runJob(input, (kind, fields) => {
-          const name = { queued: "generation:queued", progress: "generation:progress", completed: "generation:complete", failed: "generation:error" }[kind];
-          io.to(`user-${input.user}`).emit(name, { jobId: input.job, ...fields });
-        });
-        return reply();
-      case "/socket.io/emit":
-        io.to(input.room ?? `user-${input.user}`).emit(input.event, ...(input.binary ? [Buffer.from([1, 2, 3])] : [input.data]));
-        return reply();
-      case "/socket.io/drop":
-        ioSockets(input.user).forEach((socket) => socket.conn.close());
-        return reply();
-      case "/socket.io/kick":
-        ioSockets(input.user).forEach((socket) => socket.disconnect(true));
-        return reply();
-      case "/socket.io/raw":
-        ioSockets(input.user).forEach((socket) => socket.conn.write(input.text));
-        return reply();
-      case "/phase-7/job":
-        runJob(input, (kind, fields) => {
-          const frame = JSON.stringify({ type: "progress", jobId: input.job, userId: input.user, ...fields, timestamp: now() });
-          phase7Clients(input.user).filter((ws) => ws.jobs.has(input.job)).forEach((ws) => ws.send(frame));
-        });
-        return reply();
-      case "/phase-7/drop":
-        phase7Clients(input.user).forEach((ws) => ws.terminate());
-        return reply();
-      case "/phase-7/raw":
-        phase7Clients(input.user).forEach((ws) => ws.send(input.text));
-        return reply();
-      case "/story-007/job":
-        runJob(input, (kind, fields) => {
-          const common = { jobId: input.job, jobType: "video", sentenceId: input.sentence ?? "s1" };
-          if (kind === "progress") broadcastToProject(input.project, { type: "progress", ...common, progress: fields.progress, message: fields.message });
-          if (kind === "completed") broadcastToProject(input.project, { type: "job_complete", ...common, result: { file: "/out/video.mp4", duration: 4 } });
-          if (kind === "failed") broadcastToProject(input.project, { type: "job_failed", ...common, error: fields.error });
-        });
-        return reply();
-      case "/story-007/drop":
-        projects.get(input.project)?.forEach((ws) => ws.terminate());
-        return reply();
-      case "/story-007/raw":
-        projects.get(input.project)?.forEach((ws) => ws.send(input.text));
-        return reply();
-      default:
-        response.statusCode = 404;
-        return reply({ error: `no ${pathname}` });
-    }
+  // ---- The control API of the in-memory servers.
+  const control = await startControl({
+    ...common,
+    ...socketIo.routes,
+    "/phase-7/job": (input) => {
+      runJob(input, (kind, fields) => {
+        const frame = JSON.stringify({ type: "progress", jobId: input.job, userId: input.user, ...fields, timestamp: now() });
+        phase7Clients(input.user).filter((ws) => ws.jobs.has(input.job)).forEach((ws) => ws.send(frame));
+      });
+    },
+    "/phase-7/drop": (input) => phase7Clients(input.user).forEach((ws) => ws.terminate()),
+    "/phase-7/raw": (input) => phase7Clients(input.user).forEach((ws) => ws.send(input.text)),
+    "/story-007/job": (input) => {
+      runJob(input, (kind, fields) => {
+        const job = { jobId: input.job, jobType: "video", sentenceId: input.sentence ?? "s1" };
+        if (kind === "progress") broadcastToProject(input.project, { type: "progress", ...job, progress: fields.progress, message: fields.message });
+        if (kind === "completed") broadcastToProject(input.project, { type: "job_complete", ...job, result: { file: "/out/video.mp4", duration: 4 } });
+        if (kind === "failed") broadcastToProject(input.project, { type: "job_failed", ...job, error: fields.error });
+      });
+    },
+    "/story-007/drop": (input) => projects.get(input.project)?.forEach((ws) => ws.terminate()),
+    "/story-007/raw": (input) => projects.get(input.project)?.forEach((ws) => ws.send(input.text)),
   });
 
-  const ports = {
-    socketIo: await listen(ioHttp),
-    phase7: await listen(phase7Http),
-    story007: await listen(story007Http),
-    control: await listen(control),
-  };
   const addresses = {
-    socketIo: `http://127.0.0.1:${ports.socketIo}`,
-    phase7: `ws://127.0.0.1:${ports.phase7}/ws`,
-    story007: `ws://127.0.0.1:${ports.story007}/ws`,
-    control: `http://127.0.0.1:${ports.control}`,
+    socketIo: socketIo.address,
+    phase7: `ws://127.0.0.1:${await listen(phase7Http)}/ws`,
+    story007: `ws://127.0.0.1:${await listen(story007Http)}/ws`,
+    control: control.address,
+    ...(cluster && {
+      socketIoA: cluster.a.instance.address,
+      controlA: cluster.a.control.address,
+      socketIoB: cluster.b.instance.address,
+      controlB: cluster.b.control.address,
+    }),
   };
   const stop = async () => {
-    io.close();
     for (const server of [phase7, story007]) server.clients.forEach((ws) => ws.terminate());
-    await Promise.all(
-      [phase7Http, story007Http, control].map((server) => new Promise((resolve) => server.close(resolve))),
-    );
+    await Promise.all([
+      socketIo.stop(),
+      control.stop(),
+      ...Object.values(cluster ?? {}).flatMap(({ instance, control }) => [instance.stop(), control.stop()]),
+      ...[phase7Http, story007Http].map((server) => new Promise((resolve) => server.close(resolve))),
+    ]);
   };
   return { addresses, sign, received, stop };
 }
 
+/** `--redis URL` from the command line, if given. */
+function redisArgument(args) {
+  const at = args.indexOf("--redis");
+  if (at === -1) return undefined;
+  const url = args[at + 1];
+  if (!url?.startsWith("redis://")) throw new Error(`--redis wants a redis:// URL, not ${url}`);
+  return url;
+}
+
 if (process.argv[1] === fileURLToPath(import.meta.url)) {
-  const servers = await startDialectServers();
+  const servers = await startDialectServers({ redis: redisArgument(process.argv.slice(2)) });
   console.log(`listening on ${JSON.stringify(servers.addresses)}`);
   process.once("SIGTERM", async () => {
     await servers.stop();

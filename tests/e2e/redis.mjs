@@ -1,10 +1,14 @@
 // Debian's redis-server for the tests: started on a free port of 127.0.0.1, without
 // persistence (no RDB snapshots, no AOF), in a scratch directory, and stopped by its process id.
+//
+// Run as a program (scripts/test-browser.sh), it prints `listening on redis://127.0.0.1:PORT`
+// and stops Redis on SIGTERM; the script stops its process group, Redis included, on exit.
 import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { connect, createServer } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 
 /** A port the kernel says is free now (it may be taken again before it is used). */
 export function freePort() {
@@ -103,4 +107,13 @@ async function waitForPort(port, exited, output) {
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
   throw new Error(`redis-server did not listen on ${port} within 10 s: ${output()}`);
+}
+
+if (process.argv[1] === fileURLToPath(import.meta.url)) {
+  const redis = await startRedis();
+  console.log(`listening on ${redis.url}`);
+  process.once("SIGTERM", async () => {
+    await redis.stop();
+    process.exit(0);
+  });
 }

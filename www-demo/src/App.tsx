@@ -51,6 +51,23 @@ function Switch({ route, label }: { route: "mute-pongs" | "refuse-ws" | "fail-po
   );
 }
 
+/**
+ * Which server instance the socket reached: a server started with `--instance NAME` puts its
+ * name before the dot of every client id (`make demo REDIS=1` runs instances `a` and `b`
+ * behind one address). Nothing is shown for a server without a name.
+ */
+function ServerInstance() {
+  const { state } = useWebSocket();
+  const dot = state.clientId?.indexOf(".") ?? -1;
+  if (state.clientId == null || dot < 0) return null;
+  return (
+    <p className="instance">
+      Connected to server instance <strong id="instance">{state.clientId.slice(0, dot)}</strong>{" "}
+      (client id {state.clientId})
+    </p>
+  );
+}
+
 /** Breaks things on purpose: the server's admin API, and the browser's network events. */
 function ChaosPanel() {
   const { send, state } = useWebSocket();
@@ -108,6 +125,7 @@ export function App() {
         <h1>jobsocket demo</h1>
         <p>Start a job on the reference server and watch every event arrive; then break things.</p>
         <ConnectionStatus className="connection" />
+        <ServerInstance />
         <ConnectOnMount />
       </header>
       <main>

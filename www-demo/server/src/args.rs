@@ -420,6 +420,38 @@ mod tests {
     }
 
     #[test]
+    fn redis_mode_takes_a_redis_url_its_lease_and_time_to_live_in_any_order() {
+        let parsed = args(&[
+            "--redis-lease-ms",
+            "500",
+            "--redis",
+            "redis://127.0.0.1:6390",
+        ]);
+        let redis = parsed.config.redis.expect("the Redis mode");
+        assert_eq!(redis.url, "redis://127.0.0.1:6390");
+        assert_eq!(redis.lease_ms, 500);
+        assert_eq!(redis.ttl_ms, crate::redis::RedisConfig::DEFAULT_TTL_MS);
+        assert_eq!(
+            args(&["--redis-ttl-ms=60000"]).config.redis,
+            None,
+            "in memory without --redis"
+        );
+        let error = run(&["--redis", "127.0.0.1:6379"]).unwrap_err().to_string();
+        assert!(error.contains("must start with redis://"), "{error}");
+    }
+
+    #[test]
+    fn an_instance_name_is_short_and_plain() {
+        assert_eq!(
+            args(&["--instance", "api-2"]).config.instance.as_deref(),
+            Some("api-2")
+        );
+        for bad in ["", "a.b", "a b", &"x".repeat(33)] {
+            assert!(run(&["--instance", bad]).is_err(), "{bad:?}");
+        }
+    }
+
+    #[test]
     fn token_takes_a_value_and_admin_none() {
         let parsed = args(&["--admin", "--token", "s3cret", "--port", "0"]);
         assert!(parsed.config.admin);

@@ -16,9 +16,9 @@ use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use crate::jobs::CreateError;
 use crate::jobs::plan::{CompositionSpec, GenerationSpec};
-use crate::redis::api::{self as redis_api, Started};
+use crate::jobs::{CreateError, Started};
+use crate::redis::api as redis_api;
 use crate::redis::runner::{JobSpec, now_ms};
 use crate::scope::{ScopeError, Switch};
 use crate::state::AppState;

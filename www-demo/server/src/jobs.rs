@@ -163,6 +163,25 @@ fn after(log: &VecDeque<Logged>, seq: u64, limit: usize) -> Vec<Logged> {
     log.range(start..).take(limit).cloned().collect()
 }
 
+/// A job created: what the 201 answer says of it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Started {
+    pub channel: Channel,
+    pub id: String,
+    pub started_at_ms: f64,
+}
+
+impl Started {
+    /// An in-memory job started at `started_at_ms`.
+    pub fn of(job: &Job, started_at_ms: f64) -> Started {
+        Started {
+            channel: job.channel(),
+            id: job.id().to_owned(),
+            started_at_ms,
+        }
+    }
+}
+
 /// Why a job could not be created.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum CreateError {

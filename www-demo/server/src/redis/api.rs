@@ -10,27 +10,8 @@ use super::RedisHub;
 use super::keys::Feed;
 use super::runner::{self, JobInputs, JobSpec};
 use crate::http::ApiError;
-use crate::jobs::{CreateError, Job, check_length};
+use crate::jobs::{CreateError, Started, check_length};
 use crate::secret::random_hex;
-
-/// A job created: what the 201 answer says of it.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Started {
-    pub channel: Channel,
-    pub id: String,
-    pub started_at_ms: f64,
-}
-
-impl Started {
-    /// An in-memory job started at `started_at_ms`.
-    pub fn of(job: &Job, started_at_ms: f64) -> Started {
-        Started {
-            channel: job.channel(),
-            id: job.id().to_owned(),
-            started_at_ms,
-        }
-    }
-}
 
 /// Creates a job of `spec`, one event every `step`, and runs it on this instance.
 pub async fn start_job(

@@ -8,6 +8,7 @@
 //! subscription drops) or a quiet spell reads the log again (see [`super::forward`]).
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 
@@ -22,6 +23,9 @@ const LIVE_CAPACITY: usize = 256;
 
 /// How often a dropped subscription tries to come back.
 const RESUBSCRIBE_EVERY: Duration = Duration::from_millis(250);
+
+/// The fewest feeds worth sweeping for unwatched ones.
+const SWEEP_AT: usize = 64;
 
 /// What a forwarder hears from its feed's local broadcast.
 #[derive(Debug, Clone)]
@@ -40,12 +44,20 @@ pub enum Live {
 #[derive(Debug, Default)]
 pub struct Relays {
     feeds: Mutex<HashMap<Feed, broadcast::Sender<Live>>>,
+    /// The number of feeds after the last sweep of unwatched ones.
+    swept: AtomicUsize,
 }
 
 impl Relays {
     /// A receiver of `feed`'s live events from now on.
     pub fn watch(&self, feed: &Feed) -> broadcast::Receiver<Live> {
         let mut feeds = self.lock();
+        // A feed whose watchers left and that published nothing since would stay: forget
+        // those whenever the map has doubled, so it stays within twice the watched feeds.
+        if feeds.len() >= SWEEP_AT.max(2 * self.swept.load(Ordering::Relaxed)) {
+            feeds.retain(|_, sender| sender.receiver_count() > 0);
+            self.swept.store(feeds.len(), Ordering::Relaxed);
+        }
         feeds
             .entry(feed.clone())
             .or_insert_with(|| broadcast::Sender::new(LIVE_CAPACITY))
@@ -136,6 +148,19 @@ async fn reconnect(mut manager: ConnectionManager) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn feeds_nobody_watches_any_more_are_forgotten_as_the_map_grows() {
+        let relays = Relays::default();
+        let kept = relays.watch(&Feed::app("kept", "1"));
+        for n in 0..10 * SWEEP_AT {
+            drop(relays.watch(&Feed::app("gone", &n.to_string())));
+        }
+        let feeds = relays.lock().len();
+        assert!(feeds <= 2 * SWEEP_AT, "{feeds} feeds kept");
+        assert!(relays.lock().contains_key(&Feed::app("kept", "1")));
+        drop(kept);
+    }
 
     #[test]
     fn a_published_message_gives_its_seq_end_and_frame() {

@@ -5,6 +5,8 @@
 // Each test file uses part of this module; the rest would warn as dead code there.
 #![allow(dead_code)]
 
+pub mod redis;
+
 use std::net::SocketAddr;
 use std::time::Duration;
 
@@ -171,7 +173,13 @@ impl Server {
     pub async fn socket_with_query(&self, query: &str) -> Socket {
         let mut socket = self.connect(query).await.expect("WebSocket handshake");
         match socket.next_frame().await {
-            ServerFrame::Connected { client_id, .. } => assert!(client_id.starts_with("c_")),
+            ServerFrame::Connected { client_id, .. } => {
+                // `c_N`, or `NAME.c_N` from a named instance.
+                let number = client_id
+                    .rsplit_once('.')
+                    .map_or(client_id.as_str(), |(_, n)| n);
+                assert!(number.starts_with("c_"), "{client_id}");
+            }
             other => panic!("expected connected, got {other:?}"),
         }
         socket
