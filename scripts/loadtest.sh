@@ -10,7 +10,7 @@
 # QUICK=1: 40 clients, 10 jobs, 2 s, on the debug build `make test` already has; writes
 # target/loadtest/report-quick.json. `make test` runs it, so the tool cannot rot.
 # MEMORY=1: no Redis, each instance alone, each client on its job's instance: the in-memory
-# baseline.
+# baseline, in report-memory.json (report-quick-memory.json with QUICK=1).
 #
 # Everything runs on this machine and stops by its own process group whatever happens
 # (scripts/lib/processes.sh, scripts/lib/redis.sh); the tool has a hard deadline, and
@@ -23,14 +23,14 @@ source scripts/lib/redis.sh
 if [[ "${QUICK:-}" == 1 ]]; then
   profile=dev
   bin=target/debug
-  tool_args=(--label quick --clients 40 --jobs 10 --duration-ms 2000 --deadline-ms 30000
-    --report target/loadtest/report-quick.json)
+  label=quick
+  tool_args=(--clients 40 --jobs 10 --duration-ms 2000 --deadline-ms 30000)
   deadline_s=30
 else
   profile=release-native
   bin=target/release-native
-  tool_args=(--label full --clients 1000 --jobs 100 --duration-ms 20000 --deadline-ms 60000
-    --report target/loadtest/report.json)
+  label=full
+  tool_args=(--clients 1000 --jobs 100 --duration-ms 20000 --deadline-ms 60000)
   deadline_s=60
 fi
 
@@ -47,6 +47,7 @@ fi
 # the idle timeout (90 s).
 instances=()
 if [[ "${MEMORY:-}" == 1 ]]; then
+  label+=-memory
   shared=()
   echo "in-memory baseline: each instance alone, no Redis"
 else
@@ -65,5 +66,8 @@ for name in a b; do
   instances+=(--instance "$name,$LISTENING,$STARTED_PID")
 done
 
+# report.json for the full run; report-quick.json, report-memory.json, report-quick-memory.json.
+if [[ "$label" == full ]]; then report=report.json; else report="report-${label#full-}.json"; fi
 run_group timeout --kill-after=5 "$((deadline_s + 30))" \
-  "$bin/jobsocket-loadtest" "${instances[@]}" "${shared[@]}" "${tool_args[@]}"
+  "$bin/jobsocket-loadtest" "${instances[@]}" "${shared[@]}" "${tool_args[@]}" \
+  --label "$label" --report "target/loadtest/$report"
