@@ -14,7 +14,7 @@ start_redis() {
   at_exit "rm -rf '$dir'"
   REDIS_PORT=$(free_port)
   start_group redis-server --port "$REDIS_PORT" --bind 127.0.0.1 --save '' --appendonly no \
-    --dir "$dir" --loglevel warning
+    --dir "$dir" --loglevel warning >/dev/null
   REDIS_PID=$STARTED_PID
   REDIS_URL="redis://127.0.0.1:$REDIS_PORT"
   for ((tries = 0; tries < 100; tries++)); do
