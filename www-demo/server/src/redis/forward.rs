@@ -26,10 +26,15 @@ const REPLAY_BATCH: usize = 500;
 /// Longest wait between two reads while Redis does not answer.
 const MAX_RETRY: Duration = Duration::from_secs(1);
 
+/// Where a forwarder's frames go: a socket's send queue.
+pub trait FrameSink {
+    /// Sends a frame's text; false once the socket is gone.
+    fn send(&mut self, text: String) -> impl Future<Output = bool> + Send;
+}
+
 /// Where a subscriber is and how to send to it.
 pub struct Subscriber<S> {
-    /// Sends a frame's text; an error means the socket is gone.
-    pub send: S,
+    pub sink: S,
     /// The last seq sent, or the client's `since`.
     pub last: u64,
 }
@@ -37,14 +42,13 @@ pub struct Subscriber<S> {
 /// Forwards `feed` after `opening` (which is told the feed's last seq and sends `subscribed`,
 /// `joined` or an error; false ends the task). Ends when the socket is gone or after a
 /// job's terminal event.
-pub async fn forward<S, F, O, OF>(
+pub async fn forward<S, O, OF>(
     hub: &RedisHub,
     feed: Feed,
     mut subscriber: Subscriber<S>,
     opening: O,
 ) where
-    S: FnMut(String) -> F,
-    F: Future<Output = bool>,
+    S: FrameSink,
     O: FnOnce(Option<u64>) -> OF,
     OF: Future<Output = bool>,
 {
@@ -68,7 +72,7 @@ pub async fn forward<S, F, O, OF>(
             match next {
                 Ok(Live::Event { seq, .. }) if seq <= subscriber.last => continue,
                 Ok(Live::Event { seq, end, frame }) if seq == subscriber.last + 1 => {
-                    if !(subscriber.send)(frame.to_string()).await {
+                    if !subscriber.sink.send(frame.to_string()).await {
                         return;
                     }
                     subscriber.last = seq;
@@ -86,11 +90,11 @@ pub async fn forward<S, F, O, OF>(
 
 /// Sends the logged events after the subscriber's last, a batch at a time. `Some(true)` to go
 /// on, `Some(false)` after the terminal event, `None` when the socket is gone.
-async fn catch_up<S, F>(hub: &RedisHub, feed: &Feed, subscriber: &mut Subscriber<S>) -> Option<bool>
-where
-    S: FnMut(String) -> F,
-    F: Future<Output = bool>,
-{
+async fn catch_up<S: FrameSink>(
+    hub: &RedisHub,
+    feed: &Feed,
+    subscriber: &mut Subscriber<S>,
+) -> Option<bool> {
     loop {
         let last = subscriber.last;
         let events = retrying(|| hub.events_after(feed, last, REPLAY_BATCH)).await;
@@ -98,7 +102,7 @@ where
         let end = events.iter().any(|logged| logged.end);
         if let Some(newest) = events.last() {
             let newest = newest.seq;
-            if !(subscriber.send)(batch(events)).await {
+            if !subscriber.sink.send(batch(events)).await {
                 return None;
             }
             subscriber.last = newest;

@@ -417,6 +417,16 @@ async fn resume(hub: &Arc<RedisHub>, feed: Feed) -> RedisResult<()> {
 mod tests {
     use super::*;
 
+    /// The job as another instance reads it back from its meta.
+    fn through_meta(job: &JobInputs) -> Option<JobInputs> {
+        let fields: HashMap<String, String> = job
+            .fields()
+            .into_iter()
+            .map(|(name, value)| (name.to_owned(), value))
+            .collect();
+        JobInputs::from_fields(&job.id, &fields)
+    }
+
     #[test]
     fn a_job_is_planned_again_from_its_meta() {
         let job = JobInputs {
@@ -429,12 +439,7 @@ mod tests {
             step_ms: 40,
             started_at_ms: 1_764_000_000_123.456,
         };
-        let fields: HashMap<String, String> = job
-            .fields()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        assert_eq!(JobInputs::from_fields("gen_1", &fields), Some(job.clone()));
+        assert_eq!(through_meta(&job), Some(job.clone()));
         let composition = JobInputs {
             spec: JobSpec::Composition(CompositionSpec {
                 total_frames: 240,
@@ -443,12 +448,7 @@ mod tests {
             }),
             ..job
         };
-        let fields: HashMap<String, String> = composition
-            .fields()
-            .into_iter()
-            .map(|(name, value)| (name.to_owned(), value))
-            .collect();
-        assert_eq!(JobInputs::from_fields("gen_1", &fields), Some(composition));
+        assert_eq!(through_meta(&composition), Some(composition));
     }
 
     #[test]

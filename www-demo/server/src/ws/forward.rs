@@ -16,7 +16,7 @@ use super::{Gone, Outbox, send, send_text};
 use crate::channels::{AppChannel, ChannelLogged, ChannelWatch};
 use crate::jobs::{Job, Logged, Watch};
 use crate::redis::RedisHub;
-use crate::redis::forward::{self as redis_forward, Subscriber};
+use crate::redis::forward::{self as redis_forward, FrameSink, Subscriber};
 use crate::redis::keys::Feed;
 
 /// Events per replay frame, and per read of the log. A replay goes out in batches, so no frame
@@ -138,10 +138,7 @@ pub(super) async fn forward_from_redis(
         }
     };
     let subscriber = Subscriber {
-        send: |text: String| {
-            let outbox = outbox.clone();
-            async move { send_text(&outbox, text).await.is_ok() }
-        },
+        sink: outbox.clone(),
         last: since.unwrap_or(0),
     };
     redis_forward::forward(&hub, feed, subscriber, opening).await;
@@ -168,13 +165,16 @@ pub(super) async fn forward_channel_from_redis(
         }
     };
     let subscriber = Subscriber {
-        send: |text: String| {
-            let outbox = outbox.clone();
-            async move { send_text(&outbox, text).await.is_ok() }
-        },
+        sink: outbox.clone(),
         last: since.unwrap_or(0),
     };
     redis_forward::forward(&hub, feed, subscriber, opening).await;
+}
+
+impl FrameSink for Outbox {
+    async fn send(&mut self, text: String) -> bool {
+        send_text(self, text).await.is_ok()
+    }
 }
 
 fn channel_event(channel: &AppChannel, logged: ChannelLogged) -> ServerFrame {
