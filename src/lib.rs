@@ -10,3 +10,9 @@ pub mod core;
 mod bindings;
 #[cfg(target_arch = "wasm32")]
 pub mod web;
+
+/// The package's allocator: talc, smaller than the standard library's dlmalloc (see
+/// `Cargo.toml`). The package runs on one thread (no wasm threads, no shared memory).
+#[cfg(target_arch = "wasm32")]
+#[global_allocator]
+static ALLOCATOR: talc::wasm::WasmDynamicTalc = talc::wasm::new_wasm_dynamic_allocator();

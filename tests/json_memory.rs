@@ -1,5 +1,9 @@
 //! How much memory the JSON reader takes for hostile frames, measured with a counting
 //! allocator (this test binary's own global allocator, so nothing else counts).
+//!
+//! A host test: on wasm32 the library brings its own global allocator (talc), and a binary
+//! can have one only.
+#![cfg(not(target_arch = "wasm32"))]
 
 use std::alloc::{GlobalAlloc, Layout, System};
 use std::sync::Mutex;
