@@ -12,7 +12,7 @@ endif
 export JOBSOCKET_RUN
 N ?= 20
 
-.PHONY: help tools package pack server demo demo-dialects demo-build bench loadtest test test-suites test-host test-browser test-e2e test-bench test-loadtest test-package test-frameworks lint soak invariants fmt clean
+.PHONY: help tools package pack server demo demo-dialects demo-build bench loadtest test test-suites test-host test-browser test-e2e test-bench test-size test-loadtest test-package test-frameworks lint soak invariants fmt clean
 
 help:
 	@echo "make demo   build everything, start the reference server and the demo page, print the URL"
@@ -92,6 +92,7 @@ test-suites:
 	$(MAKE) --no-print-directory test-browser
 	$(MAKE) --no-print-directory test-e2e
 	$(MAKE) --no-print-directory test-bench
+	$(MAKE) --no-print-directory test-size
 	$(MAKE) --no-print-directory test-loadtest
 	$(MAKE) --no-print-directory test-package
 	$(MAKE) --no-print-directory test-frameworks
@@ -115,6 +116,11 @@ test-bench: package server
 
 ## The load test in quick mode, so the tool and its script cannot rot; it fails if an event was
 ## lost, repeated or out of order, or a figure did not come out, never because it is slow.
+## The package's size against bench/size-budget.json: deterministic, so a test.
+test-size: package
+	scripts/npm-ci.sh bench
+	node bench/check-size.mjs
+
 test-loadtest: server
 	QUICK=1 scripts/loadtest.sh
 

@@ -10,6 +10,7 @@ const keys = [
   "batched.ratio_vs_raw",
   "latency.p99_added_ms",
   "size.total_gzip_bytes",
+  "size.total_brotli_bytes",
   "size.socketio_gzip_bytes",
   "size.with_react_gzip_bytes",
   "memory.wasm_bytes_after_cycles",

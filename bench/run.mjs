@@ -4,13 +4,12 @@
 // reference server), writes target/bench/report.json and prints markdown tables. QUICK=1 runs
 // small numbers.
 import { spawn } from "node:child_process";
-import { mkdtemp, mkdir, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
-import { gzipSync } from "node:zlib";
-import * as esbuild from "esbuild";
 import { startServers } from "./servers.mjs";
+import { packageSizes } from "./size.mjs";
 import { benchTabs, stopTabsBench, tabsTable } from "./tabs.mjs";
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
@@ -31,42 +30,6 @@ const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
 };
-const gzipBytes = (buffer) => gzipSync(buffer, { level: 9 }).length;
-
-async function minifiedGzip(entryContents, resolveDir, external = []) {
-  const built = await esbuild.build({
-    external,
-    stdin: { contents: entryContents, resolveDir, loader: "js" },
-    bundle: true,
-    minify: true,
-    format: "esm",
-    platform: "browser",
-    write: false,
-    logLevel: "silent",
-  });
-  const code = built.outputFiles[0].contents;
-  return { minBytes: code.length, gzipBytes: gzipBytes(code) };
-}
-
-async function sizes() {
-  const pkg = path.join(root, "target/package");
-  const wasm = await readFile(path.join(pkg, "jobsocket_bg.wasm"));
-  const glue = await minifiedGzip(`export * from "./index.js";`, pkg);
-  const withReact = await minifiedGzip(`export * from "./index.js"; export * from "./react.js";`, pkg, ["react", "react/jsx-runtime"]);
-  const socketio = await minifiedGzip(`export { io } from "socket.io-client";`, path.join(root, "bench"));
-  return {
-    wasm_bytes: wasm.length,
-    wasm_gzip_bytes: gzipBytes(wasm),
-    glue_min_bytes: glue.minBytes,
-    glue_gzip_bytes: glue.gzipBytes,
-    total_gzip_bytes: gzipBytes(wasm) + glue.gzipBytes,
-    // The client plus the React adapter, React itself external (the app has it).
-    with_react_gzip_bytes: gzipBytes(wasm) + withReact.gzipBytes,
-    socketio_min_bytes: socketio.minBytes,
-    socketio_gzip_bytes: socketio.gzipBytes,
-  };
-}
-
 // True while any process of group `pgid` is alive (signal 0 checks without sending).
 function groupAlive(pgid) {
   try {
@@ -193,6 +156,7 @@ function table(report) {
     `| batched throughput (events/s, ${b.events_per_frame}/frame) | ${fmt(b.jobsocket_events_per_s)} | ${fmt(b.raw_events_per_s)} | — | ${fmt(b.ratio_vs_raw, 3)}× raw |`,
     `| latency p50 / p99 (ms, ${fmt(l.rate_per_s)}/s) | ${fmt(l.jobsocket_p50_ms, 3)} / ${fmt(l.jobsocket_p99_ms, 3)} | ${fmt(l.raw_p50_ms, 3)} / ${fmt(l.raw_p99_ms, 3)} | — | +${fmt(l.p50_added_ms, 3)} / +${fmt(l.p99_added_ms, 3)} ms |`,
     `| size, min + gzip (bytes) | ${fmt(s.total_gzip_bytes)} (wasm ${fmt(s.wasm_gzip_bytes)} + JS ${fmt(s.glue_gzip_bytes)}); with the React adapter ${fmt(s.with_react_gzip_bytes)} | — | ${fmt(s.socketio_gzip_bytes)} | ${fmt(s.total_gzip_bytes / s.socketio_gzip_bytes, 2)}× socket.io |`,
+    `| size, min + brotli (bytes) | ${fmt(s.total_brotli_bytes)} (wasm ${fmt(s.wasm_brotli_bytes)} + JS ${fmt(s.glue_brotli_bytes)}); with the React adapter ${fmt(s.with_react_brotli_bytes)} | — | ${fmt(s.socketio_brotli_bytes)} | ${fmt(s.total_brotli_bytes / s.socketio_brotli_bytes, 2)}× socket.io |`,
     `| wasm memory before / after events / after cycles (bytes) | ${fmt(m.wasm_bytes_before)} / ${fmt(m.wasm_bytes_after_events)} / ${fmt(m.wasm_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.wasm_growth_second_half_bytes)} |`,
     `| JS heap before / after events / after cycles (bytes) | ${fmt(m.js_heap_bytes_before)} / ${fmt(m.js_heap_bytes_after_events)} / ${fmt(m.js_heap_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.js_heap_growth_second_half_bytes)} |`,
     `| idle timer wake-ups per minute | ${fmt(i.timer_wakeups_per_minute, 1)} | — | — | ${i.timer_wakeups} in ${i.seconds} s |`,
@@ -200,7 +164,7 @@ function table(report) {
 }
 
 async function main() {
-  const size = await sizes();
+  const size = await packageSizes();
   const servers = await startServers({ root });
   let browser;
   // Ctrl-C or a SIGTERM from a test script still stops the browser and the servers.
