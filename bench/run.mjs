@@ -8,6 +8,8 @@ import { mkdtemp, mkdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { fmt, median } from "./figures.mjs";
+import { growthConfig, growthTable, summarizeGrowth } from "./growth.mjs";
 import { startServers } from "./servers.mjs";
 import { packageSizes } from "./size.mjs";
 import { benchTabs, stopTabsBench, tabsTable } from "./tabs.mjs";
@@ -17,15 +19,10 @@ const quick = process.env.QUICK === "1";
 
 const config = quick
   ? { runs: 3, perFrameEvents: 5_000, batchedEvents: 20_000, batchSize: 100, latencyEvents: 300,
-      latencyRate: 1_000, memoryEvents: 10_000, memoryCycles: 2_000, idleSeconds: 2 }
+      latencyRate: 1_000, memoryEvents: 10_000, memoryCycles: 2_000, idleSeconds: 2, ...growthConfig(true) }
   : { runs: 3, perFrameEvents: 200_000, batchedEvents: 500_000, batchSize: 100, latencyEvents: 3_000,
-      latencyRate: 1_000, memoryEvents: 100_000, memoryCycles: 10_000, idleSeconds: 60 };
+      latencyRate: 1_000, memoryEvents: 100_000, memoryCycles: 10_000, idleSeconds: 60, ...growthConfig(false) };
 
-const median = (values) => {
-  const sorted = [...values].sort((a, b) => a - b);
-  const middle = Math.floor(sorted.length / 2);
-  return sorted.length % 2 ? sorted[middle] : (sorted[middle - 1] + sorted[middle]) / 2;
-};
 const percentile = (values, p) => {
   const sorted = [...values].sort((a, b) => a - b);
   return sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
@@ -135,16 +132,28 @@ function summarize(raw, size) {
     js_heap_growth_second_half_bytes: growth(m.afterHalfCycles, m.afterCycles, "jsHeapBytes"),
   };
 
+  const i = raw.idle;
   const idle = {
-    seconds: raw.idle.seconds,
-    timer_wakeups: raw.idle.timerFires,
-    timer_wakeups_per_minute: (raw.idle.timerFires * 60) / raw.idle.seconds,
-    status_after: raw.idle.statusAfter,
+    seconds: i.seconds,
+    timer_wakeups: i.timerFires,
+    timer_wakeups_per_minute: (i.timerFires * 60) / i.seconds,
+    status_after: i.statusAfter,
+    tab_role: i.tabRole,
+    ping_interval_ms: i.pingIntervalMs,
+    tab_heartbeat_ms: i.tabHeartbeatMs,
+    // What the heartbeats alone would fire: the pings, and a leading tab's heartbeat.
+    heartbeat_wakeups_per_minute: 60_000 / i.pingIntervalMs + (i.tabRole === "leader" ? 60_000 / i.tabHeartbeatMs : 0),
   };
-  return { quick, config, user_agent: raw.userAgent, per_frame: perFrame, batched, latency, size, memory, idle };
+  const growthSummary = summarizeGrowth(raw.growth, config);
+  return { quick, config, user_agent: raw.userAgent, per_frame: perFrame, batched, latency, size, memory, idle, growth: growthSummary };
 }
 
-const fmt = (n, digits = 0) => (n == null ? "n/a" : Number(n).toLocaleString("en-US", { maximumFractionDigits: digits, minimumFractionDigits: digits }));
+
+/** What the idle measure's heartbeats are, in words. */
+function heartbeats(i) {
+  const ping = `a ping every ${fmt(i.ping_interval_ms / 1000)} s`;
+  return i.tab_role === "leader" ? `${ping}, the leading tab's heartbeat every ${fmt(i.tab_heartbeat_ms / 1000)} s` : ping;
+}
 
 function table(report) {
   const { per_frame: pf, batched: b, latency: l, size: s, memory: m, idle: i } = report;
@@ -159,7 +168,7 @@ function table(report) {
     `| size, min + brotli (bytes) | ${fmt(s.total_brotli_bytes)} (wasm ${fmt(s.wasm_brotli_bytes)} + JS ${fmt(s.glue_brotli_bytes)}); with the React adapter ${fmt(s.with_react_brotli_bytes)} | — | ${fmt(s.socketio_brotli_bytes)} | ${fmt(s.total_brotli_bytes / s.socketio_brotli_bytes, 2)}× socket.io |`,
     `| wasm memory before / after events / after cycles (bytes) | ${fmt(m.wasm_bytes_before)} / ${fmt(m.wasm_bytes_after_events)} / ${fmt(m.wasm_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.wasm_growth_second_half_bytes)} |`,
     `| JS heap before / after events / after cycles (bytes) | ${fmt(m.js_heap_bytes_before)} / ${fmt(m.js_heap_bytes_after_events)} / ${fmt(m.js_heap_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.js_heap_growth_second_half_bytes)} |`,
-    `| idle timer wake-ups per minute | ${fmt(i.timer_wakeups_per_minute, 1)} | — | — | ${i.timer_wakeups} in ${i.seconds} s |`,
+    `| idle timer wake-ups per minute (open socket, no traffic) | ${fmt(i.timer_wakeups_per_minute, 1)} | — | — | heartbeats alone: ${fmt(i.heartbeat_wakeups_per_minute, 1)} (${heartbeats(i)}); ${i.timer_wakeups} in ${i.seconds} s |`,
   ].join("\n");
 }
 
@@ -201,6 +210,7 @@ async function main() {
   await writeFile(path.join(out, "report.json"), JSON.stringify(report, null, 2));
   console.log(`\n${quick ? "QUICK " : ""}bench, ${report.user_agent}\n`);
   console.log(table(report));
+  console.log(`\n### Growth\n\n${growthTable(report.growth)}`);
   console.log(`\n### Tabs sharing one connection\n\n${tabsTable(report.tabs)}`);
   console.log(`\nwritten to target/bench/report.json`);
 }

@@ -21,6 +21,7 @@ const epochNow = () => performance.timeOrigin + performance.now();
 
 const { default: init, JobSocket } = await import("/pkg/jobsocket.js");
 const { io } = await import("/socket.io.esm.min.js");
+const { growthSection } = await import("/growth.js");
 const wasm = await init();
 
 function floodUrl({ n, batch = 1, rate = 0 }) {
@@ -212,8 +213,15 @@ async function memory() {
   return { before, afterEvents, afterHalfCycles, afterCycles };
 }
 
+/**
+ * An open socket with no subscription and no traffic, for `idleSeconds`: the timer callbacks
+ * that fire. The heartbeats are set to their defaults explicitly, so the figure they alone
+ * would give (a ping every pingIntervalMs; a leading tab's heartbeat every tabHeartbeatMs when
+ * the connection is shared across tabs) is known here, to compare with.
+ */
 async function idle() {
-  const socket = new JobSocket({ url: floodUrl({ n: 0 }) });
+  const heartbeats = { pingIntervalMs: 30_000, tabHeartbeatMs: 1_000 };
+  const socket = new JobSocket({ url: floodUrl({ n: 0 }), ...heartbeats });
   await new Promise((resolve) => {
     const listener = socket.onStateChange(({ status }) => {
       if (status === "open") {
@@ -228,9 +236,10 @@ async function idle() {
   await sleep(config.idleSeconds * 1000);
   const fired = timerFires.count - firedBefore;
   const status = socket.state.status;
+  const tabRole = socket.tabRole;
   socket.close();
   socket.free();
-  return { seconds: config.idleSeconds, timerFires: fired, statusAfter: status };
+  return { seconds: config.idleSeconds, timerFires: fired, statusAfter: status, tabRole, ...heartbeats };
 }
 
 async function main() {
@@ -253,6 +262,8 @@ async function main() {
   result.latency = await latency({ raw: runRaw, jobsocket: runJobsocket }, config.latencyEvents);
   step("memory");
   result.memory = await memory();
+  step("growth");
+  result.growth = await growthSection({ JobSocket, config, sleep })();
   step("idle");
   result.idle = await idle();
   result.userAgent = navigator.userAgent;
