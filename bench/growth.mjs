@@ -11,7 +11,7 @@ import { fmt, median } from "./figures.mjs";
 export function growthConfig(quick) {
   return {
     growthJobs: [1, 100, 1_000],
-    growthEvents: quick ? 5_000 : 100_000,
+    growthEvents: quick ? 2_000 : 20_000,
     resubscribeJobs: 1_000,
     outboxMessages: 100,
   };
@@ -52,6 +52,7 @@ export function summarizeGrowth(runs, config) {
       messages: config.outboxMessages,
       ...fields(runs.outboxRestore, ["construct_ms", "loaded_ms", "delivered_ms", "socket_handlers_ms"]),
     },
+    measure_seconds: runs.seconds,
     runs,
   };
 }
