@@ -19,7 +19,7 @@ help:
 	@echo "            (REDIS=1: two instances on one Redis behind one address)"
 	@echo "make test   run every test suite (host, browsers, end to end, quick bench and load test) and the lints"
 	@echo "make demo-dialects  the same hooks on a Socket.IO server and plain-JSON ws servers"
-	@echo "make bench  measure throughput, latency, size, memory and idle cost (QUICK=1: small numbers)"
+	@echo "make bench  measure throughput, latency, size, memory, idle cost and growth with jobs (QUICK=1: small numbers)"
 	@echo "make loadtest  1,000 clients on two server instances sharing Redis, 100 jobs (QUICK=1: small)"
 	@echo "make soak   run the browser, end-to-end and framework suites N times each (N=20)"
 	@echo "make invariants  the core's random-episode invariant test, EPISODES=100000 in release"
@@ -65,8 +65,9 @@ demo-dialects: demo-build server
 demo-build: pack
 	scripts/build-demo.sh
 
-## Benchmarks against the raw WebSocket and socket.io-client, and of tabs sharing one
-## connection (against the reference server); see bench/run.mjs and bench/tabs.mjs.
+## Benchmarks against the raw WebSocket and socket.io-client, of one client's growth with its
+## jobs and outbox, and of tabs sharing one connection (against the reference server); see
+## bench/run.mjs, bench/growth.mjs and bench/tabs.mjs.
 bench: package server
 	scripts/npm-ci.sh bench
 	QUICK=$(QUICK) node bench/run.mjs

@@ -16,6 +16,7 @@ const keys = [
   "memory.wasm_bytes_after_cycles",
   "idle.timer_wakeups_per_minute",
   "idle.heartbeat_wakeups_per_minute",
+  "idle.expected_wakeups_in_window",
   "growth.per_event_us.1",
   "growth.per_event_us.100",
   "growth.per_event_us.1000",

@@ -215,16 +215,19 @@ async function memory() {
 
 /**
  * An open socket with no subscription and no traffic, for `idleSeconds`: the timer callbacks
- * that fire. The heartbeats are set to their defaults explicitly, so the figure they alone
- * would give (a ping every pingIntervalMs; a leading tab's heartbeat every tabHeartbeatMs when
- * the connection is shared across tabs) is known here, to compare with.
+ * that fire. The timing options are set to their defaults explicitly, so that what they alone
+ * would fire is known here, to compare with: a ping every pingIntervalMs, a leading tab's
+ * heartbeat every tabHeartbeatMs when the connection is shared across tabs, and once, when the
+ * socket has been open minUptimeMs, the check that it counts as stable.
  */
 async function idle() {
-  const heartbeats = { pingIntervalMs: 30_000, tabHeartbeatMs: 1_000 };
-  const socket = new JobSocket({ url: floodUrl({ n: 0 }), ...heartbeats });
+  const timing = { pingIntervalMs: 30_000, tabHeartbeatMs: 1_000, minUptimeMs: 5_000 };
+  const socket = new JobSocket({ url: floodUrl({ n: 0 }), ...timing });
+  let openedAt = 0;
   await new Promise((resolve) => {
     const listener = socket.onStateChange(({ status }) => {
       if (status === "open") {
+        openedAt = performance.now();
         listener.free();
         resolve();
       }
@@ -233,13 +236,15 @@ async function idle() {
   });
   await sleep(200);
   const firedBefore = timerFires.count;
+  const windowStartMs = performance.now() - openedAt;
   await sleep(config.idleSeconds * 1000);
+  const windowEndMs = performance.now() - openedAt;
   const fired = timerFires.count - firedBefore;
   const status = socket.state.status;
   const tabRole = socket.tabRole;
   socket.close();
   socket.free();
-  return { seconds: config.idleSeconds, timerFires: fired, statusAfter: status, tabRole, ...heartbeats };
+  return { seconds: config.idleSeconds, timerFires: fired, statusAfter: status, tabRole, windowStartMs, windowEndMs, ...timing };
 }
 
 async function main() {
