@@ -1,7 +1,6 @@
 #!/usr/bin/env bash
-# Wraps wasm-bindgen's output (target/wasm-pack), its wasm optimised for size, in the npm
-# package files of pkg-template/ and writes the result to target/package/, the directory the
-# reference server serves at /pkg/:
+# Wraps wasm-bindgen's output (target/wasm-pack) in the npm package files of pkg-template/ and
+# writes the result to target/package/, the directory the reference server serves at /pkg/:
 # the glue and the wasm, the package manifest (without its development-only fields), the
 # README, and the TypeScript wrapper and React adapter compiled by tsc.
 set -euo pipefail
@@ -21,10 +20,4 @@ node -e '
 ' "$out/package.json"
 cp pkg-template/README.md "$out/"
 scripts/npm-ci.sh pkg-template
-# binaryen's optimiser, from npm (a JS/wasm build of wasm-opt: no native download). After
-# wasm-bindgen, never before: its closures' shims break if optimised first. `-Oz` alone makes
-# the gzip larger (its one-caller inlining duplicates code gzip had compressed well), hence
-# `-ocimfs=0`: 2.4 KB gzip smaller than wasm-bindgen's output (measured, issue 15).
-pkg-template/node_modules/.bin/wasm-opt -Oz --one-caller-inline-max-function-size=0 \
-  "$out/jobsocket_bg.wasm" -o "$out/jobsocket_bg.wasm"
 (cd pkg-template && node_modules/.bin/tsc -p tsconfig.json)
