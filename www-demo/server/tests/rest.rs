@@ -59,6 +59,27 @@ async fn a_completed_generation_snapshot_has_every_clip_its_result_and_last_seq(
 }
 
 #[tokio::test]
+async fn a_created_job_says_when_it_started_and_its_step_so_each_event_has_a_due_time() {
+    let server = common::start(5).await;
+    let before = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+        * 1_000.0;
+    let response = server
+        .request("POST", "/api/v1/compositions", Some(r#"{"step_ms":40}"#))
+        .await;
+    assert_eq!(response.status, 201, "{}", response.body);
+    let json = response.json();
+    let started_at = json["startedAt"].as_f64().expect("startedAt, in ms");
+    assert!(
+        (before - 1.0..before + 5_000.0).contains(&started_at),
+        "{started_at} is not about now ({before})"
+    );
+    assert_eq!(json["stepMs"], 40);
+}
+
+#[tokio::test]
 async fn a_new_generation_is_queued_with_its_first_event_logged() {
     let server = common::start(60_000).await;
     let id = server.start_job("generations", "").await;
