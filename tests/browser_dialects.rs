@@ -370,9 +370,10 @@ async fn publish(channel: &str, id: &str, n: u32) {
     assert_eq!(response.status(), 201, "publish {n}");
 }
 
-#[wasm_bindgen_test]
-async fn a_v1_channel_gets_every_event_once_in_order_through_a_dropped_socket() {
-    let scope = harness::Scope::new("channel");
+/// A client in a fault scope of its own (named after `scope`), subscribed to a new workspace
+/// channel of the reference server, once its socket is open.
+async fn workspace_client(scope: &str) -> (harness::Scope, Rc<Recorder>, Driver, String) {
+    let scope = harness::Scope::new(scope);
     let recorder = Rc::new(Recorder::default());
     let mut config = scope.quick_config();
     config.min_uptime = Duration::from_millis(0);
@@ -384,6 +385,12 @@ async fn a_v1_channel_gets_every_event_once_in_order_through_a_dropped_socket() 
             driver.state().status == Status::Open
         })
         .await;
+    (scope, recorder, driver, workspace)
+}
+
+#[wasm_bindgen_test]
+async fn a_v1_channel_gets_every_event_once_in_order_through_a_dropped_socket() {
+    let (scope, recorder, driver, workspace) = workspace_client("channel").await;
     // Published before or after the server handled the subscribe, events come from its log or
     // live, once each.
     for n in 1..=3 {
@@ -410,6 +417,31 @@ async fn a_v1_channel_gets_every_event_once_in_order_through_a_dropped_socket() 
         .map(|(_, d)| d)
         .collect();
     assert_eq!(data[5], r#"{"n":6}"#);
+    driver.command(|core, now| core.close(now));
+}
+
+/// Text beyond ASCII (accents, a CJK word, an emoji made of two UTF-16 units) in a frame
+/// reaches the app exactly as the server wrote it: the frame is copied into wasm memory by the
+/// browser's encoder, which needs more room than the frame's length in UTF-16 units.
+#[wasm_bindgen_test]
+async fn a_frame_with_text_beyond_ascii_arrives_exactly_as_sent() {
+    let (_scope, recorder, driver, workspace) = workspace_client("unicode").await;
+    let data = r#"{"a":"é","title":"Aperçu — 粤语 🎬"}"#;
+    let response = harness::post(
+        &format!("/api/v1/channels/workspace/{workspace}/events"),
+        &format!(r#"{{"event":"approval.created","data":{data}}}"#),
+    )
+    .await;
+    assert_eq!(response.status(), 201);
+    recorder
+        .wait_for(&driver, 10_000, "the event", |r| {
+            !channel_events(r).is_empty()
+        })
+        .await;
+    assert_eq!(
+        channel_events(&recorder),
+        [("approval.created".to_owned(), data.to_owned())]
+    );
     driver.command(|core, now| core.close(now));
 }
 

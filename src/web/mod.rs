@@ -9,6 +9,7 @@ mod poll;
 mod socket;
 mod storage;
 mod tabs;
+mod text;
 mod token;
 
 use std::cell::{Cell, RefCell};

@@ -7,6 +7,7 @@ use wasm_bindgen::JsCast;
 use wasm_bindgen::closure::Closure;
 use web_sys::{BinaryType, CloseEvent, MessageEvent, WebSocket};
 
+use super::text::copy_text;
 use crate::core::SocketId;
 
 /// What a socket reports back to the driver. Every report carries the socket's id, so the
@@ -82,16 +83,14 @@ impl BrowserSocket {
                         report(SocketReport::TooLarge(units));
                         return;
                     }
+                    let text = copy_text(text, units);
+                    report(SocketReport::Text(text, data));
+                    return;
                 }
-                match data.as_string() {
-                    Some(text) => report(SocketReport::Text(text, data)),
-                    None => {
-                        let bytes = data
-                            .dyn_ref::<js_sys::ArrayBuffer>()
-                            .map_or(0, |buffer| buffer.byte_length() as usize);
-                        report(SocketReport::Binary(bytes));
-                    }
-                }
+                let bytes = data
+                    .dyn_ref::<js_sys::ArrayBuffer>()
+                    .map_or(0, |buffer| buffer.byte_length() as usize);
+                report(SocketReport::Binary(bytes));
             })
         };
         let on_close = Closure::<dyn FnMut(CloseEvent)>::new(move |event: CloseEvent| {

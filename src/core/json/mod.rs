@@ -27,7 +27,7 @@ use std::borrow::Cow;
 use std::fmt;
 use std::ops::Range;
 
-use number::number_to_f64;
+use number::{number_to_f64, number_to_u64};
 use reader::Reader;
 pub use reader::{BATCH_TOO_LONG, DUPLICATE_NAME};
 pub use write::{write_string, write_string_contents, write_u64};
@@ -147,7 +147,7 @@ impl<'a> Value<'a> {
     /// The value as an unsigned integer, if it is one exactly (`3`, not `3.5` or `-3`).
     pub fn as_u64(&self) -> Option<u64> {
         match self.kind {
-            Kind::Number(text) => text.parse().ok(),
+            Kind::Number(text) => number_to_u64(text),
             _ => None,
         }
     }
