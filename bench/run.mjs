@@ -142,8 +142,9 @@ function summarize(raw, size) {
     ping_interval_ms: i.pingIntervalMs,
     tab_heartbeat_ms: i.tabHeartbeatMs,
     min_uptime_ms: i.minUptimeMs,
-    // What the heartbeats alone would fire: the pings, and a leading tab's heartbeat.
-    heartbeat_wakeups_per_minute: 60_000 / i.pingIntervalMs + (i.tabRole === "leader" ? 60_000 / i.tabHeartbeatMs : 0),
+    // What the heartbeat alone would fire: the pings. A tab alone sends no tab heartbeat (a
+    // leading tab beats only while other tabs follow it).
+    heartbeat_wakeups_per_minute: 60_000 / i.pingIntervalMs,
     ...expectedIdleWakeups(i),
   };
   const growthSummary = summarizeGrowth(raw.growth, config);
@@ -153,19 +154,17 @@ function summarize(raw, size) {
 
 /**
  * The wake-ups the idle window (from windowStartMs to windowEndMs after the socket opened) should
- * hold: the pings due in it, a leading tab's heartbeats (their phase is the lock's, not the
- * socket's, hence ±1), and the one stability check minUptimeMs after opening, if it falls in.
+ * hold: the pings due in it, and the one stability check minUptimeMs after opening, if it falls
+ * in. The tab is alone, so it sends no tab heartbeat.
  */
 function expectedIdleWakeups(i) {
   const due = (period, offset = 0) =>
     Math.floor((i.windowEndMs - offset) / period) - Math.floor((i.windowStartMs - offset) / period);
   const pings = due(i.pingIntervalMs);
-  const tabBeats = i.tabRole === "leader" ? Math.round((i.windowEndMs - i.windowStartMs) / i.tabHeartbeatMs) : 0;
   const stabilityCheck = i.windowStartMs < i.minUptimeMs && i.minUptimeMs <= i.windowEndMs ? 1 : 0;
   return {
-    expected_wakeups_in_window: pings + tabBeats + stabilityCheck,
+    expected_wakeups_in_window: pings + stabilityCheck,
     expected_pings: pings,
-    expected_tab_heartbeats: tabBeats,
     expected_stability_checks: stabilityCheck,
   };
 }
@@ -173,7 +172,7 @@ function expectedIdleWakeups(i) {
 /** What the idle measure's heartbeats are, in words. */
 function heartbeats(i) {
   const ping = `a ping every ${fmt(i.ping_interval_ms / 1000)} s`;
-  return i.tab_role === "leader" ? `${ping}, the leading tab's heartbeat every ${fmt(i.tab_heartbeat_ms / 1000)} s` : ping;
+  return i.tab_role === "leader" ? `${ping}; a ${i.tab_role} tab alone sends no tab heartbeat` : ping;
 }
 
 function table(report) {
@@ -189,7 +188,7 @@ function table(report) {
     `| size, min + brotli (bytes) | ${fmt(s.total_brotli_bytes)} (wasm ${fmt(s.wasm_brotli_bytes)} + JS ${fmt(s.glue_brotli_bytes)}); with the React adapter ${fmt(s.with_react_brotli_bytes)} | — | ${fmt(s.socketio_brotli_bytes)} | ${fmt(s.total_brotli_bytes / s.socketio_brotli_bytes, 2)}× socket.io |`,
     `| wasm memory before / after events / after cycles (bytes) | ${fmt(m.wasm_bytes_before)} / ${fmt(m.wasm_bytes_after_events)} / ${fmt(m.wasm_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.wasm_growth_second_half_bytes)} |`,
     `| JS heap before / after events / after cycles (bytes) | ${fmt(m.js_heap_bytes_before)} / ${fmt(m.js_heap_bytes_after_events)} / ${fmt(m.js_heap_bytes_after_cycles)} | — | — | second-half growth ${fmt(m.js_heap_growth_second_half_bytes)} |`,
-    `| idle timer wake-ups per minute (open socket, no traffic) | ${fmt(i.timer_wakeups_per_minute, 1)} | — | — | heartbeats alone: ${fmt(i.heartbeat_wakeups_per_minute, 1)} (${heartbeats(i)}); ${i.timer_wakeups} in ${i.seconds} s, where ${i.expected_wakeups_in_window} ±1 were due (${i.expected_pings} pings, ${i.expected_tab_heartbeats} tab heartbeats, ${i.expected_stability_checks} stability check ${fmt(i.min_uptime_ms / 1000)} s after opening) |`,
+    `| idle timer wake-ups per minute (open socket, no traffic) | ${fmt(i.timer_wakeups_per_minute, 1)} | — | — | heartbeats alone: ${fmt(i.heartbeat_wakeups_per_minute, 1)} (${heartbeats(i)}); ${i.timer_wakeups} in ${i.seconds} s, where ${i.expected_wakeups_in_window} ±1 were due (${i.expected_pings} pings, ${i.expected_stability_checks} stability check ${fmt(i.min_uptime_ms / 1000)} s after opening) |`,
   ].join("\n");
 }
 

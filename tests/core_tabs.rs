@@ -7,7 +7,7 @@ mod world;
 use std::time::Duration;
 
 use jobsocket::core::protocol::RawJson;
-use jobsocket::core::{Event, Status};
+use jobsocket::core::{Event, Status, Timer};
 use world::{World, config, seqs};
 
 /// Each of `tabs` delivered the events 1 to `count` of `job`, each once, in order.
@@ -499,4 +499,75 @@ fn followers_that_all_see_the_leader_fall_silent_take_over_one_at_a_time() {
         let followers: Vec<usize> = (1..tabs).collect();
         assert_each_got(&world, &followers, "g1", 2);
     }
+}
+
+fn heartbeats(world: &World, page: usize) -> usize {
+    world.pages[page]
+        .wakeups
+        .iter()
+        .filter(|timer| **timer == Timer::TabHeartbeat)
+        .count()
+}
+
+#[test]
+fn a_tab_alone_wakes_only_for_its_connections_own_timers() {
+    let mut world = World::new(config());
+    let tab = world.open_tab();
+    world.act(tab, |tab, now| tab.connect(now));
+    world.advance(Duration::from_secs(60));
+    assert_eq!(world.pages[tab].tab.role_name(), "leader");
+    assert_eq!(heartbeats(&world, tab), 0);
+    // Two pings (every 30 s) and the one check that the connection is stable.
+    assert!(
+        world.pages[tab].wakeups.len() <= 3,
+        "{:?}",
+        world.pages[tab].wakeups
+    );
+}
+
+#[test]
+fn a_leader_beats_while_a_follower_is_there_and_stops_once_it_is_gone() {
+    let mut world = World::new(config());
+    let leader = world.open_tab();
+    let follower = world.open_tab();
+    world.subscribe(follower, "g1");
+    world.advance(Duration::from_secs(2));
+    // Every 200 ms while followed.
+    assert!(
+        heartbeats(&world, leader) >= 9,
+        "{}",
+        heartbeats(&world, leader)
+    );
+    world.close_tab(follower);
+    // A crashed follower is forgotten after three timeouts (3 s here), and the heartbeat stops.
+    world.advance(Duration::from_secs(4));
+    world.pages[leader].wakeups.clear();
+    world.advance(Duration::from_secs(10));
+    assert_eq!(heartbeats(&world, leader), 0);
+    // A new tab starts it again, and follows without taking the lock over.
+    let newcomer = world.open_tab();
+    world.advance(Duration::from_secs(5));
+    assert!(heartbeats(&world, leader) >= 20);
+    assert_eq!(world.pages[newcomer].tab.role_name(), "follower");
+    assert_eq!(world.server.sockets_opened, 1);
+}
+
+#[test]
+fn a_follower_whose_timers_slept_gives_the_leader_a_timeout_before_taking_over() {
+    let mut world = World::new(config());
+    let leader = world.open_tab();
+    let follower = world.open_tab();
+    world.subscribe(follower, "g1");
+    world.emit("g1");
+    // A background tab's timers throttled to a minute: its hellos stop, so the leader forgets
+    // it and stops beating; its messages still run.
+    world.pages[follower].timers_stopped = true;
+    world.advance(Duration::from_secs(10));
+    world.pages[follower].timers_stopped = false;
+    world.advance(Duration::from_secs(3));
+    assert_eq!(world.leaders(), vec![leader]);
+    assert_eq!(world.pages[follower].tab.role_name(), "follower");
+    assert_eq!(world.server.sockets_opened, 1);
+    world.emit("g1");
+    assert_eq!(seqs(&world.pages[follower], "g1"), [1, 2]);
 }

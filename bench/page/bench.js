@@ -216,9 +216,9 @@ async function memory() {
 /**
  * An open socket with no subscription and no traffic, for `idleSeconds`: the timer callbacks
  * that fire. The timing options are set to their defaults explicitly, so that what they alone
- * would fire is known here, to compare with: a ping every pingIntervalMs, a leading tab's
- * heartbeat every tabHeartbeatMs when the connection is shared across tabs, and once, when the
- * socket has been open minUptimeMs, the check that it counts as stable.
+ * would fire is known here, to compare with: a ping every pingIntervalMs and once, when the
+ * socket has been open minUptimeMs, the check that it counts as stable. The tab is alone, so
+ * it sends no tab heartbeat (tabHeartbeatMs applies only while other tabs follow it).
  */
 async function idle() {
   const timing = { pingIntervalMs: 30_000, tabHeartbeatMs: 1_000, minUptimeMs: 5_000 };

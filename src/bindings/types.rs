@@ -50,7 +50,7 @@ export interface JobSocketOptions {
    * Default true.
    */
   shareAcrossTabs?: boolean;
-  /** How often the leading tab tells the others it is alive. Default 1000. */
+  /** How often the leading tab tells the others it is alive, while any follows it (a tab alone sends none). Default 1000. */
   tabHeartbeatMs?: number;
   /** A leader silent this long (a frozen or hung tab) is replaced by a follower. Default 5000. */
   tabTimeoutMs?: number;

@@ -10,7 +10,7 @@ use std::time::Duration;
 use jobsocket::core::events::{GenerationEvent, JobEvent, Progress};
 use jobsocket::core::protocol::{Channel, ClientFrame, ServerFrame};
 use jobsocket::core::tabs::Tab;
-use jobsocket::core::{Config, Event, Instant, SocketId, Transmit};
+use jobsocket::core::{Config, Event, Instant, SocketId, Timer, Transmit};
 
 pub const URL: &str = "ws://jobs.test/ws";
 
@@ -36,6 +36,8 @@ pub struct Page {
     pub events: Vec<Event>,
     /// How many times this page wrote the stored outbox.
     pub storage_writes: usize,
+    /// The timers that woke this page, in order.
+    pub wakeups: Vec<Timer>,
 }
 
 struct ServerSocket {
@@ -109,6 +111,7 @@ impl World {
             delivered: Vec::new(),
             events: Vec::new(),
             storage_writes: 0,
+            wakeups: Vec::new(),
         });
         let index = self.pages.len() - 1;
         if !self.config.share_across_tabs {
@@ -262,11 +265,10 @@ impl World {
                 if page.gone || page.frozen || page.timers_stopped {
                     continue;
                 }
-                if page
-                    .tab
-                    .poll_timeout()
-                    .is_some_and(|(at, _)| at <= self.now)
+                if let Some((at, timer)) = page.tab.poll_timeout()
+                    && at <= self.now
                 {
+                    page.wakeups.push(timer);
                     page.tab.handle_timeout(self.now);
                 }
             }

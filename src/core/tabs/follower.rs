@@ -55,6 +55,7 @@ impl Tab {
             epoch,
             beat_at: now + self.config.tab_heartbeat,
             heard_at: now,
+            ran_at: now,
         };
         self.interest.follow();
         self.say_hello();

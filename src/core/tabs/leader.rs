@@ -34,7 +34,10 @@ pub(super) struct Leader {
     jobs: Vec<(Channel, String)>,
     channels: Vec<(String, String)>,
     names: Vec<String>,
-    /// When the others hear next that this leader is alive (`None` without sharing).
+    /// When the others hear next that this leader is alive: `None` while no follower is
+    /// known (a lone tab, or without sharing), so that a tab alone wakes only for its
+    /// connection's own timers. A tab that joins asks who leads and says hello, which starts
+    /// the heartbeat again.
     pub(super) beat_at: Option<Instant>,
     /// When this tab's timers last ran as leader. A page whose timers stop (frozen) may still
     /// handle messages, so those do not count.
@@ -118,7 +121,7 @@ impl Tab {
             jobs: Vec::new(),
             channels: Vec::new(),
             names: Vec::new(),
-            beat_at: self.shared.then(|| now + self.config.tab_heartbeat),
+            beat_at: None,
             ran_at: now,
             taken: VecDeque::new(),
         }));
@@ -295,6 +298,7 @@ impl Tab {
                 if let Role::Leader(leader) = &mut self.role {
                     leader.peers.retain(|peer| peer.id != from);
                 }
+                self.beat_while_followed(now);
                 self.sync_client(now);
                 self.pump(now, None);
             }
@@ -376,6 +380,7 @@ impl Tab {
                 Watching::default()
             }
         };
+        self.beat_while_followed(now);
         for (channel, id, since) in &watching.jobs {
             let known = previous
                 .jobs
@@ -401,8 +406,26 @@ impl Tab {
             .peers
             .retain(|peer| now.saturating_since(peer.heard_at) < limit);
         if leader.peers.len() != before {
+            self.beat_while_followed(now);
             self.sync_client(now);
             self.pump(now, None);
+        }
+    }
+
+    /// Keeps the heartbeat going while some follower is known, and only then: a follower needs
+    /// it to know the leader's timers run, a tab alone needs nothing. A heartbeat that starts
+    /// again counts as the leader's timers having run now, so that a leader idle without
+    /// followers is not taken for one that was frozen (see [`Tab::step_down_if_woken`]).
+    fn beat_while_followed(&mut self, now: Instant) {
+        let heartbeat = self.config.tab_heartbeat;
+        let Role::Leader(leader) = &mut self.role else {
+            return;
+        };
+        if leader.peers.is_empty() {
+            leader.beat_at = None;
+        } else if leader.beat_at.is_none() && self.shared {
+            leader.beat_at = Some(now + heartbeat);
+            leader.ran_at = now;
         }
     }
 

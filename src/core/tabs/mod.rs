@@ -69,6 +69,8 @@ enum Role {
         beat_at: Instant,
         /// When the leader's heartbeat last came.
         heard_at: Instant,
+        /// When this tab's timers last ran.
+        ran_at: Instant,
     },
     Leader(Box<Leader>),
     /// Closed by the app: out of the line, following nobody, until `connect`.
@@ -459,6 +461,19 @@ impl Tab {
     pub fn handle_timeout(&mut self, now: Instant) {
         self.on_client(now, None, |client| client.handle_timeout(now));
         let heartbeat = self.config.tab_heartbeat;
+        // A follower whose own timers did not run for longer than the timeout (a background
+        // tab throttled to a wake-up a minute, a frozen page) did not watch the leader all
+        // that time, and a leader that forgot it meanwhile stopped beating for it: it says
+        // hello below and gives the leader a timeout to answer before it takes anything over.
+        if let Role::Follower {
+            heard_at, ran_at, ..
+        } = &mut self.role
+        {
+            if now.saturating_since(*ran_at) > self.config.tab_timeout {
+                *heard_at = now;
+            }
+            *ran_at = now;
+        }
         let silent = self.silence_deadline().is_some_and(|at| at <= now);
         match &mut self.role {
             Role::Leader(leader) => {
