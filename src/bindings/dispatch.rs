@@ -344,7 +344,7 @@ impl Dispatcher {
 }
 
 /// Adds a subscriber's `handlers` (registration `id`) to the entry of `key`, made anew.
-fn add_handlers<K: Clone + PartialEq>(
+fn add_handlers<K: Clone + Ord>(
     map: &RefCell<SmallMap<K, Rc<JobEntry>>>,
     key: K,
     id_of: impl Fn(&K) -> &String,
@@ -362,7 +362,7 @@ fn add_handlers<K: Clone + PartialEq>(
 
 /// Removes registration `id` from the entry of `key`, the entry with its last subscriber; true
 /// if it was still registered.
-fn remove_handlers<K: Clone + PartialEq>(
+fn remove_handlers<K: Clone + Ord>(
     map: &RefCell<SmallMap<K, Rc<JobEntry>>>,
     key: &K,
     id: u32,

@@ -17,10 +17,11 @@
 
 use super::numbering::{Numbering, Verdict};
 use super::protocol::ClientFrame;
-use super::small_map::SmallMap;
+use super::small_map::{KeyOrder, SmallMap};
 
-/// An app channel: its name and id.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An app channel: its name and id. Ordered (for the map's lookups) and compared with
+/// `(&str, &str)` too, so lookups allocate no key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct Key {
     channel: String,
     id: String,
@@ -29,6 +30,12 @@ struct Key {
 impl PartialEq<(&str, &str)> for Key {
     fn eq(&self, (channel, id): &(&str, &str)) -> bool {
         self.channel == *channel && self.id == *id
+    }
+}
+
+impl KeyOrder<(&str, &str)> for Key {
+    fn order(&self, query: &(&str, &str)) -> std::cmp::Ordering {
+        (self.channel.as_str(), self.id.as_str()).cmp(query)
     }
 }
 

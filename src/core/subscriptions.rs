@@ -12,7 +12,7 @@ use super::job_view::{JobView, Snapshot};
 use super::numbering::{Numbering, Verdict};
 use super::output::JobDelivery;
 use super::protocol::{Channel, ClientFrame};
-use super::small_map::SmallMap;
+use super::small_map::{KeyOrder, SmallMap};
 use super::time::Instant;
 
 #[derive(Debug)]
@@ -61,9 +61,9 @@ pub enum Admission {
     Unconfirmed,
 }
 
-/// A watched job. Compared with `(Channel, &str)` too, so lookups on the hot path of every
-/// event allocate no key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// A watched job. Ordered (for the map's lookups) and compared with `(Channel, &str)` too, so
+/// lookups on the hot path of every event allocate no key.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct JobKey {
     channel: Channel,
     id: String,
@@ -72,6 +72,12 @@ struct JobKey {
 impl PartialEq<(Channel, &str)> for JobKey {
     fn eq(&self, (channel, id): &(Channel, &str)) -> bool {
         self.channel == *channel && self.id == *id
+    }
+}
+
+impl KeyOrder<(Channel, &str)> for JobKey {
+    fn order(&self, query: &(Channel, &str)) -> std::cmp::Ordering {
+        (self.channel, self.id.as_str()).cmp(query)
     }
 }
 

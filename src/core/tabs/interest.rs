@@ -98,7 +98,7 @@ impl Interest {
     /// delivered.
     pub fn admit_job(&mut self, channel: Channel, id: &str, seq: u64) -> bool {
         let heard = self.heard;
-        match self.jobs.get_mut(&(channel, id.to_owned())) {
+        match self.jobs.get_mut(&(channel, id)) {
             Some(watch) if heard == NOT_TOLD || watch.told_in <= heard => admit(watch, seq),
             _ => false,
         }
@@ -180,7 +180,7 @@ impl Interest {
     }
 }
 
-fn add<K: PartialEq>(map: &mut SmallMap<K, Watch>, key: K) -> bool {
+fn add<K: Ord>(map: &mut SmallMap<K, Watch>, key: K) -> bool {
     if let Some(watch) = map.get_mut(&key) {
         watch.refs += 1;
         return false;
@@ -196,7 +196,7 @@ fn add<K: PartialEq>(map: &mut SmallMap<K, Watch>, key: K) -> bool {
     true
 }
 
-fn remove<K: PartialEq>(map: &mut SmallMap<K, Watch>, key: &K) -> bool {
+fn remove<K: Ord>(map: &mut SmallMap<K, Watch>, key: &K) -> bool {
     let Some(watch) = map.get_mut(key) else {
         return false;
     };
