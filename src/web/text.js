@@ -6,10 +6,10 @@
 const encoder = new TextEncoder();
 
 /**
- * Encodes `text` into `memory` at `ptr`, which has room for `capacity` bytes. Returns the
- * bytes written, or -1 when the text did not fit (the caller gives it more room).
+ * Encodes `text` into `target`, a view of wasm memory. Returns the bytes written, or -1 when
+ * the text did not fit (the caller gives it more room).
  */
-export function encodeTextInto(text, memory, ptr, capacity) {
-  const { read, written } = encoder.encodeInto(text, new Uint8Array(memory.buffer, ptr, capacity));
+export function encodeTextInto(text, target) {
+  const { read, written } = encoder.encodeInto(text, target);
   return read === text.length ? written : -1;
 }

@@ -9,7 +9,7 @@ use wasm_bindgen::prelude::*;
 #[wasm_bindgen(module = "/src/web/text.js")]
 extern "C" {
     #[wasm_bindgen(js_name = encodeTextInto)]
-    fn encode_text_into(text: &JsString, memory: &JsValue, ptr: u32, capacity: u32) -> i32;
+    fn encode_text_into(text: &JsString, target: &mut [u8]) -> i32;
 }
 
 /// The UTF-8 of `text`, `units` UTF-16 code units long. ASCII text fits in `units` bytes; any
@@ -18,15 +18,9 @@ extern "C" {
 pub fn copy_text(text: &JsString, units: usize) -> String {
     for capacity in [units, units.saturating_mul(3)] {
         // Zeroed, so that every byte is initialised whatever the encoder writes; the encoder
-        // then overwrites the front.
+        // writes the front through a view of this very memory (no copy).
         let mut bytes = vec![0u8; capacity];
-        let (Ok(ptr), Ok(room)) = (
-            u32::try_from(bytes.as_mut_ptr() as usize),
-            u32::try_from(capacity),
-        ) else {
-            break;
-        };
-        let written = encode_text_into(text, &wasm_bindgen::memory(), ptr, room);
+        let written = encode_text_into(text, &mut bytes);
         if let Ok(written) = usize::try_from(written) {
             bytes.truncate(written);
             // The encoder writes UTF-8 only; should that ever fail, the slow path below.
