@@ -309,6 +309,49 @@ async fn messages_sent_while_the_server_refuses_sockets_are_delivered_once_when_
 }
 
 #[wasm_bindgen_test]
+async fn messages_sent_while_polling_go_over_http_once_each_and_later_ones_over_the_socket() {
+    let scope = Scope::new("http-messages");
+    let mut config = scope.quick_config();
+    config.use_polling = true;
+    scope.admin("refuse-ws", r#"{"on":true}"#).await;
+    let recorder = Rc::new(Recorder::default());
+    let driver = Driver::new(config, recorder.clone(), None, Some("http-messages"));
+    for n in 0..3 {
+        send(&driver, n);
+    }
+    recorder
+        .wait_for(&driver, 10_000, "the polling status", |_| {
+            driver.state().status == Status::Polling
+        })
+        .await;
+    recorder
+        .wait_for(&driver, 10_000, "the messages over HTTP", |_| {
+            driver.state().outbox_size == 0
+        })
+        .await;
+    assert_eq!(driver.state().status, Status::Polling, "no socket yet");
+    assert_eq!(scope.stat("handled_messages").await, 3.0);
+    scope.admin("refuse-ws", r#"{"on":false}"#).await;
+    recorder
+        .wait_for(&driver, 10_000, "the socket to come back", |_| {
+            driver.state().status == Status::Open
+        })
+        .await;
+    for n in 3..5 {
+        send(&driver, n);
+    }
+    recorder
+        .wait_for(&driver, 10_000, "the messages over the socket", |_| {
+            driver.state().outbox_size == 0
+        })
+        .await;
+    // Every message handled once and acked once: none went out twice.
+    assert_eq!(scope.stat("handled_messages").await, 5.0);
+    assert_eq!(scope.stat("acked_messages").await, 5.0);
+    driver.command(|core, now| core.close(now));
+}
+
+#[wasm_bindgen_test]
 async fn a_new_client_on_the_same_storage_key_delivers_the_queue_the_old_one_left() {
     let scope = Scope::new("reload");
     scope.admin("refuse-ws", r#"{"on":true}"#).await;

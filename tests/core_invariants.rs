@@ -210,6 +210,12 @@ impl Episode {
                     client.handle_poll_response(now, request, answer)
                 })
             }
+            Delivery::PostAnswer(request, answer) => {
+                let line = format!("message post {request} answered {answer:?}");
+                self.input(&line, |client, now| {
+                    client.handle_message_response(now, request, answer)
+                })
+            }
         }
     }
 
@@ -401,8 +407,12 @@ impl Episode {
                         .receive(self.now, socket, &text, &mut self.chance)
                 }
                 Transmit::CloseSocket { socket, .. } => closes.push(socket),
-                Transmit::Poll { request, url } => {
+                Transmit::Poll { request, url, .. } => {
                     self.world.poll(self.now, request, &url, &mut self.chance)
+                }
+                Transmit::PostMessage { request, body, .. } => {
+                    self.world
+                        .post_message(self.now, request, &body, &mut self.chance)
                 }
                 Transmit::PersistOutbox { text } => self.storage = Some(text),
                 Transmit::FetchToken { .. } => return Err("no token was configured".to_owned()),

@@ -7,8 +7,8 @@ mod support;
 use std::time::Duration;
 
 use jobsocket::core::outbox::DropReason;
-use jobsocket::core::{ClientError, ClientFrame, Event, RawJson, ServerFrame, SocketId, Status};
-use support::{Scenario, connected};
+use jobsocket::core::{ClientError, Event, RawJson, ServerFrame, SocketId, Status};
+use support::{Scenario, connected, sent_ids};
 
 fn data(n: u32) -> RawJson {
     RawJson::new(format!(r#"{{"n":{n}}}"#)).unwrap()
@@ -18,16 +18,6 @@ fn send(scenario: &mut Scenario, n: u32) -> String {
     let mut id = String::new();
     scenario.act(|client, now| id = client.send(now, "note", data(n)));
     id
-}
-
-fn sent_ids(frames: &[ClientFrame]) -> Vec<String> {
-    frames
-        .iter()
-        .filter_map(|frame| match frame {
-            ClientFrame::Message { id, .. } => Some(id.clone()),
-            _ => None,
-        })
-        .collect()
 }
 
 fn ack(scenario: &mut Scenario, socket: SocketId, id: &str) {
@@ -125,6 +115,9 @@ fn an_unacked_message_is_sent_again_on_the_next_socket_and_counted() {
 fn a_message_unacked_after_three_retries_is_dropped_and_reported() {
     let mut config = support::config();
     config.jitter = false;
+    // Sockets only: the sockets dying young make the client poll, and it would post the
+    // message over HTTP too (core_outbox_http.rs).
+    config.messages_url = None;
     let mut scenario = Scenario::with_config(config);
     let id = send(&mut scenario, 1);
     for _ in 0..4 {
@@ -292,6 +285,9 @@ fn every_change_of_the_outbox_size_is_announced() {
 fn the_idle_timeout_runs_once_the_last_message_is_dropped_for_its_retries() {
     let mut config = support::config();
     config.jitter = false;
+    // Sockets only: the sockets dying young make the client poll, and it would post the
+    // message over HTTP too (core_outbox_http.rs).
+    config.messages_url = None;
     config.idle_timeout = Some(Duration::from_secs(20));
     let mut scenario = Scenario::with_config(config);
     send(&mut scenario, 1);

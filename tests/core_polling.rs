@@ -277,14 +277,19 @@ fn the_websocket_transport_alone_never_polls() {
 }
 
 #[test]
-fn outbox_messages_wait_for_the_socket_while_polling() {
-    let mut scenario = polling_scenario();
+fn without_a_message_endpoint_outbox_messages_wait_for_the_socket_while_polling() {
+    let mut config = no_jitter();
+    config.messages_url = None;
+    let mut scenario = Scenario::with_config(config);
+    scenario.subscribe(Channel::Generation, "gen_1");
+    fail_until_polling(&mut scenario);
     let mut id = String::new();
     scenario.act(|client, now| {
         id = client.send(now, "cancel", jobsocket::core::RawJson::new("{}").unwrap())
     });
     assert_eq!(scenario.client.state().outbox_size, 1);
     assert!(scenario.take_received().is_empty(), "not sent over polling");
+    assert!(scenario.server.posted.is_empty(), "nor over HTTP");
     scenario.advance_until_probe();
     scenario.answer_all_polls(&generation("processing", 0, 10.0, 3));
     scenario.take_received();

@@ -9,7 +9,7 @@ use wasm_bindgen::{JsCast, JsError, JsValue};
 use crate::core::{Config, DialectConfig, websocket_url};
 use crate::web::TokenSource;
 
-const KNOWN: [&str; 28] = [
+const KNOWN: [&str; 29] = [
     "url",
     "token",
     "tokenTransport",
@@ -31,6 +31,7 @@ const KNOWN: [&str; 28] = [
     "transports",
     "generationUrl",
     "compositionUrl",
+    "messagesUrl",
     "pollIntervalMs",
     "probeMaxDelayMs",
     "protocol",
@@ -230,6 +231,19 @@ pub fn parse(options: JsValue) -> Result<Options, JsError> {
             .iter()
             .any(|name| !get(&options, name).is_undefined());
         config.set_protocol(protocol, named);
+    }
+    // After the protocol, which clears the default for another dialect's server.
+    let messages_url = get(&options, "messagesUrl");
+    if !messages_url.is_undefined() {
+        config.messages_url = if messages_url.is_null() {
+            None
+        } else {
+            Some(
+                messages_url
+                    .as_string()
+                    .ok_or_else(|| invalid("messagesUrl must be a string or null"))?,
+            )
+        };
     }
     let token =
         TokenSource::from_option(get(&options, "token")).map_err(|reason| invalid(&reason))?;

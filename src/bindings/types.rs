@@ -83,8 +83,16 @@ export interface JobSocketOptions {
   outboxMaxMessages?: number;
   /** A message not acked within this time is dropped ("expired"). Default 3600000. */
   outboxTtlMs?: number;
-  /** A message goes out on at most this many further sockets without an ack ("retries_exhausted"). Default 3. */
+  /** A message goes out on at most this many further sockets or HTTP attempts without an ack ("retries_exhausted"). Default 3. */
   outboxMaxRetries?: number;
+  /**
+   * While the client polls, the outbox POSTs each message ({id, event, data}, the id being the
+   * idempotency key) here, with the token as `Authorization: Bearer`; a path is relative to the
+   * server's origin. A 2xx acks it, a 5xx or network error retries it, another 4xx drops it
+   * ("rejected"). `null`: messages wait for the socket. Default "/api/v1/messages" for
+   * protocol v1, null for `socketIo()` and `jsonProtocol()` servers.
+   */
+  messagesUrl?: string | null;
   /**
    * Which transports may be used. With both, the client polls the REST status endpoints
    * after 5 failed attempts in a row, after 3 sockets in a row die right after opening, or
@@ -180,7 +188,7 @@ export type Protocol =
 /** A message that left the outbox without an ack. */
 export interface OutboxDropped {
   id: string;
-  reason: "overflow" | "expired" | "retries_exhausted" | "cleared";
+  reason: "overflow" | "expired" | "retries_exhausted" | "cleared" | "rejected";
 }
 
 /** The connection status. */
@@ -262,7 +270,7 @@ export type ErrorCode =
   | "connect_timeout" | "socket_closed" | "heartbeat_timeout" | "token_failed" | "unauthorized"
   | "reconnect_failing" | "connect_error" | "server_disconnect" | "no_transport"
   // Job events, polling and the outbox's storage.
-  | "sequence_gap" | "sequence_backward" | "poll_failed" | "storage_degraded" | "storage_corrupt"
+  | "sequence_gap" | "sequence_backward" | "poll_failed" | "message_rejected" | "storage_degraded" | "storage_corrupt"
   // The app's side: a handler threw; the React provider could not create the client; the
   // JobSocket constructor refused its options, or a ws:// URL on an https: page (thrown, not
   // passed to onError).

@@ -77,8 +77,14 @@ pub struct Config {
     pub outbox_max_messages: usize,
     /// A message not acked within this time is dropped as expired. [1 h]
     pub outbox_ttl: Duration,
-    /// A message goes out again on at most this many new sockets without an ack. [3]
+    /// A message goes out again on at most this many new sockets (or HTTP attempts) without
+    /// an ack. [3]
     pub outbox_max_retries: u32,
+    /// Where the outbox `POST`s its messages while the client polls (a network that blocks
+    /// WebSockets would otherwise hold them until they expire); a path is taken relative to
+    /// the server's origin. `None` keeps messages for the socket. [`/api/v1/messages` for
+    /// protocol v1; `None` for another dialect unless the app names one]
+    pub messages_url: Option<String>,
     /// The dialect the server speaks. [protocol v1]
     pub protocol: DialectConfig,
     /// Whether tabs of one origin with the same URL and storage key share one connection,
@@ -129,6 +135,7 @@ impl Config {
             outbox_max_messages: 100,
             outbox_ttl: Duration::from_secs(3600),
             outbox_max_retries: 3,
+            messages_url: Some("/api/v1/messages".to_owned()),
             protocol: DialectConfig::V1,
             share_across_tabs: true,
             tab_heartbeat: Duration::from_secs(1),
@@ -142,9 +149,14 @@ impl Config {
     /// Speaks `protocol`. The polling fallback reads jobsocket's snapshots from the status
     /// endpoints; another dialect's server has none at the default paths, so for it polling
     /// stays on only when the app named its endpoints or its transports (`endpoints_named`).
+    /// Nor has it a message endpoint: its messages wait for the socket unless the app names
+    /// one (`messages_url`, set after this).
     pub fn set_protocol(&mut self, protocol: DialectConfig, endpoints_named: bool) {
-        if protocol != DialectConfig::V1 && !endpoints_named {
-            self.use_polling = false;
+        if protocol != DialectConfig::V1 {
+            self.messages_url = None;
+            if !endpoints_named {
+                self.use_polling = false;
+            }
         }
         self.protocol = protocol;
     }

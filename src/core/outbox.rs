@@ -41,6 +41,9 @@ pub enum DropReason {
     RetriesExhausted,
     /// The app cleared the outbox (a user signing out).
     Cleared,
+    /// The server refused it over HTTP with a 4xx other than 401/403: sending it again would
+    /// be refused again.
+    Rejected,
 }
 
 impl DropReason {
@@ -51,6 +54,7 @@ impl DropReason {
             DropReason::Expired,
             DropReason::RetriesExhausted,
             DropReason::Cleared,
+            DropReason::Rejected,
         ]
         .into_iter()
         .find(|reason| reason.as_str() == name)
@@ -62,6 +66,7 @@ impl DropReason {
             DropReason::Expired => "expired",
             DropReason::RetriesExhausted => "retries_exhausted",
             DropReason::Cleared => "cleared",
+            DropReason::Rejected => "rejected",
         }
     }
 }
@@ -175,6 +180,29 @@ impl Outbox {
             })
             .collect();
         (frames, exhausted)
+    }
+
+    /// The message to deliver next over HTTP, counted as one more send: the oldest. Messages
+    /// that already went out `1 + max_retries` times are dropped first; their ids are returned.
+    /// (It may have gone out on a socket that closed before its ack: the server deduplicates.)
+    pub fn next_for_http(&mut self, max_retries: u32) -> (Option<&Message>, Vec<String>) {
+        let exhausted = self.messages.len()
+            - self
+                .messages
+                .iter()
+                .skip_while(|message| message.sends > max_retries)
+                .count();
+        let dropped = self
+            .messages
+            .drain(..exhausted)
+            .map(|message| message.id)
+            .collect();
+        let next = self.messages.first_mut().map(|message| {
+            message.sends += 1;
+            message.sent_on = None;
+            &*message
+        });
+        (next, dropped)
     }
 
     /// The persisted form: `{"v":1,"messages":[{"id","event","data","createdAt","sends"}]}`.

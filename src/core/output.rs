@@ -218,8 +218,21 @@ pub enum Transmit {
         code: u16,
         reason: String,
     },
-    /// Fetch `url` (a job's status endpoint) and answer with `handle_poll_response(request, …)`.
-    Poll { request: u64, url: String },
+    /// Fetch `url` (a job's status endpoint) and answer with `handle_poll_response(request, …)`;
+    /// with the token as `Authorization: Bearer` when there is one.
+    Poll {
+        request: u64,
+        url: String,
+        token: Option<String>,
+    },
+    /// `POST` `body` (an outbox message as JSON) to `url`, with the token as `Authorization:
+    /// Bearer` when there is one, and answer with `handle_message_response(request, …)`.
+    PostMessage {
+        request: u64,
+        url: String,
+        body: String,
+        token: Option<String>,
+    },
     /// Store the outbox's persisted form (and report a failure with `handle_storage_failed`).
     PersistOutbox { text: String },
     /// Tabs: ask for the app's lock and wait in line; answer with `handle_lock_acquired`, and
@@ -271,6 +284,11 @@ pub enum ClientError {
     TokenFailed { message: String },
     /// The server refused the token again after a fresh one: the client stops.
     Unauthorized { code: u16 },
+    /// The message endpoint refused the token again after a fresh one (HTTP `status`): the
+    /// message waits and is tried again, as any failed send.
+    MessageUnauthorized { status: u16 },
+    /// The message endpoint refused message `id` (HTTP `status`, a 4xx): it was dropped.
+    MessageRejected { id: String, status: u16 },
     /// Several attempts in a row failed; the client keeps trying.
     ReconnectFailing { failures: u32 },
     /// A job's status endpoint failed after every retry; polling goes on.
@@ -375,7 +393,10 @@ impl ClientError {
             ClientError::SocketClosed { .. } => "socket_closed",
             ClientError::HeartbeatTimeout => "heartbeat_timeout",
             ClientError::TokenFailed { .. } => "token_failed",
-            ClientError::Unauthorized { .. } => "unauthorized",
+            ClientError::Unauthorized { .. } | ClientError::MessageUnauthorized { .. } => {
+                "unauthorized"
+            }
+            ClientError::MessageRejected { .. } => "message_rejected",
             ClientError::ReconnectFailing { .. } => "reconnect_failing",
             ClientError::SequenceGap { .. } | ClientError::ChannelSequenceGap { .. } => {
                 "sequence_gap"
@@ -395,7 +416,7 @@ impl ClientError {
     /// The code of another tab's error as one of [`ClientError::code`]'s: a code this
     /// version does not know (a tab running another version) reads as "server_error".
     pub fn known_code(code: &str) -> &'static str {
-        const CODES: [&str; 28] = [
+        const CODES: [&str; 29] = [
             "malformed_frame",
             "unknown_frame",
             "missing_field",
@@ -419,6 +440,7 @@ impl ClientError {
             "sequence_gap",
             "sequence_backward",
             "poll_failed",
+            "message_rejected",
             "storage_degraded",
             "storage_corrupt",
             "handler_error",
@@ -475,6 +497,14 @@ impl fmt::Display for ClientError {
             ClientError::Unauthorized { code } => write!(
                 f,
                 "the server refused the token twice (close code {code}); the client stopped"
+            ),
+            ClientError::MessageUnauthorized { status } => write!(
+                f,
+                "the message endpoint refused the token twice (HTTP {status}); the message waits"
+            ),
+            ClientError::MessageRejected { id, status } => write!(
+                f,
+                "the message endpoint refused message {id} (HTTP {status}); it was dropped"
             ),
             ClientError::ReconnectFailing { failures } => {
                 write!(
@@ -641,6 +671,8 @@ pub enum Timer {
     ProgressRelease,
     /// A job's status endpoint is due.
     Poll,
+    /// A message that failed over HTTP is tried again.
+    MessageRetry,
     /// Tabs: the leader tells the others it is alive; a follower says what it watches.
     TabHeartbeat,
     /// Tabs: the leader has been silent for `tab_timeout`; its lock is taken over.

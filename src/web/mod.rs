@@ -250,9 +250,17 @@ impl Inner {
                     });
                 }
             },
-            Transmit::Poll { request, url } => {
-                poll::fetch(request, url, self.max_frame_bytes, self.this.clone())
-            }
+            Transmit::Poll {
+                request,
+                url,
+                token,
+            } => poll::fetch(request, url, token, self.max_frame_bytes, self.this.clone()),
+            Transmit::PostMessage {
+                request,
+                url,
+                body,
+                token,
+            } => poll::post(request, url, body, token, self.this.clone()),
             Transmit::PersistOutbox { text } => {
                 if let Err(reason) = self.outbox_storage.save(&text) {
                     let now = self.clock.now();
@@ -445,5 +453,9 @@ impl Drop for Inner {
 impl PollListener for Inner {
     fn on_poll(&self, request: u64, body: Result<String, String>) {
         self.on_client(|client, now| client.handle_poll_response(now, request, body));
+    }
+
+    fn on_message_posted(&self, request: u64, status: Result<u16, String>) {
+        self.on_client(|client, now| client.handle_message_response(now, request, status));
     }
 }

@@ -1,6 +1,9 @@
-//! Fetching a job's status endpoint for the polling fallback, with the page's own `fetch`
-//! (cookies and all, as the app's own requests would). The answer goes back to the core as
-//! `handle_poll_response(request, …)`: the body of a 2xx response, or why there was none.
+//! The driver's HTTP requests, with the page's own `fetch` (cookies and all, as the app's own
+//! requests would): a job's status endpoint for the polling fallback, answered to the core as
+//! `handle_poll_response(request, …)` (the body of a 2xx response, or why there was none);
+//! and an outbox message `POST`ed while polling, answered as `handle_message_response(request,
+//! …)` (the HTTP status, or why no response came). Both carry the token as `Authorization:
+//! Bearer` when the core gives one.
 //!
 //! A body is held to `max_frame_bytes` like a frame, and refused before it is copied into wasm
 //! memory: by its `Content-Length` when the server sends one, else by its length in UTF-16
@@ -8,7 +11,8 @@
 
 use std::rc::Weak;
 
-use js_sys::{Function, Promise, Reflect};
+use js_sys::Promise;
+use wasm_bindgen::prelude::*;
 use wasm_bindgen::{JsCast, JsValue};
 use wasm_bindgen_futures::JsFuture;
 use web_sys::Response;
@@ -17,39 +21,63 @@ use crate::core::body_too_large;
 
 pub trait PollListener {
     fn on_poll(&self, request: u64, body: Result<String, String>);
+    fn on_message_posted(&self, request: u64, status: Result<u16, String>);
 }
 
 /// Starts `GET url` and reports to `listener` when it settles.
 pub fn fetch<L: PollListener + 'static>(
     request: u64,
     url: String,
+    token: Option<String>,
     max_bytes: usize,
     listener: Weak<L>,
 ) {
     wasm_bindgen_futures::spawn_local(async move {
-        let body = get(&url, max_bytes).await;
+        let body = get(&url, token.as_deref(), max_bytes).await;
         if let Some(listener) = listener.upgrade() {
             listener.on_poll(request, body);
         }
     });
 }
 
-async fn get(url: &str, max_bytes: usize) -> Result<String, String> {
-    let global = js_sys::global();
-    let fetch = Reflect::get(&global, &JsValue::from_str("fetch"))
-        .ok()
-        .and_then(|fetch| fetch.dyn_into::<Function>().ok())
-        .ok_or_else(|| "this runtime has no fetch".to_owned())?;
-    let promise: Promise = fetch
-        .call1(&global, &JsValue::from_str(url))
-        .map_err(|error| describe(&error))?
-        .dyn_into()
-        .map_err(|_| "fetch returned no promise".to_owned())?;
-    let response: Response = JsFuture::from(promise)
+/// Starts `POST url` with a JSON `body` and reports the response's status to `listener`.
+pub fn post<L: PollListener + 'static>(
+    request: u64,
+    url: String,
+    body: String,
+    token: Option<String>,
+    listener: Weak<L>,
+) {
+    wasm_bindgen_futures::spawn_local(async move {
+        let status = send(&url, Some(&body), token.as_deref())
+            .await
+            .map(|response| response.status());
+        if let Some(listener) = listener.upgrade() {
+            listener.on_message_posted(request, status);
+        }
+    });
+}
+
+#[wasm_bindgen(module = "/src/web/http.js")]
+extern "C" {
+    /// `fetch`: a `GET`, or a `POST` of JSON when there is a body; the token as a bearer.
+    #[wasm_bindgen(js_name = httpRequest, catch)]
+    fn http_request(url: &str, body: Option<&str>, token: Option<&str>)
+    -> Result<Promise, JsValue>;
+}
+
+/// One request, settled: the response, or why none came.
+async fn send(url: &str, body: Option<&str>, token: Option<&str>) -> Result<Response, String> {
+    let promise = http_request(url, body, token).map_err(|error| describe(&error))?;
+    JsFuture::from(promise)
         .await
         .map_err(|error| describe(&error))?
         .dyn_into()
-        .map_err(|_| "fetch resolved to no response".to_owned())?;
+        .map_err(|_| "fetch resolved to no response".to_owned())
+}
+
+async fn get(url: &str, token: Option<&str>, max_bytes: usize) -> Result<String, String> {
+    let response = send(url, None, token).await?;
     if !response.ok() {
         return Err(format!("HTTP {}", response.status()));
     }

@@ -119,7 +119,7 @@ impl Scope {
         )
     }
 
-    /// A client of this scope: its socket and its polls name the scope. Every event is
+    /// A client of this scope: its socket, its polls and its HTTP messages name the scope. Every event is
     /// counted: progress coalescing is off.
     pub fn config(&self) -> Config {
         let mut config = Config::new(self.ws_url());
@@ -130,6 +130,7 @@ impl Scope {
             server(),
             self.name
         );
+        config.messages_url = Some(format!("{}/api/v1/messages?scope={}", server(), self.name));
         config.max_progress_per_second = 0;
         // One client's behaviour, from its construction on: a shared client leads only once
         // the browser grants its lock, a moment later (sharing has tests of its own).

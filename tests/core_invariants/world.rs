@@ -233,6 +233,8 @@ pub enum Delivery {
     Text(SocketId, String),
     Closed(SocketId),
     PollAnswer(u64, Result<String, String>),
+    /// The answer to a message `POST`: its HTTP status, or a network error.
+    PostAnswer(u64, Result<u16, String>),
 }
 
 /// One open socket on the server: the jobs it forwards and the next `seq` of each.
@@ -360,7 +362,7 @@ impl World {
         self.sockets.remove(&socket);
         self.queue.retain(|(_, delivery)| match delivery {
             Delivery::Text(on, _) | Delivery::Closed(on) | Delivery::Opened(on) => *on != socket,
-            Delivery::PollAnswer(..) => true,
+            Delivery::PollAnswer(..) | Delivery::PostAnswer(..) => true,
         });
     }
 
@@ -437,6 +439,29 @@ impl World {
         self.polls_answered += 1;
         self.queue
             .push_back((arrives, Delivery::PollAnswer(request, answer)));
+    }
+
+    /// The client posts a message over HTTP (while polling): handled once by id and acked
+    /// like one on a socket, unless the status endpoints fail, which the message endpoint
+    /// does too (503), and then it is not handled.
+    pub fn post_message(&mut self, now: Instant, request: u64, body: &str, chance: &mut Chance) {
+        let arrives = now + Duration::from_millis(chance.between(0, 300));
+        let answer = if self.faults.fail_polls {
+            Ok(503)
+        } else {
+            let id = jobsocket::core::json::parse(body)
+                .ok()
+                .and_then(|value| {
+                    value
+                        .get("id")
+                        .and_then(|id| id.as_str().map(str::to_owned))
+                })
+                .expect("a message body with an id");
+            *self.handled.entry(id).or_default() += 1;
+            Ok(200)
+        };
+        self.queue
+            .push_back((arrives, Delivery::PostAnswer(request, answer)));
     }
 
     /// Forgets everything on its way to a page that went away.

@@ -438,7 +438,7 @@ impl World {
                 self.pages[index].storage_writes += 1;
                 self.storage = Some(text);
             }
-            Transmit::FetchToken { .. } | Transmit::Poll { .. } => {
+            Transmit::FetchToken { .. } | Transmit::Poll { .. } | Transmit::PostMessage { .. } => {
                 panic!("these scenarios use neither tokens nor polling")
             }
         }

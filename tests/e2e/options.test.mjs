@@ -20,6 +20,8 @@ const refusals = [
   [{ url: "ws://localhost:1/ws#x" }, /must not have a #fragment/],
   [{ url: "ws://localhost:1/ws", tokenTransport: "header" }, /tokenTransport must be "query" or "frame"/],
   [{ url: "ws://localhost:1/ws", tokenTransport: "frame", protocol: socketIo() }, /tokenTransport "frame" is for protocol v1/],
+  // Issue 17: where messages go while polling: a path or URL, or null for the socket only.
+  [{ url: "ws://localhost:1/ws", messagesUrl: 42 }, /messagesUrl must be a string or null/],
 ];
 
 test("new JobSocket throws an Error with code invalid_options and a message naming the option", () => {

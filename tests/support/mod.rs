@@ -28,6 +28,12 @@ pub struct FakeServer {
     pub polled_urls: Vec<String>,
     /// Status-endpoint requests answered.
     pub polls_answered: usize,
+    /// The token each status-endpoint request carried, in order.
+    pub poll_tokens: Vec<Option<String>>,
+    /// Message `POST`s not answered yet: (request, URL, body, token).
+    pub posts: Vec<(u64, String, String, Option<String>)>,
+    /// The body of every message `POST`, answered or not.
+    pub posted: Vec<String>,
     /// Frames the client sent, decoded, with the socket they came on.
     pub received: Vec<(SocketId, ClientFrame)>,
     /// For a client configured with another dialect than v1: the text it sent, as it is (no
@@ -155,6 +161,16 @@ impl Scenario {
         let body = body.map(str::to_owned).map_err(str::to_owned);
         self.act(|client, now| client.handle_poll_response(now, request, body));
         url
+    }
+
+    /// Answers the oldest pending message `POST` with an HTTP status or a network error;
+    /// returns its body.
+    pub fn answer_post(&mut self, outcome: Result<u16, &str>) -> String {
+        assert!(!self.server.posts.is_empty(), "no message POST pending");
+        let (request, _, body, _) = self.server.posts.remove(0);
+        let outcome = outcome.map_err(str::to_owned);
+        self.act(|client, now| client.handle_message_response(now, request, outcome));
+        body
     }
 
     /// Answers every pending poll with `body`.
@@ -299,9 +315,23 @@ impl Scenario {
                     }
                 }
                 Transmit::FetchToken { request } => self.server.token_requests.push(request),
-                Transmit::Poll { request, url } => {
+                Transmit::Poll {
+                    request,
+                    url,
+                    token,
+                } => {
                     self.server.polled_urls.push(url.clone());
+                    self.server.poll_tokens.push(token);
                     self.server.polls.push((request, url));
+                }
+                Transmit::PostMessage {
+                    request,
+                    url,
+                    body,
+                    token,
+                } => {
+                    self.server.posted.push(body.clone());
+                    self.server.posts.push((request, url, body, token));
                 }
                 Transmit::OpenSocket { socket, url } => {
                     self.server.pending_opens.push((socket, url));
@@ -443,6 +473,17 @@ pub fn job_events(events: &[Event]) -> Vec<(String, u64, &'static str)> {
             Event::Job(delivery) => {
                 Some((delivery.job_id.clone(), delivery.seq, delivery.event.name()))
             }
+            _ => None,
+        })
+        .collect()
+}
+
+/// The ids of the `message` frames among `frames`, in order.
+pub fn sent_ids(frames: &[ClientFrame]) -> Vec<String> {
+    frames
+        .iter()
+        .filter_map(|frame| match frame {
+            ClientFrame::Message { id, .. } => Some(id.clone()),
             _ => None,
         })
         .collect()

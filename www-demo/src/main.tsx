@@ -14,6 +14,7 @@ createRoot(root).render(
         url: scoped(`${location.origin}/ws`),
         generationUrl: scoped("/api/v1/generations/{id}"),
         compositionUrl: scoped("/api/v1/compositions/{id}"),
+        messagesUrl: scoped("/api/v1/messages"),
       }}
     >
       <App />

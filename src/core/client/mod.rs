@@ -5,6 +5,7 @@
 mod channel_flow;
 mod connection;
 mod delivery;
+mod http_messages;
 mod outbox_flow;
 mod polling;
 mod session;
@@ -20,6 +21,7 @@ use super::backoff::Backoff;
 use super::config::Config;
 use super::dialect::{Dialect, Heartbeat, Incoming};
 use super::ids::IdGenerator;
+use http_messages::HttpSender;
 
 use super::outbox::Outbox;
 use super::output::{
@@ -131,6 +133,8 @@ pub struct Client {
     /// The app's own channels and the event names it listens to.
     channels: AppChannels,
     outbox: Outbox,
+    /// The outbox's messages over HTTP while polling.
+    http: HttpSender,
     /// Job events come from the status endpoints while the socket is probed (or absent).
     polling: bool,
     /// False once the driver said the browser has no usable WebSocket.
@@ -189,6 +193,7 @@ impl Client {
             subscriptions: Subscriptions::default(),
             channels: AppChannels::default(),
             outbox: Outbox::default(),
+            http: HttpSender::default(),
             polling: false,
             websocket_available: true,
             young_deaths: 0,
@@ -319,6 +324,9 @@ impl Client {
 
     /// Input: the answer to `FetchToken { request }`.
     pub fn handle_token(&mut self, now: Instant, request: u64, token: Result<String, String>) {
+        if self.http_token(now, request, &token) {
+            return;
+        }
         let State::Connecting {
             step: Step::Token { request: pending },
             deadline,
@@ -529,6 +537,7 @@ impl Client {
             .coalescing_interval()
             .and_then(|interval| self.subscriptions.next_release(interval))
             .map(|at| (at, Timer::ProgressRelease));
+        let message_retry = self.http_retry_at().map(|at| (at, Timer::MessageRetry));
         let poll = self
             .polls_active()
             .then(|| {
@@ -540,10 +549,18 @@ impl Client {
             })
             .flatten()
             .map(|at| (at, Timer::Poll));
-        [state_timer, stable, idle, expiry, release, poll]
-            .into_iter()
-            .flatten()
-            .min_by_key(|(at, _)| *at)
+        [
+            state_timer,
+            stable,
+            idle,
+            expiry,
+            release,
+            poll,
+            message_retry,
+        ]
+        .into_iter()
+        .flatten()
+        .min_by_key(|(at, _)| *at)
     }
 
     /// Emits a status change that did not come from a change of `State` (polling starting

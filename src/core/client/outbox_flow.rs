@@ -38,7 +38,7 @@ impl Client {
         match self.state {
             State::Open { socket, .. } => self.flush_outbox(now, socket),
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
-            _ => {}
+            _ => self.pump_http_messages(now),
         }
     }
     /// Input: the outbox a previous page stored under this client's key. Unreadable text is
@@ -70,7 +70,7 @@ impl Client {
         match self.state {
             State::Open { socket, .. } => self.flush_outbox(now, socket),
             State::Idle => self.start_attempt(now, StateReason::ConnectRequested),
-            _ => {}
+            _ => self.pump_http_messages(now),
         }
     }
     /// Drops every queued message (reported as `cleared`) and stores the empty outbox: what
@@ -96,6 +96,11 @@ impl Client {
         }
     }
     pub(super) fn flush_outbox(&mut self, now: Instant, socket: SocketId) {
+        if self.http.busy() {
+            // The oldest message is on its way over HTTP: the rest follow it, in order, once
+            // its answer came (and it is not sent twice at once).
+            return;
+        }
         let (frames, exhausted) = self.outbox.flush(socket, self.config.outbox_max_retries);
         for id in exhausted {
             self.drop_message(id, DropReason::RetriesExhausted);

@@ -58,6 +58,13 @@ impl Client {
             return;
         };
         let (channel, job_id) = key;
+        if self.config.auth
+            && matches!(&body, Err(reason) if reason == "HTTP 401" || reason == "HTTP 403")
+        {
+            // A token that expired: the next polls (and messages) get a fresh one.
+            self.last_token = None;
+            self.request_http_token();
+        }
         let snapshot = body.and_then(|body| self.dialect.decode_snapshot(channel, &body));
         let Some(slot) = self.polls.get_mut(&(channel, job_id.clone())) else {
             return;
@@ -166,7 +173,12 @@ impl Client {
         self.next_poll_request += 1;
         let url = self.poll_url(channel, &job_id);
         self.gap_polls.push((request, channel, job_id));
-        self.transmits.push_back(Transmit::Poll { request, url });
+        let token = self.bearer();
+        self.transmits.push_back(Transmit::Poll {
+            request,
+            url,
+            token,
+        });
     }
 
     pub(super) fn polling_allowed(&self) -> bool {
@@ -175,9 +187,14 @@ impl Client {
     pub(super) fn websocket_allowed(&self) -> bool {
         self.config.use_websocket && self.websocket_available
     }
-    /// Starts polling every watched job now.
+    /// Starts polling every watched job now. With auth and no token yet (no socket attempt
+    /// got one: WebSockets unavailable or not allowed), one is asked for the polls and
+    /// messages.
     pub(super) fn enter_polling(&mut self, now: Instant) {
         self.polling = true;
+        if self.config.auth && self.last_token.is_none() {
+            self.request_http_token();
+        }
         for (channel, job_id) in self.subscriptions.keys() {
             self.schedule_poll(channel, &job_id, now);
         }
@@ -231,8 +248,15 @@ impl Client {
             if let Some(slot) = self.polls.get_mut(&(channel, job_id)) {
                 slot.in_flight = Some(request);
             }
-            self.transmits.push_back(Transmit::Poll { request, url });
+            let token = self.bearer();
+            self.transmits.push_back(Transmit::Poll {
+                request,
+                url,
+                token,
+            });
         }
+        // Whenever polls go out, so do the outbox's messages (the same conditions).
+        self.pump_http_messages(now);
     }
     /// The status endpoint of a job: the template with `{id}` replaced, relative to the
     /// server's origin unless absolute.
