@@ -68,6 +68,18 @@ pub async fn fail_polls(
     set(&state, query.as_deref(), Switch::FailPolls, &body)
 }
 
+/// `POST /admin/fail-messages {"on":bool}`: while on, `POST /api/v1/messages` answers 503
+/// `unavailable` and handles nothing, so a test can watch a client keep a message it could not
+/// deliver over HTTP. A switch of its own rather than part of `fail-polls`: a test may want the
+/// polls to fail and the messages to go, or the other way round. Sockets' messages still go.
+pub async fn fail_messages(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Bytes,
+) -> Result<Json<Value>, ApiError> {
+    set(&state, query.as_deref(), Switch::FailMessages, &body)
+}
+
 /// `GET /admin/stats` (or `POST`): the scope's counters.
 pub async fn stats(
     State(state): State<AppState>,

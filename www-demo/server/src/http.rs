@@ -1,4 +1,5 @@
-//! The REST surface: start simulated jobs, read their snapshots, draw their thumbnails.
+//! The REST surface: start simulated jobs, read their snapshots, take messages from clients
+//! that cannot keep a socket, draw thumbnails.
 //!
 //! Request bodies are read as bytes and parsed here rather than by axum's `Json` extractor, so
 //! an empty body means "all defaults" whatever its content type, and every refusal is the same
@@ -8,16 +9,19 @@ use std::time::Duration;
 
 use axum::Json;
 use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, RawQuery, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
-use jobsocket::core::protocol::Channel;
+use jobsocket::core::protocol::{Channel, ServerFrame};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use crate::jobs::plan::{CompositionSpec, GenerationSpec};
 use crate::jobs::{CreateError, Started};
+use crate::limits::MAX_CLIENT_FRAME_BYTES;
+use crate::messages::{self, Refused};
 use crate::redis::api as redis_api;
 use crate::redis::runner::{JobSpec, now_ms};
 use crate::scope::{ScopeError, Switch};
@@ -45,9 +49,12 @@ pub enum ApiError {
     Forbidden(String),
     /// 404: no job with this id on this channel.
     NotFound(String),
+    /// 413: a body over its route's limit.
+    TooLarge(String),
     /// 503: the job store is full of running jobs.
     Busy(String),
-    /// 503: the admin API switched this off on purpose (`fail-polls`, `refuse-ws`).
+    /// 503: the admin API switched this off on purpose (`fail-polls`, `fail-messages`,
+    /// `refuse-ws`), or Redis does not answer.
     Unavailable(String),
 }
 
@@ -58,6 +65,7 @@ impl IntoResponse for ApiError {
             ApiError::Unauthorized(message) => (StatusCode::UNAUTHORIZED, "unauthorized", message),
             ApiError::Forbidden(message) => (StatusCode::FORBIDDEN, "forbidden", message),
             ApiError::NotFound(message) => (StatusCode::NOT_FOUND, "not_found", message),
+            ApiError::TooLarge(message) => (StatusCode::PAYLOAD_TOO_LARGE, "too_large", message),
             ApiError::Busy(message) => (StatusCode::SERVICE_UNAVAILABLE, "busy", message),
             ApiError::Unavailable(message) => {
                 (StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
@@ -95,6 +103,15 @@ impl From<CreateError> for ApiError {
         match error {
             CreateError::Full { .. } => ApiError::Busy(error.to_string()),
             CreateError::TooLong { .. } => ApiError::BadRequest(error.to_string()),
+        }
+    }
+}
+
+impl From<Refused> for ApiError {
+    fn from(refused: Refused) -> ApiError {
+        match refused {
+            Refused::LongId => ApiError::BadRequest(refused.to_string()),
+            Refused::Unrecorded(_) => ApiError::Unavailable(refused.to_string()),
         }
     }
 }
@@ -194,6 +211,53 @@ pub async fn publish_channel_event(
         .ok_or_else(|| ApiError::Busy("the server keeps no more channels".into()))?;
     let seq = channel.publish(event, data);
     Ok((StatusCode::CREATED, Json(json!({ "seq": seq }))).into_response())
+}
+
+/// The body of `POST /api/v1/messages`: a `message` frame without its `type`. Its `data` may be
+/// any JSON and is not read (handling a message is counting it); the body as a whole must be
+/// JSON all the same.
+#[derive(Debug, Deserialize)]
+struct MessageRequest {
+    id: String,
+    /// Required, as in the frame; the demo has nothing to do with it.
+    #[serde(rename = "event")]
+    _event: String,
+}
+
+/// `POST /api/v1/messages` with `{"id":…,"event":…,"data":…}`: an application message from a
+/// client that polls because its network blocks WebSockets. It shares the sockets' memory of
+/// ids and their counters ([`messages::receive`]), so a message sent here and again over a
+/// socket, or the other way round, is handled once; every message taken, a duplicate too, is
+/// answered 200 with the `ack` frame a socket would get. Not acked (the client retries): 503
+/// while the admin API's `fail-messages` is on or Redis does not answer.
+pub async fn post_message(
+    State(state): State<AppState>,
+    RawQuery(query): RawQuery,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let body = body.map_err(unread_body)?;
+    let scope = state.scope(query.as_deref())?;
+    if scope.switch(Switch::FailMessages) {
+        return Err(ApiError::Unavailable(
+            "messages over HTTP are switched off (admin fail-messages)".to_owned(),
+        ));
+    }
+    let request: MessageRequest = parse_json(&body)?;
+    messages::receive(&state, &scope, &request.id).await?;
+    let ack = ServerFrame::Ack { id: request.id }.encode();
+    scope.acked();
+    Ok(([(header::CONTENT_TYPE, "application/json")], ack).into_response())
+}
+
+/// A body axum could not read: 413 past the route's body limit, else 400.
+fn unread_body(rejection: BytesRejection) -> ApiError {
+    if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::TooLarge(format!(
+            "a message body is at most {MAX_CLIENT_FRAME_BYTES} bytes"
+        ))
+    } else {
+        ApiError::BadRequest(rejection.body_text())
+    }
 }
 
 /// `POST /api/v1/compositions`: starts a simulated composition; 201 with its id.
@@ -303,6 +367,11 @@ pub(crate) fn parse_body<T: DeserializeOwned + Default>(body: &[u8]) -> Result<T
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(T::default());
     }
+    parse_json(body)
+}
+
+/// The body as JSON of the request, which has no defaults: an empty body is a 400 too.
+fn parse_json<T: DeserializeOwned>(body: &[u8]) -> Result<T, ApiError> {
     serde_json::from_slice(body)
         .map_err(|error| ApiError::BadRequest(format!("invalid JSON body: {error}")))
 }

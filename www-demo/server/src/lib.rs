@@ -14,8 +14,9 @@
 //! ```
 //!
 //! With `admin` on, the [`admin`] routes let tests break the server on purpose: drop every
-//! socket, stop answering pings, refuse upgrades, fail the snapshot endpoints; each within the
-//! [`scope`] a request names, so tests on one server do not disturb each other.
+//! socket, stop answering pings, refuse upgrades, fail the snapshot endpoints or the message
+//! endpoint; each within the [`scope`] a request names, so tests on one server do not disturb
+//! each other.
 
 pub mod admin;
 pub mod args;
@@ -41,11 +42,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::extract::DefaultBodyLimit;
 use axum::middleware::from_fn_with_state;
 use axum::routing::{any, get, post};
 use tokio::net::TcpListener;
 use tower_http::cors::CorsLayer;
 use tower_http::services::ServeDir;
+
+use crate::limits::MAX_CLIENT_FRAME_BYTES;
 
 pub use crate::hosts::HostName;
 pub use crate::limits::Limits;
@@ -133,6 +137,11 @@ pub fn router(state: AppState) -> Router {
             "/api/v1/channels/{channel}/{id}/events",
             post(http::publish_channel_event),
         )
+        // A message is held to the size of a socket's frame, whichever way it comes.
+        .route(
+            "/api/v1/messages",
+            post(http::post_message).layer(DefaultBodyLimit::max(MAX_CLIENT_FRAME_BYTES)),
+        )
         .route_layer(from_fn_with_state(state.clone(), auth::require_token));
     let mut public = Router::new()
         .merge(api)
@@ -154,6 +163,7 @@ pub fn router(state: AppState) -> Router {
             .route("/admin/mute-pongs", post(admin::mute_pongs))
             .route("/admin/refuse-ws", post(admin::refuse_ws))
             .route("/admin/fail-polls", post(admin::fail_polls))
+            .route("/admin/fail-messages", post(admin::fail_messages))
             .route("/admin/stats", get(admin::stats).post(admin::stats))
             .route_layer(from_fn_with_state(state.clone(), auth::require_admin_key));
         match config.origins.admin_cors() {

@@ -27,6 +27,11 @@ pub struct Limits {
     pub max_job_ms: u64,
 }
 
+/// Largest frame a client may send over `/ws`, and largest body of `POST /api/v1/messages`:
+/// the same message may come either way, so it is held to the same size. Protocol frames are
+/// a few hundred bytes; the client's `maxFrameBytes` defaults to the same 1 MiB.
+pub const MAX_CLIENT_FRAME_BYTES: usize = 1 << 20;
+
 /// Heartbeats a socket may stay silent for, by default, before it is closed as idle.
 pub const IDLE_HEARTBEATS: u64 = 3;
 

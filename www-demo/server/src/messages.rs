@@ -4,8 +4,15 @@
 //! must recognise the id and acknowledge it again without handling it twice. It remembers the
 //! most recent ids only: a resend comes seconds after the original, not ten thousand messages
 //! later, and an unbounded set would grow for as long as the server runs.
+//!
+//! A message comes as a `message` frame on `/ws` or, from a client that polls because its
+//! network blocks WebSockets, as `POST /api/v1/messages`. Both go through [`receive`], so the
+//! same id is handled once whichever way, and how often, it comes.
 
 use std::collections::{HashSet, VecDeque};
+
+use crate::scope::Scope;
+use crate::state::AppState;
 
 /// How many recent message ids the server remembers.
 pub const REMEMBERED_IDS: usize = 10_000;
@@ -43,6 +50,49 @@ impl MessageLog {
     pub fn handled(&self) -> u64 {
         self.handled
     }
+}
+
+/// Why a message is not acknowledged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refused {
+    /// The id is longer than [`MAX_ID_BYTES`]: a client error, not worth retrying.
+    LongId,
+    /// Redis did not answer, so the server cannot tell whether the id is new: no ack, and the
+    /// client sends the message again later.
+    Unrecorded(String),
+}
+
+impl std::fmt::Display for Refused {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Refused::LongId => write!(f, "message id longer than {MAX_ID_BYTES} bytes"),
+            Refused::Unrecorded(reason) => f.write_str(reason),
+        }
+    }
+}
+
+/// Takes message `id` from a client of `scope`: records it and, the first time the server sees
+/// it, handles it (counted in the scope's `handled_messages`). `Ok` means the caller acks it,
+/// and counts the ack once it is sent.
+///
+/// With `--redis` the id is remembered in Redis, so a message resent through another instance
+/// is handled once; in memory, in the server's [`MessageLog`].
+pub async fn receive(state: &AppState, scope: &Scope, id: &str) -> Result<(), Refused> {
+    if id.len() > MAX_ID_BYTES {
+        return Err(Refused::LongId);
+    }
+    let first_time = match state.redis() {
+        Some(hub) => hub
+            .first_time_message(id)
+            .await
+            .map_err(|error| Refused::Unrecorded(format!("cannot record message {id}: {error}")))?,
+        None => state.first_time_message(id),
+    };
+    // Handling a message is counting it: the demo has no application messages yet.
+    if first_time {
+        scope.handled();
+    }
+    Ok(())
 }
 
 #[cfg(test)]

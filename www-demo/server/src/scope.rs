@@ -4,7 +4,8 @@
 //! same time on the same server, nor leave a switch on for the next one if it fails half way.
 //! So every switch and counter lives in a [`Scope`], and every request names its scope with
 //! the `scope` query parameter: the WebSocket (`/ws?scope=t1`), the snapshot endpoints
-//! (`/api/v1/generations/{id}?scope=t1`) and the admin routes (`/admin/refuse-ws?scope=t1`).
+//! (`/api/v1/generations/{id}?scope=t1`), the message endpoint (`/api/v1/messages?scope=t1`)
+//! and the admin routes (`/admin/refuse-ws?scope=t1`).
 //! A request without one belongs to the unnamed scope, which the demo page uses.
 //!
 //! Scopes are made on first use and kept while the server runs, so their number is bounded.
@@ -32,6 +33,8 @@ pub enum Switch {
     RefuseWs,
     /// The snapshot endpoints answer 503.
     FailPolls,
+    /// `POST /api/v1/messages` answers 503 and handles nothing; messages on sockets still go.
+    FailMessages,
 }
 
 /// What `GET /admin/stats` answers: counts in one scope since the server started.
@@ -41,9 +44,9 @@ pub struct Stats {
     pub ws_connections_total: u64,
     /// Those still open.
     pub ws_open: u64,
-    /// Distinct message ids handled.
+    /// Distinct message ids handled, from sockets and `POST /api/v1/messages` alike.
     pub handled_messages: u64,
-    /// `ack` frames sent, duplicates included.
+    /// Acks sent, duplicates included: `ack` frames, and `POST /api/v1/messages` answered 200.
     pub acked_messages: u64,
     /// Requests for a snapshot (`GET /api/v1/{generations,compositions}/{id}`), failed included.
     pub poll_requests: u64,
@@ -81,6 +84,7 @@ pub struct Scope {
     mute_pongs: AtomicBool,
     refuse_ws: AtomicBool,
     fail_polls: AtomicBool,
+    fail_messages: AtomicBool,
     ws_total: AtomicU64,
     ws_open: AtomicU64,
     handled: AtomicU64,
@@ -108,6 +112,7 @@ impl Scope {
             mute_pongs: AtomicBool::new(false),
             refuse_ws: AtomicBool::new(false),
             fail_polls: AtomicBool::new(false),
+            fail_messages: AtomicBool::new(false),
             ws_total: AtomicU64::new(0),
             ws_open: AtomicU64::new(0),
             handled: AtomicU64::new(0),
@@ -131,6 +136,7 @@ impl Scope {
             Switch::MutePongs => &self.mute_pongs,
             Switch::RefuseWs => &self.refuse_ws,
             Switch::FailPolls => &self.fail_polls,
+            Switch::FailMessages => &self.fail_messages,
         }
     }
 
@@ -158,7 +164,7 @@ impl Scope {
         self.handled.fetch_add(1, Ordering::Relaxed);
     }
 
-    /// Counts an `ack` sent.
+    /// Counts an ack sent: an `ack` frame, or a message POST answered 200.
     pub fn acked(&self) {
         self.acked.fetch_add(1, Ordering::Relaxed);
     }

@@ -40,12 +40,10 @@ use tokio::time::Instant;
 pub use self::handshake::UNAUTHORIZED;
 use self::handshake::{Token, first_frame_auth, token_of, unauthorized};
 use crate::http::ApiError;
-use crate::messages::MAX_ID_BYTES;
+use crate::limits::MAX_CLIENT_FRAME_BYTES;
+use crate::messages::{self, MAX_ID_BYTES, Refused};
 use crate::scope::{Scope, Switch};
 use crate::state::AppState;
-
-/// Largest frame a client may send; protocol frames are a few hundred bytes.
-const MAX_CLIENT_FRAME_BYTES: usize = 1 << 20;
 
 /// Frames waiting for the writer before senders wait: backpressure from a slow client. The
 /// queue is bounded, and a frame the writer cannot hand to the client within
@@ -330,25 +328,13 @@ impl Connection {
                 self.error("bad_frame", message).await
             }
             ClientFrame::Message { id, .. } => {
-                if id.len() > MAX_ID_BYTES {
-                    let message = format!("message id longer than {MAX_ID_BYTES} bytes");
-                    return self.error("bad_frame", message).await;
-                }
-                // Handling a message is counting it: the demo has no application messages yet.
-                let first_time = match self.state.redis() {
-                    // Remembered in Redis, so a message resent through another instance is
-                    // handled once. Not acked while Redis does not answer: the client resends.
-                    Some(hub) => match hub.first_time_message(&id).await {
-                        Ok(first_time) => first_time,
-                        Err(error) => {
-                            let message = format!("cannot record message {id}: {error}");
-                            return self.error("unavailable", message).await;
-                        }
-                    },
-                    None => self.state.first_time_message(&id),
-                };
-                if first_time {
-                    self.scope.handled();
+                // Not acked when refused: the client resends it, or gives up on a bad one.
+                if let Err(refused) = messages::receive(&self.state, &self.scope, &id).await {
+                    let code = match refused {
+                        Refused::LongId => "bad_frame",
+                        Refused::Unrecorded(_) => "unavailable",
+                    };
+                    return self.error(code, refused.to_string()).await;
                 }
                 send(&self.outbox, &ServerFrame::Ack { id }).await?;
                 self.scope.acked();

@@ -257,7 +257,8 @@ impl Server {
         response.json()
     }
 
-    /// Turns an admin switch (`mute-pongs`, `refuse-ws`, `fail-polls`) on or off.
+    /// Turns an admin switch (`mute-pongs`, `refuse-ws`, `fail-polls`, `fail-messages`) on or
+    /// off.
     pub async fn switch(&self, name: &str, on: bool) {
         let body = format!(r#"{{"on":{on}}}"#);
         let answer = self
