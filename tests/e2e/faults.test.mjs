@@ -79,6 +79,9 @@ const QUICK = {
   reconnectMaxDelayMs: 300,
   pollIntervalMs: 200,
   probeMaxDelayMs: 600,
+  // While polling, messages go over HTTP, retried at the reconnect backoff (at most 300 ms
+  // here): a phase that fails the message endpoint must not see them dropped for their retries.
+  outboxMaxRetries: 10_000,
 };
 
 /** Loads the package into a same-origin page with a client that records everything. */
@@ -91,6 +94,7 @@ async function startClient(page, options = QUICK) {
       url: `${location.origin}/ws?scope=${scope}`,
       generationUrl: `/api/v1/generations/{id}?scope=${scope}`,
       compositionUrl: `/api/v1/compositions/{id}?scope=${scope}`,
+      messagesUrl: `/api/v1/messages?scope=${scope}`,
       storageKey: "faults",
       maxProgressPerSecond: 0,
       ...options,
@@ -244,6 +248,9 @@ test("every fault in turn: nothing lost, repeated or out of order, every message
 
   await phase("a reload with a queued outbox", async ({ jobs, sent }) => {
     await delivered(page, jobs[0], 3);
+    // Nothing can deliver the messages before the reload: the socket is refused, and the
+    // message endpoint fails (a client that falls back to polling posts its messages there).
+    await admin("fail-messages", true);
     await admin("refuse-ws", true);
     await admin("drop");
     await until(page, () => window.__client.state.status !== "open");
@@ -258,6 +265,7 @@ test("every fault in turn: nothing lost, repeated or out of order, every message
     await until(page, () => window.__client.tabRole === "leader");
     assert.equal(await page.evaluate(() => window.__client.state.outboxSize), 3, "restored");
     await admin("refuse-ws", false);
+    await admin("fail-messages", false);
   });
 
   // The server process dies mid-job and comes back on the same port with nothing: its jobs
