@@ -271,3 +271,18 @@ fn a_poll_refused_with_401_asks_a_fresh_token_for_the_next_requests() {
     scenario.give_token(Ok("t2"));
     assert_eq!(next_poll_token(&mut scenario).as_deref(), Some("t2"));
 }
+
+#[test]
+fn a_message_cleared_while_its_post_is_under_way_is_reported_dropped_once() {
+    let mut scenario = polling(no_jitter());
+    let id = send(&mut scenario, 1);
+    scenario.take_events();
+    scenario.act(|client, now| client.clear_outbox(now));
+    scenario.answer_post(Ok(422));
+    let events = scenario.take_events();
+    assert_eq!(
+        support::outbox_drops(&events),
+        vec![(id, DropReason::Cleared)]
+    );
+    assert!(support::error_codes(&events).is_empty(), "{events:?}");
+}

@@ -132,10 +132,12 @@ impl Client {
                 self.http_failed(now);
             }
             Ok(status @ 400..=499) => {
-                self.outbox.ack(&id);
-                self.drop_message(id.clone(), DropReason::Rejected);
-                self.report(ClientError::MessageRejected { id, status });
-                self.persist_outbox();
+                // Unless it already left the queue meanwhile (cleared, expired): once only.
+                if self.outbox.ack(&id) {
+                    self.drop_message(id.clone(), DropReason::Rejected);
+                    self.report(ClientError::MessageRejected { id, status });
+                    self.persist_outbox();
+                }
                 self.note_if_idle(now);
             }
             Ok(_) | Err(_) => self.http_failed(now),
